@@ -1,0 +1,234 @@
+//! The resolved catalog: validated, cross-referenced, with defaults applied and records derived.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+pub use super::schema::{BackupTool, DnsProvider};
+pub use super::values::{Duration, Rate, RecordType};
+use crate::secret::SecretRef;
+
+/// A 1-based line and column in the catalog.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Position {
+    pub line: usize,
+    pub column: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct Catalog {
+    pub path: PathBuf,
+    /// The catalog's folder: relative paths in the catalog are relative to it.
+    pub dir: PathBuf,
+    pub defaults: Defaults,
+    pub secrets: BTreeMap<String, SecretRef>,
+    pub dns: Option<Dns>,
+    pub hosts: BTreeMap<String, Host>,
+    pub edge: Option<Edge>,
+    pub authentik: Option<Authentik>,
+    pub services: BTreeMap<String, Service>,
+    /// Every record of the zone that the catalog implies, sorted by name and type.
+    pub records: Vec<Record>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Defaults {
+    pub ttl: u32,
+    pub acme_email: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Dns {
+    pub provider: DnsProvider,
+    /// Lowercase, without a trailing dot.
+    pub zone: String,
+    pub credentials: Option<String>,
+    pub purge: bool,
+    pub max_change_percent: u8,
+    pub path: Option<PathBuf>,
+    pub url: Option<String>,
+    pub server: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Record {
+    /// Fully qualified, lowercase, without a trailing dot.
+    pub name: String,
+    #[serde(rename = "type")]
+    pub record_type: RecordType,
+    pub ttl: u32,
+    pub values: Vec<String>,
+    /// The service it comes from, or `None` for a `[[dns.records]]` entry.
+    pub service: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Host {
+    pub name: String,
+    pub address: Address,
+    pub ssh: Ssh,
+    pub sudo: bool,
+    pub ip: Option<IpAddr>,
+    pub public: bool,
+    pub caddy: Caddy,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Address {
+    /// This machine: steps run without SSH.
+    Local,
+    Remote(String),
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Ssh {
+    pub user: Option<String>,
+    pub port: Option<u16>,
+    pub identity: Option<PathBuf>,
+    pub known_hosts: Option<PathBuf>,
+    pub jump: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Caddy {
+    pub config: String,
+    pub reload: String,
+    pub dns_challenge: Option<DnsChallenge>,
+    pub admin: Option<String>,
+    pub http_port: Option<u16>,
+    pub https_port: Option<u16>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DnsChallenge {
+    pub provider: String,
+    pub token_env: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Edge {
+    pub app: String,
+    pub target: String,
+    pub dir: PathBuf,
+    pub token: String,
+    pub resolver: Option<IpAddr>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Authentik {
+    pub outpost: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Service {
+    pub name: String,
+    pub description: Option<String>,
+    pub host: Option<String>,
+    pub upstream: Option<String>,
+    pub names: Vec<String>,
+    pub public: Vec<String>,
+    pub authentik: bool,
+    pub edge: Option<ServiceEdge>,
+    pub container: Option<Container>,
+    pub backup: Option<Backup>,
+}
+
+/// How a service's public names reach the internet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Exposure {
+    /// No names at all (a batch job, a backup-only entry).
+    None,
+    /// Private names only: tailnet or LAN.
+    Private,
+    /// Public names served through the edge proxy.
+    Edge,
+    /// Public names served by Caddy on a public host.
+    Public,
+}
+
+impl Exposure {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::Private => "private",
+            Self::Edge => "edge",
+            Self::Public => "public",
+        }
+    }
+}
+
+impl Service {
+    pub fn exposure(&self) -> Exposure {
+        match (self.public.is_empty(), self.edge.is_some(), self.names.is_empty()) {
+            (false, true, _) => Exposure::Edge,
+            (false, false, _) => Exposure::Public,
+            (true, _, false) => Exposure::Private,
+            (true, _, true) => Exposure::None,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ServiceEdge {
+    pub deny: Vec<String>,
+    pub allow: Vec<String>,
+    pub rate_limit: Option<RateLimit>,
+    pub ban: Option<Ban>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RateLimit {
+    pub rate: Rate,
+    pub burst: u32,
+    pub paths: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Ban {
+    pub paths: Vec<String>,
+    pub statuses: Vec<u16>,
+    pub maxretry: u32,
+    pub findtime: Duration,
+    pub bantime: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct Container {
+    pub context: PathBuf,
+    pub file: String,
+    pub image: String,
+    pub version: String,
+    /// `None` builds on this machine.
+    pub builder: Option<String>,
+    pub bump: Vec<PathBuf>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Backup {
+    pub tool: BackupTool,
+    /// `None` checks on this machine.
+    pub host: Option<String>,
+    pub repository: String,
+    pub passphrase: Option<String>,
+    pub max_age: Duration,
+    pub archive_glob: Option<String>,
+    pub paths: Vec<String>,
+    pub sqlite: Vec<String>,
+    pub ping: Option<Ping>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ping {
+    Healthchecks(String),
+    UptimeKuma(String),
+}
+
+impl Catalog {
+    /// The services fronted by the Caddy of `host`, in name order.
+    pub fn services_on<'a>(&'a self, host: &'a str) -> impl Iterator<Item = &'a Service> + 'a {
+        self.services.values().filter(move |service| service.host.as_deref() == Some(host))
+    }
+}

@@ -1,0 +1,201 @@
+//! TOML text to typed entries: syntax errors, unknown keys and wrong types become diagnostics that
+//! name the full key path (`services.shower.edge.deny`) and suggest the key that was meant.
+
+use std::ops::Range;
+
+use serde::de::{DeserializeOwned, IntoDeserializer};
+use toml::Spanned;
+use toml::de::{DeTable, DeValue};
+
+use super::diagnostic::Diagnostic;
+
+pub type Value<'t> = Spanned<DeValue<'t>>;
+
+/// Parses the document; a syntax error stops here (later errors would only be its echoes).
+pub fn document(text: &str) -> Result<Spanned<DeTable<'_>>, Diagnostic> {
+    DeTable::parse(text).map_err(|error| {
+        let span = error.span().unwrap_or(0..0);
+        Diagnostic::new(span, format!("invalid TOML: {}", error.message().trim()))
+    })
+}
+
+/// Collects diagnostics while entries are read one at a time.
+pub struct Reader<'t> {
+    root: &'t Spanned<DeTable<'t>>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl<'t> Reader<'t> {
+    pub fn new(root: &'t Spanned<DeTable<'t>>) -> Self {
+        Self { root, diagnostics: Vec::new() }
+    }
+
+    pub fn error(&mut self, span: Range<usize>, message: impl Into<String>) {
+        self.diagnostics.push(Diagnostic::new(span, message));
+    }
+
+    pub fn error_with_hint(&mut self, span: Range<usize>, message: impl Into<String>, hint: impl Into<String>) {
+        self.diagnostics.push(Diagnostic::new(span, message).with_hint(hint));
+    }
+
+    /// Deserializes one entry; on failure records a diagnostic and returns `None`.
+    pub fn read<T: DeserializeOwned>(&mut self, value: &Value<'t>, path: &str) -> Option<T> {
+        match T::deserialize(value.clone().into_deserializer()) {
+            Ok(typed) => Some(typed),
+            Err(error) => {
+                let span = error.span().unwrap_or_else(|| value.span());
+                let key_path = self.path_at(&span).unwrap_or_else(|| path.to_string());
+                self.diagnostics.push(describe(error.message(), span, &key_path, path));
+                None
+            }
+        }
+    }
+
+    /// The named entries of a table section such as `hosts` or `services`.
+    pub fn entries(&mut self, section: &str) -> Vec<(Spanned<String>, &'t Value<'t>)> {
+        let Some(value) = self.root.get_ref().get(section) else {
+            return Vec::new();
+        };
+        let Some(table) = value.get_ref().as_table() else {
+            self.error(value.span(), format!("`{section}` must be a table of named entries"));
+            return Vec::new();
+        };
+        table.iter().map(|(key, value)| (Spanned::new(key.span(), key.get_ref().to_string()), value)).collect()
+    }
+
+    pub fn get(&self, key: &str) -> Option<&'t Value<'t>> {
+        self.root.get_ref().get(key)
+    }
+
+    pub fn top_level_keys(&self) -> impl Iterator<Item = (&'t str, Range<usize>)> + 't {
+        self.root.get_ref().iter().map(|(key, _)| (key.get_ref().as_ref(), key.span()))
+    }
+
+    /// The dotted key path of the key or value that starts exactly at `span`.
+    fn path_at(&self, span: &Range<usize>) -> Option<String> {
+        find_path(self.root.get_ref(), span, "")
+    }
+}
+
+fn find_path(table: &DeTable<'_>, span: &Range<usize>, prefix: &str) -> Option<String> {
+    for (key, value) in table.iter() {
+        let path = if prefix.is_empty() { key.get_ref().to_string() } else { format!("{prefix}.{}", key.get_ref()) };
+        if key.span() == *span || value.span() == *span {
+            return Some(path);
+        }
+        if value.span().start <= span.start && span.end <= value.span().end {
+            if let Some(found) = find_in_value(value, span, &path) {
+                return Some(found);
+            }
+        }
+    }
+    None
+}
+
+fn find_in_value(value: &Value<'_>, span: &Range<usize>, path: &str) -> Option<String> {
+    match value.get_ref() {
+        DeValue::Table(table) => find_path(table, span, path),
+        DeValue::Array(array) => array.iter().enumerate().find_map(|(index, item)| {
+            let item_path = format!("{path}[{index}]");
+            if item.span() == *span {
+                Some(item_path)
+            } else if item.span().start <= span.start && span.end <= item.span().end {
+                find_in_value(item, span, &item_path)
+            } else {
+                None
+            }
+        }),
+        _ => None,
+    }
+}
+
+/// Turns serde's wording into boma's: key paths, `key` instead of `field`, and a hint.
+fn describe(message: &str, span: Range<usize>, key_path: &str, entry_path: &str) -> Diagnostic {
+    let quoted = |text: &str| text.split('`').nth(1).map(str::to_string);
+    let expected: Vec<String> = message
+        .split_once("expected")
+        .map(|(_, rest)| rest.split('`').skip(1).step_by(2).map(str::to_string).collect())
+        .unwrap_or_default();
+    if let Some(rest) = message.strip_prefix("unknown field ") {
+        let key = quoted(rest).unwrap_or_default();
+        let parent = key_path.rsplit_once('.').map_or(entry_path, |(parent, _)| parent);
+        let diagnostic = Diagnostic::new(span, format!("unknown key `{key}` in `{parent}`"));
+        return match suggest(&key, &expected) {
+            Some(close) => diagnostic.with_hint(format!("did you mean `{close}`?")),
+            None if expected.is_empty() => diagnostic.with_hint("this table takes no keys"),
+            None => diagnostic.with_hint(format!("known keys: {}", expected.join(", "))),
+        };
+    }
+    if let Some(rest) = message.strip_prefix("unknown variant ") {
+        let value = quoted(rest).unwrap_or_default();
+        let diagnostic = Diagnostic::new(span, format!("`{key_path}`: unknown value `{value}`"));
+        return match suggest(&value, &expected) {
+            Some(close) => diagnostic.with_hint(format!("did you mean `{close}`?")),
+            None => diagnostic.with_hint(format!("one of: {}", expected.join(", "))),
+        };
+    }
+    if let Some(rest) = message.strip_prefix("missing field ") {
+        let key = quoted(rest).unwrap_or_default();
+        return Diagnostic::new(span, format!("`{key_path}` is missing the required key `{key}`"));
+    }
+    let message = message.replace("invalid type: ", "wrong type: ").replace("invalid value: ", "wrong value: ");
+    Diagnostic::new(span, format!("`{key_path}`: {}", message.trim()))
+}
+
+/// The closest known name to `given`, when it is close enough to be a typo.
+pub fn suggest(given: &str, known: &[impl AsRef<str>]) -> Option<String> {
+    known
+        .iter()
+        .map(|candidate| (strsim::jaro_winkler(given, candidate.as_ref()), candidate.as_ref()))
+        .filter(|(score, _)| *score >= 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, candidate)| candidate.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Entry {
+        host: String,
+        port: Option<u16>,
+    }
+
+    fn read_entry(text: &str) -> Vec<String> {
+        let root = document(text).map_err(|d| d.message);
+        let Ok(root) = root else { return vec![format!("{root:?}")] };
+        let mut reader = Reader::new(&root);
+        for (name, value) in reader.entries("entries") {
+            let _: Option<Entry> = reader.read(value, &format!("entries.{}", name.get_ref()));
+        }
+        reader.diagnostics.into_iter().map(|d| format!("{} | {}", d.message, d.hint.unwrap_or_default())).collect()
+    }
+
+    #[test]
+    fn unknown_keys_name_the_table_and_suggest_the_key() {
+        let found = read_entry("[entries.a]\nhots = 'x'\n");
+        assert_eq!(found, ["unknown key `hots` in `entries.a` | did you mean `host`?"]);
+    }
+
+    #[test]
+    fn wrong_types_name_the_full_key_path() {
+        let found = read_entry("[entries.a]\nhost = 'x'\nport = 'ssh'\n");
+        assert_eq!(found, ["`entries.a.port`: wrong type: string \"ssh\", expected u16 | "]);
+    }
+
+    #[test]
+    fn each_entry_is_checked_on_its_own() {
+        let found = read_entry("[entries.a]\nport = 1\n[entries.b]\nhost = 2\n");
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert!(found[0].contains("missing the required key `host`"));
+    }
+
+    #[test]
+    fn suggestions_need_a_close_match() {
+        assert_eq!(suggest("servces", &["services", "secrets"]), Some("services".to_string()));
+        assert_eq!(suggest("zzz", &["services", "secrets"]), None);
+    }
+}

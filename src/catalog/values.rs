@@ -1,0 +1,273 @@
+//! Scalar values checked while the catalog is parsed: durations, rates, record types, names, URLs.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::Deserialize;
+
+/// A duration such as `26h` or `10m`, kept with the text the operator wrote.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct Duration {
+    pub text: String,
+    pub seconds: u64,
+}
+
+impl TryFrom<String> for Duration {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, String> {
+        let parsed = humantime::parse_duration(&text)
+            .map_err(|error| format!("`{text}` is not a duration ({error}); write e.g. `90s`, `10m`, `26h` or `7d`"))?;
+        if parsed.as_secs() == 0 {
+            return Err(format!("duration `{text}` must be at least one second"));
+        }
+        Ok(Self { seconds: parsed.as_secs(), text })
+    }
+}
+
+impl fmt::Display for Duration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+/// A request rate in nginx's syntax: `3r/s` or `30r/m`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct Rate {
+    pub requests: u32,
+    pub per_minute: bool,
+}
+
+impl TryFrom<String> for Rate {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, String> {
+        let invalid = || format!("`{text}` is not a rate; write requests per second or minute, e.g. `3r/s` or `30r/m`");
+        let (count, unit) = text.split_once("r/").ok_or_else(invalid)?;
+        let requests: u32 = count.parse().map_err(|_| invalid())?;
+        let per_minute = match unit {
+            "s" => false,
+            "m" => true,
+            _ => return Err(invalid()),
+        };
+        if requests == 0 {
+            return Err(format!("rate `{text}` must allow at least one request"));
+        }
+        Ok(Self { requests, per_minute })
+    }
+}
+
+impl fmt::Display for Rate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}r/{}", self.requests, if self.per_minute { "m" } else { "s" })
+    }
+}
+
+/// The DNS record types boma manages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, serde::Serialize)]
+#[serde(try_from = "String", into = "&'static str")]
+pub enum RecordType {
+    A,
+    Aaaa,
+    Caa,
+    Cname,
+    Mx,
+    Ns,
+    Srv,
+    Txt,
+}
+
+impl RecordType {
+    pub const ALL: [RecordType; 8] = [Self::A, Self::Aaaa, Self::Caa, Self::Cname, Self::Mx, Self::Ns, Self::Srv, Self::Txt];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::A => "A",
+            Self::Aaaa => "AAAA",
+            Self::Caa => "CAA",
+            Self::Cname => "CNAME",
+            Self::Mx => "MX",
+            Self::Ns => "NS",
+            Self::Srv => "SRV",
+            Self::Txt => "TXT",
+        }
+    }
+
+    /// Checks one value of this type; the error says what was expected.
+    pub fn check_value(self, value: &str) -> Result<(), String> {
+        let fields: Vec<&str> = value.split_whitespace().collect();
+        let ok = match self {
+            Self::A => value.parse::<std::net::Ipv4Addr>().is_ok(),
+            Self::Aaaa => value.parse::<std::net::Ipv6Addr>().is_ok(),
+            Self::Cname | Self::Ns => is_hostname(value.trim_end_matches('.')),
+            Self::Mx => matches!(fields.as_slice(), [preference, exchange]
+                if preference.parse::<u16>().is_ok() && is_hostname(exchange.trim_end_matches('.'))),
+            Self::Srv => matches!(fields.as_slice(), [priority, weight, port, target]
+                if [priority, weight, port].iter().all(|n| n.parse::<u16>().is_ok())
+                    && (*target == "." || is_hostname(target.trim_end_matches('.')))),
+            Self::Caa => matches!(fields.as_slice(), [flags, tag, rest @ ..]
+                if flags.parse::<u8>().is_ok() && ["issue", "issuewild", "iodef"].contains(tag) && !rest.is_empty()),
+            Self::Txt => !value.is_empty() && !value.contains(['\n', '\r']),
+        };
+        if ok {
+            return Ok(());
+        }
+        let expected = match self {
+            Self::A => "an IPv4 address",
+            Self::Aaaa => "an IPv6 address",
+            Self::Cname | Self::Ns => "a host name",
+            Self::Mx => "`PREFERENCE HOST`, e.g. `10 mx1.example.net.`",
+            Self::Srv => "`PRIORITY WEIGHT PORT TARGET`, e.g. `10 5 5060 sip.example.org.`",
+            Self::Caa => "`FLAGS TAG VALUE`, e.g. `0 issue \"letsencrypt.org\"`",
+            Self::Txt => "non-empty text on one line",
+        };
+        Err(format!("`{value}` is not a valid {} value: expected {expected}", self.as_str()))
+    }
+}
+
+impl From<RecordType> for &'static str {
+    fn from(record_type: RecordType) -> Self {
+        record_type.as_str()
+    }
+}
+
+impl FromStr for RecordType {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        Self::ALL.into_iter().find(|t| t.as_str().eq_ignore_ascii_case(text)).ok_or_else(|| {
+            let known: Vec<&str> = Self::ALL.iter().map(|t| t.as_str()).collect();
+            format!("unknown record type `{text}`; boma manages {}", known.join(", "))
+        })
+    }
+}
+
+impl TryFrom<String> for RecordType {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, String> {
+        text.parse()
+    }
+}
+
+impl fmt::Display for RecordType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A host name: dot-separated labels of letters, digits, `-` and `_` (for `_dmarc` and friends).
+pub fn is_hostname(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 253
+        && name.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+}
+
+/// A catalog key used as a name in generated files and commands (`indri`, `shower`, `gandi`).
+pub fn is_identifier(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 63
+        && name.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// An environment variable name, as a shell accepts it.
+pub fn is_env_name(name: &str) -> bool {
+    name.bytes().next().is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+/// An `http://` or `https://` URL with a host, usable as a proxy upstream (no path, query or spaces).
+pub fn check_upstream(text: &str) -> Result<url::Url, String> {
+    let url = check_url(text)?;
+    if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
+        return Err(format!("upstream `{text}` must be scheme, host and port only, without a path"));
+    }
+    Ok(url)
+}
+
+/// An `http://` or `https://` URL with a host.
+pub fn check_url(text: &str) -> Result<url::Url, String> {
+    let url = url::Url::parse(text).map_err(|error| format!("`{text}` is not a URL ({error})"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
+        return Err(format!("`{text}` must be an http:// or https:// URL with a host"));
+    }
+    if text.chars().any(|c| c.is_whitespace() || matches!(c, '{' | '}' | '"' | '\'' | ';')) {
+        return Err(format!("`{text}` contains a space, quote, brace or `;`"));
+    }
+    Ok(url)
+}
+
+/// A URL path prefix for edge rules: starts with `/`, no spaces, quotes, braces or `;`.
+pub fn check_url_path(path: &str) -> Result<(), String> {
+    if !path.starts_with('/') {
+        return Err(format!("path `{path}` must start with `/`"));
+    }
+    if path.chars().any(|c| c.is_whitespace() || c.is_control() || matches!(c, '{' | '}' | '"' | '\'' | ';' | '\\')) {
+        return Err(format!("path `{path}` contains a space, quote, brace, `;` or backslash"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_and_reject_garbage() {
+        assert_eq!(Duration::try_from("26h".to_string()).map(|d| d.seconds), Ok(26 * 3600));
+        assert_eq!(Duration::try_from("10m".to_string()).map(|d| d.seconds), Ok(600));
+        assert!(Duration::try_from("ten minutes".to_string()).is_err());
+        assert!(Duration::try_from("0s".to_string()).is_err());
+        assert!(Duration::try_from(String::new()).is_err());
+    }
+
+    #[test]
+    fn rates_follow_nginx_syntax() {
+        assert_eq!(Rate::try_from("3r/s".to_string()), Ok(Rate { requests: 3, per_minute: false }));
+        assert_eq!(Rate::try_from("30r/m".to_string()).map(|r| r.to_string()), Ok("30r/m".to_string()));
+        for bad in ["3/s", "3r/h", "r/s", "0r/s", "-1r/s", "3 r/s"] {
+            assert!(Rate::try_from(bad.to_string()).is_err(), "{bad} should be rejected");
+        }
+    }
+
+    #[test]
+    fn record_types_and_values() {
+        assert_eq!("cname".parse::<RecordType>(), Ok(RecordType::Cname));
+        assert!("SPF".parse::<RecordType>().is_err());
+        assert!(RecordType::A.check_value("192.0.2.1").is_ok());
+        assert!(RecordType::A.check_value("2001:db8::1").is_err());
+        assert!(RecordType::Aaaa.check_value("2001:db8::1").is_ok());
+        assert!(RecordType::Mx.check_value("10 mx1.mail.example.net.").is_ok());
+        assert!(RecordType::Mx.check_value("mx1.mail.example.net.").is_err());
+        assert!(RecordType::Srv.check_value("10 5 5060 sip.example.org.").is_ok());
+        assert!(RecordType::Caa.check_value("0 issue \"letsencrypt.org\"").is_ok());
+        assert!(RecordType::Cname.check_value("bad name").is_err());
+        assert!(RecordType::Txt.check_value("v=spf1 -all").is_ok());
+    }
+
+    #[test]
+    fn names_and_urls() {
+        assert!(is_hostname("_dmarc.example.org"));
+        assert!(!is_hostname("-bad.example.org"));
+        assert!(!is_hostname("a..b"));
+        assert!(is_identifier("indri"));
+        assert!(!is_identifier("in dri"));
+        assert!(is_env_name("GANDI_BEARER_TOKEN"));
+        assert!(!is_env_name("1TOKEN"));
+        assert!(check_upstream("http://127.0.0.1:8000").is_ok());
+        assert!(check_upstream("http://127.0.0.1:8000/app").is_err());
+        assert!(check_upstream("ftp://host").is_err());
+        assert!(check_url_path("/admin/").is_ok());
+        assert!(check_url_path("admin").is_err());
+        assert!(check_url_path("/a b").is_err());
+    }
+}

@@ -1,0 +1,41 @@
+//! boma: one catalog (`services.toml`) reconciles an operator's DNS, Caddy, edge, images and backups.
+
+pub mod caddy;
+pub mod catalog;
+mod files;
+pub mod cli;
+mod commands;
+pub mod render;
+pub mod secret;
+pub mod ui;
+
+use std::process::ExitCode;
+
+use cli::{Cli, Command};
+use ui::Ui;
+
+/// How a command ended, as the exit code says: 0 done, 1 a check found a problem, 2 an error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Done,
+    ProblemFound,
+}
+
+/// Runs one command and maps its result to boma's exit codes; errors are printed here, once.
+pub fn run(cli: Cli) -> ExitCode {
+    let ui = Ui::new(&cli.global);
+    let result = match &cli.command {
+        Command::Check(args) => commands::check::exec(&cli.global, args, &ui),
+        Command::Render(args) => commands::render::exec(&cli.global, args, &ui),
+        Command::Services => commands::services::exec(&cli.global, &ui),
+        Command::Completions(args) => commands::completions::exec(args, &ui),
+    };
+    match result {
+        Ok(Outcome::Done) => ExitCode::SUCCESS,
+        Ok(Outcome::ProblemFound) => ExitCode::from(1),
+        Err(error) => {
+            ui.error(&error);
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,81 @@
+//! Templates and artifacts: minijinja with built-in templates that a `templates/` folder overrides.
+
+use std::path::{Path, PathBuf};
+
+use minijinja::{Environment, UndefinedBehavior};
+use serde::Serialize;
+
+use crate::caddy;
+use crate::catalog::Catalog;
+
+pub const CADDYFILE: &str = "Caddyfile.j2";
+
+/// The templates compiled into the binary, by name.
+const BUILT_IN: &[(&str, &str)] = &[(CADDYFILE, include_str!("../templates/Caddyfile.j2"))];
+
+/// One rendered file, with the stable path it gets under `render --out`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Artifact {
+    /// What the operator names on the command line: `caddy/indri`.
+    pub name: String,
+    pub path: PathBuf,
+    pub content: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("cannot render `{artifact}` from template `{template}`: {detail}")]
+pub struct RenderError {
+    pub artifact: String,
+    pub template: String,
+    pub detail: String,
+}
+
+pub struct Renderer {
+    environment: Environment<'static>,
+}
+
+impl Renderer {
+    /// Templates in `override_dir` win over the built-in ones of the same name.
+    pub fn new(override_dir: Option<PathBuf>) -> Self {
+        let mut environment = Environment::new();
+        environment.set_undefined_behavior(UndefinedBehavior::Strict);
+        environment.set_trim_blocks(true);
+        environment.set_lstrip_blocks(true);
+        environment.set_keep_trailing_newline(true);
+        environment.set_loader(move |name| {
+            if let Some(path) = override_dir.as_ref().map(|dir| dir.join(name)).filter(|path| path.is_file()) {
+                return std::fs::read_to_string(&path).map(Some).map_err(|error| {
+                    minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, format!("cannot read `{}`: {error}", path.display()))
+                });
+            }
+            Ok(BUILT_IN.iter().find(|(built_in, _)| *built_in == name).map(|(_, source)| source.to_string()))
+        });
+        Self { environment }
+    }
+
+    /// The override folder for a catalog: `--templates`, else `templates/` beside the catalog.
+    pub fn for_catalog(catalog: &Catalog, templates: Option<&Path>) -> Self {
+        let dir = templates.map(Path::to_path_buf).or_else(|| Some(catalog.dir.join("templates")).filter(|dir| dir.is_dir()));
+        Self::new(dir)
+    }
+
+    pub fn render(&self, artifact: &str, template: &str, context: impl Serialize) -> Result<String, RenderError> {
+        let error = |error: minijinja::Error| RenderError { artifact: artifact.to_string(), template: template.to_string(), detail: describe(&error) };
+        self.environment.get_template(template).and_then(|compiled| compiled.render(context)).map_err(error)
+    }
+}
+
+fn describe(error: &minijinja::Error) -> String {
+    let mut detail = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        detail.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    detail
+}
+
+/// Every artifact the catalog implies, in a stable order.
+pub fn artifacts(catalog: &Catalog, renderer: &Renderer) -> Result<Vec<Artifact>, RenderError> {
+    caddy::artifacts(catalog, renderer)
+}
