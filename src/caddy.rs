@@ -8,8 +8,14 @@ use crate::catalog::{Catalog, DnsChallenge, Host};
 use crate::render::{Artifact, CADDYFILE, RenderError, Renderer};
 
 /// The headers Authentik's outpost answers with; Caddy copies them to the upstream request.
-pub const AUTHENTIK_HEADERS: [&str; 6] =
-    ["X-Authentik-Username", "X-Authentik-Groups", "X-Authentik-Email", "X-Authentik-Name", "X-Authentik-Uid", "X-Authentik-Jwt"];
+pub const AUTHENTIK_HEADERS: [&str; 6] = [
+    "X-Authentik-Username",
+    "X-Authentik-Groups",
+    "X-Authentik-Email",
+    "X-Authentik-Name",
+    "X-Authentik-Uid",
+    "X-Authentik-Jwt",
+];
 
 #[derive(Debug, Serialize)]
 struct Context<'a> {
@@ -58,16 +64,25 @@ pub fn artifacts(catalog: &Catalog, renderer: &Renderer) -> Result<Vec<Artifact>
             sites,
         };
         let content = renderer.render(&name, CADDYFILE, &context)?;
-        artifacts.push(Artifact { path: PathBuf::from(&name).join("Caddyfile"), name, content });
+        artifacts.push(Artifact {
+            path: PathBuf::from(&name).join("Caddyfile"),
+            name,
+            content,
+        });
     }
     Ok(artifacts)
 }
 
 fn sites<'a>(catalog: &'a Catalog, host: &'a Host) -> Vec<Site<'a>> {
-    let outpost = catalog.authentik.as_ref().map(|authentik| authentik.outpost.as_str());
+    let outpost = catalog
+        .authentik
+        .as_ref()
+        .map(|authentik| authentik.outpost.as_str());
     let mut sites = Vec::new();
     for service in catalog.services_on(&host.name) {
-        let Some(upstream) = service.upstream.as_deref() else { continue };
+        let Some(upstream) = service.upstream.as_deref() else {
+            continue;
+        };
         let site = |addresses, tls, dns_challenge| Site {
             service: &service.name,
             description: service.description.as_deref(),

@@ -5,7 +5,11 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
-#[command(name = "boma", version, about = "One catalog (services.toml) for DNS, Caddy, the edge proxy, images and backups")]
+#[command(
+    name = "boma",
+    version,
+    about = "One catalog (services.toml) for DNS, Caddy, the edge proxy, images and backups"
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: Global,
@@ -16,7 +20,13 @@ pub struct Cli {
 #[derive(Debug, Args)]
 pub struct Global {
     /// The service catalog
-    #[arg(long, global = true, env = "BOMA_CATALOG", default_value = "services.toml", value_name = "PATH")]
+    #[arg(
+        long,
+        global = true,
+        env = "BOMA_CATALOG",
+        default_value = "services.toml",
+        value_name = "PATH"
+    )]
     pub catalog: PathBuf,
     /// Templates that override the built-in ones [default: `templates/` beside the catalog, when present]
     #[arg(long, global = true, value_name = "DIR")]

@@ -16,9 +16,15 @@ pub fn write_if_changed(path: &Path, content: &[u8]) -> std::io::Result<WriteSta
     if std::fs::read(path).is_ok_and(|current| current == content) {
         return Ok(WriteStatus::Unchanged);
     }
-    let dir = path.parent().filter(|dir| !dir.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|dir| !dir.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
-    let mut temp = tempfile::Builder::new().prefix(".boma-").suffix(".tmp").tempfile_in(dir)?;
+    let mut temp = tempfile::Builder::new()
+        .prefix(".boma-")
+        .suffix(".tmp")
+        .tempfile_in(dir)?;
     temp.write_all(content)?;
     temp.as_file().sync_all()?;
     temp.persist(path).map_err(|error| error.error)?;

@@ -2,9 +2,9 @@
 
 pub mod caddy;
 pub mod catalog;
-mod files;
 pub mod cli;
 mod commands;
+mod files;
 pub mod render;
 pub mod secret;
 pub mod ui;

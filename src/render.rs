@@ -43,25 +43,49 @@ impl Renderer {
         environment.set_lstrip_blocks(true);
         environment.set_keep_trailing_newline(true);
         environment.set_loader(move |name| {
-            if let Some(path) = override_dir.as_ref().map(|dir| dir.join(name)).filter(|path| path.is_file()) {
+            if let Some(path) = override_dir
+                .as_ref()
+                .map(|dir| dir.join(name))
+                .filter(|path| path.is_file())
+            {
                 return std::fs::read_to_string(&path).map(Some).map_err(|error| {
-                    minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, format!("cannot read `{}`: {error}", path.display()))
+                    minijinja::Error::new(
+                        minijinja::ErrorKind::InvalidOperation,
+                        format!("cannot read `{}`: {error}", path.display()),
+                    )
                 });
             }
-            Ok(BUILT_IN.iter().find(|(built_in, _)| *built_in == name).map(|(_, source)| source.to_string()))
+            Ok(BUILT_IN
+                .iter()
+                .find(|(built_in, _)| *built_in == name)
+                .map(|(_, source)| source.to_string()))
         });
         Self { environment }
     }
 
     /// The override folder for a catalog: `--templates`, else `templates/` beside the catalog.
     pub fn for_catalog(catalog: &Catalog, templates: Option<&Path>) -> Self {
-        let dir = templates.map(Path::to_path_buf).or_else(|| Some(catalog.dir.join("templates")).filter(|dir| dir.is_dir()));
+        let dir = templates
+            .map(Path::to_path_buf)
+            .or_else(|| Some(catalog.dir.join("templates")).filter(|dir| dir.is_dir()));
         Self::new(dir)
     }
 
-    pub fn render(&self, artifact: &str, template: &str, context: impl Serialize) -> Result<String, RenderError> {
-        let error = |error: minijinja::Error| RenderError { artifact: artifact.to_string(), template: template.to_string(), detail: describe(&error) };
-        self.environment.get_template(template).and_then(|compiled| compiled.render(context)).map_err(error)
+    pub fn render(
+        &self,
+        artifact: &str,
+        template: &str,
+        context: impl Serialize,
+    ) -> Result<String, RenderError> {
+        let error = |error: minijinja::Error| RenderError {
+            artifact: artifact.to_string(),
+            template: template.to_string(),
+            detail: describe(&error),
+        };
+        self.environment
+            .get_template(template)
+            .and_then(|compiled| compiled.render(context))
+            .map_err(error)
     }
 }
 

@@ -54,15 +54,28 @@ pub enum SecretError {
     #[error("secret `{name}`: environment variable `{variable}` is empty")]
     EnvEmpty { name: String, variable: String },
     #[error("secret `{name}`: cannot read `{path}`: {reason}")]
-    FileUnreadable { name: String, path: String, reason: String },
+    FileUnreadable {
+        name: String,
+        path: String,
+        reason: String,
+    },
     #[error("secret `{name}`: file `{path}` is empty")]
     FileEmpty { name: String, path: String },
     #[error("secret `{name}`: command `{program}` not found on PATH")]
     CommandNotFound { name: String, program: String },
     #[error("secret `{name}`: command `{program}` could not run: {reason}")]
-    CommandFailedToStart { name: String, program: String, reason: String },
+    CommandFailedToStart {
+        name: String,
+        program: String,
+        reason: String,
+    },
     #[error("secret `{name}`: command `{program}` exited with {status}{detail}")]
-    CommandFailed { name: String, program: String, status: String, detail: String },
+    CommandFailed {
+        name: String,
+        program: String,
+        status: String,
+        detail: String,
+    },
     #[error("secret `{name}`: command `{program}` printed nothing")]
     CommandEmpty { name: String, program: String },
 }
@@ -73,17 +86,25 @@ impl SecretRef {
         let name = self.name.clone();
         match &self.source {
             SecretSource::Env(variable) => match std::env::var_os(variable) {
-                None => Err(SecretError::EnvMissing { name, variable: variable.clone() }),
-                Some(value) => non_empty(value.to_string_lossy().into_owned())
-                    .ok_or(SecretError::EnvEmpty { name, variable: variable.clone() }),
+                None => Err(SecretError::EnvMissing {
+                    name,
+                    variable: variable.clone(),
+                }),
+                Some(value) => {
+                    non_empty(value.to_string_lossy().into_owned()).ok_or(SecretError::EnvEmpty {
+                        name,
+                        variable: variable.clone(),
+                    })
+                }
             },
             SecretSource::File(path) => {
                 let shown = path.display().to_string();
-                let value = std::fs::read_to_string(path).map_err(|error| SecretError::FileUnreadable {
-                    name: name.clone(),
-                    path: shown.clone(),
-                    reason: error.to_string(),
-                })?;
+                let value =
+                    std::fs::read_to_string(path).map_err(|error| SecretError::FileUnreadable {
+                        name: name.clone(),
+                        path: shown.clone(),
+                        reason: error.to_string(),
+                    })?;
                 non_empty(value).ok_or(SecretError::FileEmpty { name, path: shown })
             }
             SecretSource::Command(argv) => run_command(name, argv),
@@ -98,10 +119,15 @@ fn non_empty(value: String) -> Option<Secret> {
 
 fn run_command(name: String, argv: &[String]) -> Result<Secret, SecretError> {
     let Some((program, args)) = argv.split_first() else {
-        return Err(SecretError::CommandEmpty { name, program: String::new() });
+        return Err(SecretError::CommandEmpty {
+            name,
+            program: String::new(),
+        });
     };
-    let resolved = which::which(program)
-        .map_err(|_| SecretError::CommandNotFound { name: name.clone(), program: program.clone() })?;
+    let resolved = which::which(program).map_err(|_| SecretError::CommandNotFound {
+        name: name.clone(),
+        program: program.clone(),
+    })?;
     let mut child = Command::new(resolved)
         .args(args)
         .stdin(Stdio::null())
@@ -130,11 +156,13 @@ fn run_command(name: String, argv: &[String]) -> Result<Secret, SecretError> {
     if let Ok(text) = stderr_reader.join() {
         stderr = text;
     }
-    let status = child.wait().map_err(|error| SecretError::CommandFailedToStart {
-        name: name.clone(),
-        program: program.clone(),
-        reason: error.to_string(),
-    })?;
+    let status = child
+        .wait()
+        .map_err(|error| SecretError::CommandFailedToStart {
+            name: name.clone(),
+            program: program.clone(),
+            reason: error.to_string(),
+        })?;
     if !status.success() {
         // The first line of stderr says why (`pass`: "not in the password store"); stdout may hold
         // part of a secret and is never shown.
@@ -144,10 +172,20 @@ fn run_command(name: String, argv: &[String]) -> Result<Secret, SecretError> {
             .find(|line| !line.is_empty())
             .map(|line| format!(": {}", line.chars().take(200).collect::<String>()))
             .unwrap_or_default();
-        let status = status.code().map_or_else(|| "a signal".to_string(), |code| format!("status {code}"));
-        return Err(SecretError::CommandFailed { name, program: program.clone(), status, detail });
+        let status = status
+            .code()
+            .map_or_else(|| "a signal".to_string(), |code| format!("status {code}"));
+        return Err(SecretError::CommandFailed {
+            name,
+            program: program.clone(),
+            status,
+            detail,
+        });
     }
-    non_empty(stdout).ok_or(SecretError::CommandEmpty { name, program: program.clone() })
+    non_empty(stdout).ok_or(SecretError::CommandEmpty {
+        name,
+        program: program.clone(),
+    })
 }
 
 #[cfg(test)]
@@ -155,7 +193,11 @@ mod tests {
     use super::*;
 
     fn reference(source: SecretSource) -> SecretRef {
-        SecretRef { name: "demo".into(), source, declared_at: Position { line: 1, column: 1 } }
+        SecretRef {
+            name: "demo".into(),
+            source,
+            declared_at: Position { line: 1, column: 1 },
+        }
     }
 
     #[test]
@@ -168,21 +210,40 @@ mod tests {
 
     #[test]
     fn command_output_is_trimmed() {
-        let secret = reference(SecretSource::Command(vec!["printf".into(), "  s3cret\\n".into()])).resolve();
-        assert_eq!(secret.map(|s| s.expose().to_string()).ok().as_deref(), Some("s3cret"));
+        let secret = reference(SecretSource::Command(vec![
+            "printf".into(),
+            "  s3cret\\n".into(),
+        ]))
+        .resolve();
+        assert_eq!(
+            secret.map(|s| s.expose().to_string()).ok().as_deref(),
+            Some("s3cret")
+        );
     }
 
     #[test]
     fn failing_command_names_the_secret_not_the_output() {
-        let argv = vec!["sh".into(), "-c".into(), "echo leaked-value; echo 'not in store' >&2; exit 3".into()];
-        let error = reference(SecretSource::Command(argv)).resolve().map(|_| ()).err().map(|e| e.to_string());
+        let argv = vec![
+            "sh".into(),
+            "-c".into(),
+            "echo leaked-value; echo 'not in store' >&2; exit 3".into(),
+        ];
+        let error = reference(SecretSource::Command(argv))
+            .resolve()
+            .map(|_| ())
+            .err()
+            .map(|e| e.to_string());
         let message = error.unwrap_or_default();
-        assert_eq!(message, "secret `demo`: command `sh` exited with status 3: not in store");
+        assert_eq!(
+            message,
+            "secret `demo`: command `sh` exited with status 3: not in store"
+        );
     }
 
     #[test]
     fn missing_program_and_empty_output_are_errors() {
-        let missing = reference(SecretSource::Command(vec!["no-such-program-boma".into()])).resolve();
+        let missing =
+            reference(SecretSource::Command(vec!["no-such-program-boma".into()])).resolve();
         assert!(matches!(missing, Err(SecretError::CommandNotFound { .. })));
         let empty = reference(SecretSource::Command(vec!["true".into()])).resolve();
         assert!(matches!(empty, Err(SecretError::CommandEmpty { .. })));

@@ -25,9 +25,17 @@ impl Ui {
         let color = match global.color {
             Color::Always => true,
             Color::Never => false,
-            Color::Auto => std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty()) && io::stderr().is_terminal(),
+            Color::Auto => {
+                std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty())
+                    && io::stderr().is_terminal()
+            }
         };
-        Self { output: global.output, quiet: global.quiet, verbose: global.verbose, color }
+        Self {
+            output: global.output,
+            quiet: global.quiet,
+            verbose: global.verbose,
+            color,
+        }
     }
 
     pub fn json_output(&self) -> bool {
@@ -37,7 +45,10 @@ impl Ui {
     /// Data for stdout. A closed pipe (`boma render | head`) is not an error.
     pub fn data(&self, text: &str) -> io::Result<()> {
         let mut stdout = io::stdout().lock();
-        match stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
+        match stdout
+            .write_all(text.as_bytes())
+            .and_then(|()| stdout.flush())
+        {
             Err(error) if error.kind() == io::ErrorKind::BrokenPipe => Ok(()),
             other => other,
         }
@@ -72,7 +83,14 @@ impl Ui {
         let mut text = String::new();
         if let Some(errors) = catalog_errors(error) {
             for problem in &errors.problems {
-                text.push_str(&format!("{}: {}\n", self.paint(BOLD, &format!("{}:{}:{}", problem.file, problem.line, problem.column)), problem.message));
+                text.push_str(&format!(
+                    "{}: {}\n",
+                    self.paint(
+                        BOLD,
+                        &format!("{}:{}:{}", problem.file, problem.line, problem.column)
+                    ),
+                    problem.message
+                ));
                 if let Some(hint) = &problem.hint {
                     text.push_str(&format!("  {} {hint}\n", self.paint(CYAN, "hint:")));
                 }
@@ -82,14 +100,25 @@ impl Ui {
         for cause in error.chain().skip(1) {
             text.push_str(&format!("  caused by: {cause}\n"));
         }
-        if let Some(hinted) = error.chain().find_map(|cause| cause.downcast_ref::<Hinted>()) {
-            text.push_str(&format!("  {} {}\n", self.paint(CYAN, "hint:"), hinted.hint));
+        if let Some(hinted) = error
+            .chain()
+            .find_map(|cause| cause.downcast_ref::<Hinted>())
+        {
+            text.push_str(&format!(
+                "  {} {}\n",
+                self.paint(CYAN, "hint:"),
+                hinted.hint
+            ));
         }
         eprint!("{text}");
     }
 
     fn paint(&self, style: &str, text: &str) -> String {
-        if self.color { format!("{style}{text}{RESET}") } else { text.to_string() }
+        if self.color {
+            format!("{style}{text}{RESET}")
+        } else {
+            text.to_string()
+        }
     }
 }
 
@@ -103,29 +132,40 @@ pub struct Hinted {
 
 impl Hinted {
     pub fn new(message: impl Into<String>, hint: impl Into<String>) -> Self {
-        Self { message: message.into(), hint: hint.into() }
+        Self {
+            message: message.into(),
+            hint: hint.into(),
+        }
     }
 }
 
 fn catalog_errors(error: &anyhow::Error) -> Option<&CatalogErrors> {
     error.chain().find_map(|cause| {
-        cause.downcast_ref::<CatalogErrors>().or_else(|| match cause.downcast_ref::<LoadError>() {
-            Some(LoadError::Invalid(errors)) => Some(errors),
-            _ => None,
-        })
+        cause
+            .downcast_ref::<CatalogErrors>()
+            .or_else(|| match cause.downcast_ref::<LoadError>() {
+                Some(LoadError::Invalid(errors)) => Some(errors),
+                _ => None,
+            })
     })
 }
 
 /// A plain text table: a header row, then rows, columns padded to the widest cell.
 pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
-    let mut widths: Vec<usize> = headers.iter().map(|header| header.chars().count()).collect();
+    let mut widths: Vec<usize> = headers
+        .iter()
+        .map(|header| header.chars().count())
+        .collect();
     for row in rows {
         for (width, cell) in widths.iter_mut().zip(row) {
             *width = (*width).max(cell.chars().count());
         }
     }
     let line = |cells: &mut dyn Iterator<Item = &str>| {
-        let padded: Vec<String> = cells.zip(&widths).map(|(cell, width)| format!("{cell:<width$}")).collect();
+        let padded: Vec<String> = cells
+            .zip(&widths)
+            .map(|(cell, width)| format!("{cell:<width$}"))
+            .collect();
         format!("{}\n", padded.join("  ").trim_end())
     };
     let mut text = line(&mut headers.iter().copied());
@@ -141,7 +181,13 @@ mod tests {
 
     #[test]
     fn table_pads_columns() {
-        let rows = vec![vec!["shower".to_string(), "indri".to_string()], vec!["a".to_string(), "-".to_string()]];
-        assert_eq!(table(&["SERVICE", "HOST"], &rows), "SERVICE  HOST\nshower   indri\na        -\n");
+        let rows = vec![
+            vec!["shower".to_string(), "indri".to_string()],
+            vec!["a".to_string(), "-".to_string()],
+        ];
+        assert_eq!(
+            table(&["SERVICE", "HOST"], &rows),
+            "SERVICE  HOST\nshower   indri\na        -\n"
+        );
     }
 }

@@ -16,7 +16,11 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     pub fn new(span: Range<usize>, message: impl Into<String>) -> Self {
-        Self { span, message: message.into(), hint: None }
+        Self {
+            span,
+            message: message.into(),
+            hint: None,
+        }
     }
 
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
@@ -38,7 +42,11 @@ pub struct Located {
 
 impl fmt::Display for Located {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}: {}", self.file, self.line, self.column, self.message)
+        write!(
+            f,
+            "{}:{}:{}: {}",
+            self.file, self.line, self.column, self.message
+        )
     }
 }
 
@@ -60,7 +68,13 @@ impl CatalogErrors {
             .into_iter()
             .map(|diagnostic| {
                 let (line, column) = lines.position(diagnostic.span.start);
-                Located { file: file.clone(), line, column, message: diagnostic.message, hint: diagnostic.hint }
+                Located {
+                    file: file.clone(),
+                    line,
+                    column,
+                    message: diagnostic.message,
+                    hint: diagnostic.hint,
+                }
             })
             .collect();
         Self { file, problems }
@@ -69,13 +83,25 @@ impl CatalogErrors {
     /// A problem with the file as a whole (unreadable, not UTF-8, too large), placed at a position.
     pub fn whole_file(path: &Path, line: usize, column: usize, message: impl Into<String>) -> Self {
         let file = display_name(path);
-        let problem = Located { file: file.clone(), line, column, message: message.into(), hint: None };
-        Self { file, problems: vec![problem] }
+        let problem = Located {
+            file: file.clone(),
+            line,
+            column,
+            message: message.into(),
+            hint: None,
+        };
+        Self {
+            file,
+            problems: vec![problem],
+        }
     }
 }
 
 pub fn display_name(path: &Path) -> String {
-    let shown: PathBuf = path.strip_prefix("./").map(Path::to_path_buf).unwrap_or_else(|_| path.to_path_buf());
+    let shown: PathBuf = path
+        .strip_prefix("./")
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|_| path.to_path_buf());
     shown.display().to_string()
 }
 
@@ -87,7 +113,9 @@ pub struct LineIndex<'t> {
 
 impl<'t> LineIndex<'t> {
     pub fn new(text: &'t str) -> Self {
-        let starts = std::iter::once(0).chain(text.match_indices('\n').map(|(index, _)| index + 1)).collect();
+        let starts = std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(index, _)| index + 1))
+            .collect();
         Self { text, starts }
     }
 
@@ -96,7 +124,10 @@ impl<'t> LineIndex<'t> {
         let offset = offset.min(text.len());
         let line = self.starts.partition_point(|&start| start <= offset).max(1);
         let start = self.starts[line - 1];
-        let column = text.get(start..offset).map_or(offset - start, |prefix| prefix.chars().count()) + 1;
+        let column = text
+            .get(start..offset)
+            .map_or(offset - start, |prefix| prefix.chars().count())
+            + 1;
         (line, column)
     }
 }
@@ -121,10 +152,16 @@ mod tests {
         let errors = CatalogErrors::locate(
             Path::new("./services.toml"),
             text,
-            vec![Diagnostic::new(2..3, "second"), Diagnostic::new(0..1, "first")],
+            vec![
+                Diagnostic::new(2..3, "second"),
+                Diagnostic::new(0..1, "first"),
+            ],
         );
         let shown: Vec<String> = errors.problems.iter().map(ToString::to_string).collect();
-        assert_eq!(shown, ["services.toml:1:1: first", "services.toml:2:1: second"]);
+        assert_eq!(
+            shown,
+            ["services.toml:1:1: first", "services.toml:2:1: second"]
+        );
         assert_eq!(errors.to_string(), "`services.toml` has 2 errors");
     }
 }

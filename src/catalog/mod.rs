@@ -33,10 +33,15 @@ pub enum LoadError {
 
 /// Reads and validates the catalog at `path`.
 pub fn load(path: &Path) -> Result<Catalog, LoadError> {
-    let unreadable = |source| LoadError::Unreadable { path: diagnostic::display_name(path), source };
+    let unreadable = |source| LoadError::Unreadable {
+        path: diagnostic::display_name(path),
+        source,
+    };
     let size = std::fs::metadata(path).map_err(unreadable)?.len();
     if size > MAX_CATALOG_BYTES {
-        let message = format!("the catalog is {size} bytes; boma reads catalogs of at most {MAX_CATALOG_BYTES} bytes");
+        let message = format!(
+            "the catalog is {size} bytes; boma reads catalogs of at most {MAX_CATALOG_BYTES} bytes"
+        );
         return Err(CatalogErrors::whole_file(path, 1, 1, message).into());
     }
     let bytes = std::fs::read(path).map_err(unreadable)?;
@@ -48,15 +53,22 @@ pub fn parse_bytes(path: &Path, bytes: &[u8]) -> Result<Catalog, CatalogErrors> 
     let text = std::str::from_utf8(bytes).map_err(|error| {
         let valid = &bytes[..error.valid_up_to()];
         let line = valid.iter().filter(|&&b| b == b'\n').count() + 1;
-        let line_start = valid.iter().rposition(|&b| b == b'\n').map_or(0, |index| index + 1);
-        let column = String::from_utf8_lossy(&valid[line_start..]).chars().count() + 1;
+        let line_start = valid
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |index| index + 1);
+        let column = String::from_utf8_lossy(&valid[line_start..])
+            .chars()
+            .count()
+            + 1;
         CatalogErrors::whole_file(path, line, column, "the catalog is not valid UTF-8")
     })?;
     parse_str(path, text)
 }
 
 pub fn parse_str(path: &Path, text: &str) -> Result<Catalog, CatalogErrors> {
-    let root = parse::document(text).map_err(|diagnostic| CatalogErrors::locate(path, text, vec![diagnostic]))?;
+    let root = parse::document(text)
+        .map_err(|diagnostic| CatalogErrors::locate(path, text, vec![diagnostic]))?;
     let mut reader = parse::Reader::new(&root);
     match resolve::catalog(&mut reader, path, text) {
         Some(catalog) => Ok(catalog),

@@ -162,7 +162,11 @@ impl Exposure {
 
 impl Service {
     pub fn exposure(&self) -> Exposure {
-        match (self.public.is_empty(), self.edge.is_some(), self.names.is_empty()) {
+        match (
+            self.public.is_empty(),
+            self.edge.is_some(),
+            self.names.is_empty(),
+        ) {
             (false, true, _) => Exposure::Edge,
             (false, false, _) => Exposure::Public,
             (true, _, false) => Exposure::Private,
@@ -229,6 +233,8 @@ pub enum Ping {
 impl Catalog {
     /// The services fronted by the Caddy of `host`, in name order.
     pub fn services_on<'a>(&'a self, host: &'a str) -> impl Iterator<Item = &'a Service> + 'a {
-        self.services.values().filter(move |service| service.host.as_deref() == Some(host))
+        self.services
+            .values()
+            .filter(move |service| service.host.as_deref() == Some(host))
     }
 }

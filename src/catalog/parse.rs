@@ -27,15 +27,24 @@ pub struct Reader<'t> {
 
 impl<'t> Reader<'t> {
     pub fn new(root: &'t Spanned<DeTable<'t>>) -> Self {
-        Self { root, diagnostics: Vec::new() }
+        Self {
+            root,
+            diagnostics: Vec::new(),
+        }
     }
 
     pub fn error(&mut self, span: Range<usize>, message: impl Into<String>) {
         self.diagnostics.push(Diagnostic::new(span, message));
     }
 
-    pub fn error_with_hint(&mut self, span: Range<usize>, message: impl Into<String>, hint: impl Into<String>) {
-        self.diagnostics.push(Diagnostic::new(span, message).with_hint(hint));
+    pub fn error_with_hint(
+        &mut self,
+        span: Range<usize>,
+        message: impl Into<String>,
+        hint: impl Into<String>,
+    ) {
+        self.diagnostics
+            .push(Diagnostic::new(span, message).with_hint(hint));
     }
 
     /// Deserializes one entry; on failure records a diagnostic and returns `None`.
@@ -45,7 +54,8 @@ impl<'t> Reader<'t> {
             Err(error) => {
                 let span = error.span().unwrap_or_else(|| value.span());
                 let key_path = self.path_at(&span).unwrap_or_else(|| path.to_string());
-                self.diagnostics.push(describe(error.message(), span, &key_path, path));
+                self.diagnostics
+                    .push(describe(error.message(), span, &key_path, path));
                 None
             }
         }
@@ -57,10 +67,16 @@ impl<'t> Reader<'t> {
             return Vec::new();
         };
         let Some(table) = value.get_ref().as_table() else {
-            self.error(value.span(), format!("`{section}` must be a table of named entries"));
+            self.error(
+                value.span(),
+                format!("`{section}` must be a table of named entries"),
+            );
             return Vec::new();
         };
-        table.iter().map(|(key, value)| (Spanned::new(key.span(), key.get_ref().to_string()), value)).collect()
+        table
+            .iter()
+            .map(|(key, value)| (Spanned::new(key.span(), key.get_ref().to_string()), value))
+            .collect()
     }
 
     pub fn get(&self, key: &str) -> Option<&'t Value<'t>> {
@@ -68,7 +84,10 @@ impl<'t> Reader<'t> {
     }
 
     pub fn top_level_keys(&self) -> impl Iterator<Item = (&'t str, Range<usize>)> + 't {
-        self.root.get_ref().iter().map(|(key, _)| (key.get_ref().as_ref(), key.span()))
+        self.root
+            .get_ref()
+            .iter()
+            .map(|(key, _)| (key.get_ref().as_ref(), key.span()))
     }
 
     /// The dotted key path of the key or value that starts exactly at `span`.
@@ -79,14 +98,17 @@ impl<'t> Reader<'t> {
 
 fn find_path(table: &DeTable<'_>, span: &Range<usize>, prefix: &str) -> Option<String> {
     for (key, value) in table.iter() {
-        let path = if prefix.is_empty() { key.get_ref().to_string() } else { format!("{prefix}.{}", key.get_ref()) };
+        let path = if prefix.is_empty() {
+            key.get_ref().to_string()
+        } else {
+            format!("{prefix}.{}", key.get_ref())
+        };
         if key.span() == *span || value.span() == *span {
             return Some(path);
         }
-        if value.span().start <= span.start && span.end <= value.span().end {
-            if let Some(found) = find_in_value(value, span, &path) {
-                return Some(found);
-            }
+        // No pruning by span: a table opened by a `[header]` spans only its header, not its keys.
+        if let Some(found) = find_in_value(value, span, &path) {
+            return Some(found);
         }
     }
     None
@@ -99,10 +121,8 @@ fn find_in_value(value: &Value<'_>, span: &Range<usize>, path: &str) -> Option<S
             let item_path = format!("{path}[{index}]");
             if item.span() == *span {
                 Some(item_path)
-            } else if item.span().start <= span.start && span.end <= item.span().end {
-                find_in_value(item, span, &item_path)
             } else {
-                None
+                find_in_value(item, span, &item_path)
             }
         }),
         _ => None,
@@ -114,11 +134,19 @@ fn describe(message: &str, span: Range<usize>, key_path: &str, entry_path: &str)
     let quoted = |text: &str| text.split('`').nth(1).map(str::to_string);
     let expected: Vec<String> = message
         .split_once("expected")
-        .map(|(_, rest)| rest.split('`').skip(1).step_by(2).map(str::to_string).collect())
+        .map(|(_, rest)| {
+            rest.split('`')
+                .skip(1)
+                .step_by(2)
+                .map(str::to_string)
+                .collect()
+        })
         .unwrap_or_default();
     if let Some(rest) = message.strip_prefix("unknown field ") {
         let key = quoted(rest).unwrap_or_default();
-        let parent = key_path.rsplit_once('.').map_or(entry_path, |(parent, _)| parent);
+        let parent = key_path
+            .rsplit_once('.')
+            .map_or(entry_path, |(parent, _)| parent);
         let diagnostic = Diagnostic::new(span, format!("unknown key `{key}` in `{parent}`"));
         return match suggest(&key, &expected) {
             Some(close) => diagnostic.with_hint(format!("did you mean `{close}`?")),
@@ -136,9 +164,14 @@ fn describe(message: &str, span: Range<usize>, key_path: &str, entry_path: &str)
     }
     if let Some(rest) = message.strip_prefix("missing field ") {
         let key = quoted(rest).unwrap_or_default();
-        return Diagnostic::new(span, format!("`{key_path}` is missing the required key `{key}`"));
+        return Diagnostic::new(
+            span,
+            format!("`{key_path}` is missing the required key `{key}`"),
+        );
     }
-    let message = message.replace("invalid type: ", "wrong type: ").replace("invalid value: ", "wrong value: ");
+    let message = message
+        .replace("invalid type: ", "wrong type: ")
+        .replace("invalid value: ", "wrong value: ");
     Diagnostic::new(span, format!("`{key_path}`: {}", message.trim()))
 }
 
@@ -146,7 +179,12 @@ fn describe(message: &str, span: Range<usize>, key_path: &str, entry_path: &str)
 pub fn suggest(given: &str, known: &[impl AsRef<str>]) -> Option<String> {
     known
         .iter()
-        .map(|candidate| (strsim::jaro_winkler(given, candidate.as_ref()), candidate.as_ref()))
+        .map(|candidate| {
+            (
+                strsim::jaro_winkler(given, candidate.as_ref()),
+                candidate.as_ref(),
+            )
+        })
         .filter(|(score, _)| *score >= 0.8)
         .max_by(|a, b| a.0.total_cmp(&b.0))
         .map(|(_, candidate)| candidate.to_string())
@@ -166,24 +204,36 @@ mod tests {
 
     fn read_entry(text: &str) -> Vec<String> {
         let root = document(text).map_err(|d| d.message);
-        let Ok(root) = root else { return vec![format!("{root:?}")] };
+        let Ok(root) = root else {
+            return vec![format!("{root:?}")];
+        };
         let mut reader = Reader::new(&root);
         for (name, value) in reader.entries("entries") {
             let _: Option<Entry> = reader.read(value, &format!("entries.{}", name.get_ref()));
         }
-        reader.diagnostics.into_iter().map(|d| format!("{} | {}", d.message, d.hint.unwrap_or_default())).collect()
+        reader
+            .diagnostics
+            .into_iter()
+            .map(|d| format!("{} | {}", d.message, d.hint.unwrap_or_default()))
+            .collect()
     }
 
     #[test]
     fn unknown_keys_name_the_table_and_suggest_the_key() {
         let found = read_entry("[entries.a]\nhots = 'x'\n");
-        assert_eq!(found, ["unknown key `hots` in `entries.a` | did you mean `host`?"]);
+        assert_eq!(
+            found,
+            ["unknown key `hots` in `entries.a` | did you mean `host`?"]
+        );
     }
 
     #[test]
     fn wrong_types_name_the_full_key_path() {
         let found = read_entry("[entries.a]\nhost = 'x'\nport = 'ssh'\n");
-        assert_eq!(found, ["`entries.a.port`: wrong type: string \"ssh\", expected u16 | "]);
+        assert_eq!(
+            found,
+            ["`entries.a.port`: wrong type: string \"ssh\", expected u16 | "]
+        );
     }
 
     #[test]
@@ -195,7 +245,10 @@ mod tests {
 
     #[test]
     fn suggestions_need_a_close_match() {
-        assert_eq!(suggest("servces", &["services", "secrets"]), Some("services".to_string()));
+        assert_eq!(
+            suggest("servces", &["services", "secrets"]),
+            Some("services".to_string())
+        );
         assert_eq!(suggest("zzz", &["services", "secrets"]), None);
     }
 }

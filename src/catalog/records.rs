@@ -12,7 +12,6 @@ use super::schema;
 use super::services::ServiceEntry;
 use super::values::is_hostname;
 
-
 pub fn derive(
     reader: &mut Reader<'_>,
     defaults: &Defaults,
@@ -25,21 +24,39 @@ pub fn derive(
     let mut records = Vec::new();
     let mut missing_zone_reported = false;
     for (service_name, service) in services {
-        let host = service.model.host.as_deref().and_then(|host| hosts.get(host));
-        let lists = [("names", &service.names, false), ("public", &service.public, true)];
+        let host = service
+            .model
+            .host
+            .as_deref()
+            .and_then(|host| hosts.get(host));
+        let lists = [
+            ("names", &service.names, false),
+            ("public", &service.public, true),
+        ];
         for (list, names, public) in lists {
             let key = format!("services.{service_name}.{list}");
             for name in names {
                 claim(reader, &mut claims, name, &key);
                 let Some(dns) = dns else {
                     if !missing_zone_reported {
-                        reader.error_with_hint(name.span(), format!("`{key}`: names need a [dns] zone"), "declare [dns] with provider and zone");
+                        reader.error_with_hint(
+                            name.span(),
+                            format!("`{key}`: names need a [dns] zone"),
+                            "declare [dns] with provider and zone",
+                        );
                         missing_zone_reported = true;
                     }
                     continue;
                 };
                 if !in_zone(name.get_ref(), &dns.zone) {
-                    reader.error(name.span(), format!("`{key}`: `{}` is outside the zone `{}`", name.get_ref(), dns.zone));
+                    reader.error(
+                        name.span(),
+                        format!(
+                            "`{key}`: `{}` is outside the zone `{}`",
+                            name.get_ref(),
+                            dns.zone
+                        ),
+                    );
                     continue;
                 }
                 let target = if public && service.model.edge.is_some() {
@@ -57,12 +74,27 @@ pub fn derive(
                 } else {
                     None
                 };
-                let Some((record_type, value)) = target else { continue };
+                let Some((record_type, value)) = target else {
+                    continue;
+                };
                 if record_type == RecordType::Cname && name.get_ref() == &dns.zone {
-                    reader.error_with_hint(name.span(), format!("`{key}`: the zone apex `{}` cannot be a CNAME", name.get_ref()), "give the host an `ip` so the apex gets an A record");
+                    reader.error_with_hint(
+                        name.span(),
+                        format!(
+                            "`{key}`: the zone apex `{}` cannot be a CNAME",
+                            name.get_ref()
+                        ),
+                        "give the host an `ip` so the apex gets an A record",
+                    );
                     continue;
                 }
-                records.push(Record { name: name.get_ref().clone(), record_type, ttl: defaults.ttl, values: vec![value], service: Some(service_name.clone()) });
+                records.push(Record {
+                    name: name.get_ref().clone(),
+                    record_type,
+                    ttl: defaults.ttl,
+                    values: vec![value],
+                    service: Some(service_name.clone()),
+                });
             }
         }
     }
@@ -73,32 +105,60 @@ pub fn derive(
     records
 }
 
-fn claim(reader: &mut Reader<'_>, claims: &mut BTreeMap<String, String>, name: &Spanned<String>, key: &str) {
+fn claim(
+    reader: &mut Reader<'_>,
+    claims: &mut BTreeMap<String, String>,
+    name: &Spanned<String>,
+    key: &str,
+) {
     if let Some(first) = claims.get(name.get_ref()) {
         let hint = format!("first claimed by `{first}`; a name belongs to one service");
-        reader.error_with_hint(name.span(), format!("`{key}`: name `{}` is claimed twice", name.get_ref()), hint);
+        reader.error_with_hint(
+            name.span(),
+            format!("`{key}`: name `{}` is claimed twice", name.get_ref()),
+            hint,
+        );
     } else {
         claims.insert(name.get_ref().clone(), key.to_string());
     }
 }
 
 fn in_zone(name: &str, zone: &str) -> bool {
-    name == zone || name.strip_suffix(zone).is_some_and(|prefix| prefix.ends_with('.'))
+    name == zone
+        || name
+            .strip_suffix(zone)
+            .is_some_and(|prefix| prefix.ends_with('.'))
 }
 
-fn host_target(reader: &mut Reader<'_>, host: &HostEntry, name: &Spanned<String>, key: &str) -> Option<(RecordType, String)> {
+fn host_target(
+    reader: &mut Reader<'_>,
+    host: &HostEntry,
+    name: &Spanned<String>,
+    key: &str,
+) -> Option<(RecordType, String)> {
     match (host.model.ip, &host.model.address) {
         (Some(IpAddr::V4(ip)), _) => Some((RecordType::A, ip.to_string())),
         (Some(IpAddr::V6(ip)), _) => Some((RecordType::Aaaa, ip.to_string())),
         (None, Address::Remote(address)) if address.parse::<IpAddr>().is_ok() => {
-            let record_type = if address.contains(':') { RecordType::Aaaa } else { RecordType::A };
+            let record_type = if address.contains(':') {
+                RecordType::Aaaa
+            } else {
+                RecordType::A
+            };
             Some((record_type, address.clone()))
         }
-        (None, Address::Remote(address)) => Some((RecordType::Cname, format!("{}.", address.to_ascii_lowercase()))),
+        (None, Address::Remote(address)) => Some((
+            RecordType::Cname,
+            format!("{}.", address.to_ascii_lowercase()),
+        )),
         (None, Address::Local) => {
             reader.error_with_hint(
                 name.span(),
-                format!("`{key}`: host `{}` is \"local\" and has no `ip` for `{}` to point at", host.model.name, name.get_ref()),
+                format!(
+                    "`{key}`: host `{}` is \"local\" and has no `ip` for `{}` to point at",
+                    host.model.name,
+                    name.get_ref()
+                ),
                 format!("set ip = \"...\" on [hosts.{}]", host.model.name),
             );
             None
@@ -108,14 +168,25 @@ fn host_target(reader: &mut Reader<'_>, host: &HostEntry, name: &Spanned<String>
 
 /// `[[dns.records]]`: each entry read on its own, then checked against the derived records.
 fn declared(reader: &mut Reader<'_>, defaults: &Defaults, dns: &Dns, records: &mut Vec<Record>) {
-    let Some(entries) = reader.get("dns").and_then(|dns| dns.get_ref().get("records")) else { return };
+    let Some(entries) = reader
+        .get("dns")
+        .and_then(|dns| dns.get_ref().get("records"))
+    else {
+        return;
+    };
     let Some(array) = entries.get_ref().as_array() else {
-        reader.error_with_hint(entries.span(), "`dns.records` must be an array of tables", "write each record as [[dns.records]]");
+        reader.error_with_hint(
+            entries.span(),
+            "`dns.records` must be an array of tables",
+            "write each record as [[dns.records]]",
+        );
         return;
     };
     for (index, entry) in array.iter().enumerate() {
         let key = format!("dns.records[{index}]");
-        let Some(raw) = reader.read::<schema::Record>(entry, &key) else { continue };
+        let Some(raw) = reader.read::<schema::Record>(entry, &key) else {
+            continue;
+        };
         let Some(name) = absolute_name(raw.name.get_ref(), &dns.zone) else {
             reader.error_with_hint(
                 raw.name.span(),
@@ -130,10 +201,16 @@ fn declared(reader: &mut Reader<'_>, defaults: &Defaults, dns: &Dns, records: &m
             continue;
         }
         if matches!(record_type, RecordType::Cname) && raw.values.get_ref().len() > 1 {
-            reader.error(raw.values.span(), format!("`{key}`: a CNAME has exactly one value"));
+            reader.error(
+                raw.values.span(),
+                format!("`{key}`: a CNAME has exactly one value"),
+            );
         }
         if record_type == RecordType::Cname && name == dns.zone {
-            reader.error(raw.name.span(), format!("`{key}`: the zone apex cannot be a CNAME"));
+            reader.error(
+                raw.name.span(),
+                format!("`{key}`: the zone apex cannot be a CNAME"),
+            );
         }
         let mut values = Vec::new();
         for value in raw.values.get_ref() {
@@ -145,18 +222,42 @@ fn declared(reader: &mut Reader<'_>, defaults: &Defaults, dns: &Dns, records: &m
         if let Some(ttl) = raw.ttl.as_ref().filter(|ttl| *ttl.get_ref() == 0) {
             reader.error(ttl.span(), format!("`{key}.ttl` must be at least 1 second"));
         }
-        if let Some(clash) = records.iter().find(|other| other.name == name && clashes(other.record_type, record_type)) {
-            let owner = clash.service.as_ref().map_or_else(|| "another [[dns.records]] entry".to_string(), |service| format!("service `{service}`"));
-            let message = if clash.record_type == RecordType::Cname || record_type == RecordType::Cname {
-                format!("`{key}`: `{name}` already has a {} record from {owner}, and a CNAME cannot share its name", clash.record_type)
+        if let Some(clash) = records
+            .iter()
+            .find(|other| other.name == name && clashes(other.record_type, record_type))
+        {
+            let owner = clash.service.as_ref().map_or_else(
+                || "another [[dns.records]] entry".to_string(),
+                |service| format!("service `{service}`"),
+            );
+            let message = if clash.record_type == RecordType::Cname
+                || record_type == RecordType::Cname
+            {
+                format!(
+                    "`{key}`: `{name}` already has a {} record from {owner}, and a CNAME cannot share its name",
+                    clash.record_type
+                )
             } else {
-                format!("`{key}`: `{name}` {} is already declared by {owner}", record_type)
+                format!(
+                    "`{key}`: `{name}` {} is already declared by {owner}",
+                    record_type
+                )
             };
-            let hint = if clash.service.is_none() { "declare one record with several `values`" } else { "a name served by a service gets its record from the service" };
+            let hint = if clash.service.is_none() {
+                "declare one record with several `values`"
+            } else {
+                "a name served by a service gets its record from the service"
+            };
             reader.error_with_hint(raw.name.span(), message, hint);
             continue;
         }
-        records.push(Record { name, record_type, ttl: raw.ttl.map_or(defaults.ttl, Spanned::into_inner), values, service: None });
+        records.push(Record {
+            name,
+            record_type,
+            ttl: raw.ttl.map_or(defaults.ttl, Spanned::into_inner),
+            values,
+            service: None,
+        });
     }
 }
 
@@ -179,7 +280,9 @@ fn absolute_name(name: &str, zone: &str) -> Option<String> {
 /// Host-name targets are absolute: a trailing dot is added where the catalog left it out.
 fn canonical_value(record_type: RecordType, value: &str) -> String {
     match record_type {
-        RecordType::Cname | RecordType::Ns if !value.ends_with('.') => format!("{}.", value.to_ascii_lowercase()),
+        RecordType::Cname | RecordType::Ns if !value.ends_with('.') => {
+            format!("{}.", value.to_ascii_lowercase())
+        }
         RecordType::Cname | RecordType::Ns => value.to_ascii_lowercase(),
         _ => value.to_string(),
     }
@@ -191,10 +294,22 @@ mod tests {
 
     #[test]
     fn record_names_are_made_absolute() {
-        assert_eq!(absolute_name("@", "example.org").as_deref(), Some("example.org"));
-        assert_eq!(absolute_name("WWW", "example.org").as_deref(), Some("www.example.org"));
-        assert_eq!(absolute_name("mail.example.org.", "example.org").as_deref(), Some("mail.example.org"));
-        assert_eq!(absolute_name("*.example.org.", "example.org").as_deref(), Some("*.example.org"));
+        assert_eq!(
+            absolute_name("@", "example.org").as_deref(),
+            Some("example.org")
+        );
+        assert_eq!(
+            absolute_name("WWW", "example.org").as_deref(),
+            Some("www.example.org")
+        );
+        assert_eq!(
+            absolute_name("mail.example.org.", "example.org").as_deref(),
+            Some("mail.example.org")
+        );
+        assert_eq!(
+            absolute_name("*.example.org.", "example.org").as_deref(),
+            Some("*.example.org")
+        );
         assert_eq!(absolute_name("www.example.com.", "example.org"), None);
         assert_eq!(absolute_name("bad name", "example.org"), None);
     }

@@ -213,4 +213,6 @@ pub struct Ping {
 }
 
 /// The top-level keys of a catalog (`[[dns.records]]` entries are read one by one, like hosts).
-pub const TOP_LEVEL_KEYS: [&str; 8] = ["version", "defaults", "secrets", "dns", "hosts", "edge", "auth", "services"];
+pub const TOP_LEVEL_KEYS: [&str; 8] = [
+    "version", "defaults", "secrets", "dns", "hosts", "edge", "auth", "services",
+];

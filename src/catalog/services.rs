@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 
 use toml::Spanned;
 
-use super::model::{Authentik, Backup, BackupTool, Ban, Container, Edge, Ping, RateLimit, Service, ServiceEdge};
+use super::model::{
+    Authentik, Backup, BackupTool, Ban, Container, Edge, Ping, RateLimit, Service, ServiceEdge,
+};
 use super::parse::{Reader, suggest};
 use super::resolve::{HostEntry, check_entry_name, check_secret};
 use super::schema;
@@ -34,16 +36,32 @@ pub fn services(reader: &mut Reader<'_>, context: &Context<'_>) -> BTreeMap<Stri
     for (name, value) in reader.entries("services") {
         let path = format!("services.{}", name.get_ref());
         check_entry_name(reader, &name, "service");
-        let Some(raw) = reader.read::<schema::Service>(value, &path) else { continue };
+        let Some(raw) = reader.read::<schema::Service>(value, &path) else {
+            continue;
+        };
         let entry = service(reader, context, &path, name.get_ref(), raw, name.span());
         services.insert(name.into_inner(), entry);
     }
     services
 }
 
-fn service(reader: &mut Reader<'_>, context: &Context<'_>, path: &str, name: &str, raw: schema::Service, span: Range<usize>) -> ServiceEntry {
-    if let Some(description) = raw.description.as_ref().filter(|d| d.get_ref().contains(|c: char| c.is_control())) {
-        reader.error(description.span(), format!("`{path}.description` must be one line of text"));
+fn service(
+    reader: &mut Reader<'_>,
+    context: &Context<'_>,
+    path: &str,
+    name: &str,
+    raw: schema::Service,
+    span: Range<usize>,
+) -> ServiceEntry {
+    if let Some(description) = raw
+        .description
+        .as_ref()
+        .filter(|d| d.get_ref().contains(|c: char| c.is_control()))
+    {
+        reader.error(
+            description.span(),
+            format!("`{path}.description` must be one line of text"),
+        );
     }
     let names = lowercase_names(reader, &raw.names, &format!("{path}.names"));
     let public = lowercase_names(reader, &raw.public, &format!("{path}.public"));
@@ -52,7 +70,11 @@ fn service(reader: &mut Reader<'_>, context: &Context<'_>, path: &str, name: &st
     if let Some(host) = &raw.host {
         check_host(reader, context, host, &format!("{path}.host"));
     } else if serves_names {
-        reader.error_with_hint(span.clone(), format!("service `{name}` declares names but no `host`"), "set host = \"NAME\": the host whose Caddy serves it");
+        reader.error_with_hint(
+            span.clone(),
+            format!("service `{name}` declares names but no `host`"),
+            "set host = \"NAME\": the host whose Caddy serves it",
+        );
     }
     match &raw.upstream {
         Some(upstream) => {
@@ -60,34 +82,60 @@ fn service(reader: &mut Reader<'_>, context: &Context<'_>, path: &str, name: &st
                 reader.error(upstream.span(), format!("`{path}.upstream`: {message}"));
             }
         }
-        None if serves_names => reader.error_with_hint(span.clone(), format!("service `{name}` declares names but no `upstream`"), "e.g. upstream = \"http://127.0.0.1:8000\""),
+        None if serves_names => reader.error_with_hint(
+            span.clone(),
+            format!("service `{name}` declares names but no `upstream`"),
+            "e.g. upstream = \"http://127.0.0.1:8000\"",
+        ),
         None => {}
     }
     let authentik = match &raw.auth {
         None => false,
         Some(auth) if auth.get_ref() == "authentik" => {
             if context.authentik.is_none() {
-                reader.error_with_hint(auth.span(), format!("`{path}.auth` is `authentik` but [auth.authentik] is not declared"), "add [auth.authentik] with outpost = \"http://...\"");
+                reader.error_with_hint(
+                    auth.span(),
+                    format!("`{path}.auth` is `authentik` but [auth.authentik] is not declared"),
+                    "add [auth.authentik] with outpost = \"http://...\"",
+                );
             }
             if names.is_empty() && public.is_empty() {
-                reader.error(auth.span(), format!("`{path}.auth` protects nothing: the service has no names"));
+                reader.error(
+                    auth.span(),
+                    format!("`{path}.auth` protects nothing: the service has no names"),
+                );
             }
             true
         }
         Some(auth) => {
-            let hint = suggest(auth.get_ref(), &["authentik"]).map_or_else(|| "boma supports `authentik`".to_string(), |close| format!("did you mean `{close}`?"));
-            reader.error_with_hint(auth.span(), format!("`{path}.auth`: unknown auth provider `{}`", auth.get_ref()), hint);
+            let hint = suggest(auth.get_ref(), &["authentik"]).map_or_else(
+                || "boma supports `authentik`".to_string(),
+                |close| format!("did you mean `{close}`?"),
+            );
+            reader.error_with_hint(
+                auth.span(),
+                format!("`{path}.auth`: unknown auth provider `{}`", auth.get_ref()),
+                hint,
+            );
             false
         }
     };
-    let edge = raw.edge.map(|edge| service_edge(reader, context.edge, path, edge, &names, &public));
-    let container = raw.container.map(|container| self::container(reader, context, path, container.into_inner()));
-    let backup = raw.backup.map(|backup| self::backup(reader, context, path, backup.into_inner()));
+    let edge = raw
+        .edge
+        .map(|edge| service_edge(reader, context.edge, path, edge, &names, &public));
+    let container = raw
+        .container
+        .map(|container| self::container(reader, context, path, container.into_inner()));
+    let backup = raw
+        .backup
+        .map(|backup| self::backup(reader, context, path, backup.into_inner()));
     let model = Service {
         name: name.to_string(),
         description: raw.description.map(Spanned::into_inner),
         host: raw.host.map(Spanned::into_inner),
-        upstream: raw.upstream.map(|upstream| upstream.into_inner().trim_end_matches('/').to_string()),
+        upstream: raw
+            .upstream
+            .map(|upstream| upstream.into_inner().trim_end_matches('/').to_string()),
         names: names.iter().map(|name| name.get_ref().clone()).collect(),
         public: public.iter().map(|name| name.get_ref().clone()).collect(),
         authentik,
@@ -95,10 +143,18 @@ fn service(reader: &mut Reader<'_>, context: &Context<'_>, path: &str, name: &st
         container,
         backup,
     };
-    ServiceEntry { model, names, public }
+    ServiceEntry {
+        model,
+        names,
+        public,
+    }
 }
 
-fn lowercase_names(reader: &mut Reader<'_>, names: &[Spanned<String>], key: &str) -> Vec<Spanned<String>> {
+fn lowercase_names(
+    reader: &mut Reader<'_>,
+    names: &[Spanned<String>],
+    key: &str,
+) -> Vec<Spanned<String>> {
     names
         .iter()
         .filter_map(|name| {
@@ -106,27 +162,53 @@ fn lowercase_names(reader: &mut Reader<'_>, names: &[Spanned<String>], key: &str
             if is_hostname(&lowered) {
                 Some(Spanned::new(name.span(), lowered))
             } else {
-                reader.error(name.span(), format!("`{key}`: `{}` is not a domain name", name.get_ref()));
+                reader.error(
+                    name.span(),
+                    format!("`{key}`: `{}` is not a domain name", name.get_ref()),
+                );
                 None
             }
         })
         .collect()
 }
 
-pub fn check_host(reader: &mut Reader<'_>, context: &Context<'_>, host: &Spanned<String>, key: &str) {
+pub fn check_host(
+    reader: &mut Reader<'_>,
+    context: &Context<'_>,
+    host: &Spanned<String>,
+    key: &str,
+) {
     if context.hosts.contains_key(host.get_ref()) {
         return;
     }
     let known: Vec<&String> = context.hosts.keys().collect();
     let hint = suggest(host.get_ref(), &known).map_or_else(
-        || format!("declare [hosts.{}] or use one of: {}", host.get_ref(), join_or_none(&known)),
+        || {
+            format!(
+                "declare [hosts.{}] or use one of: {}",
+                host.get_ref(),
+                join_or_none(&known)
+            )
+        },
         |close| format!("did you mean `{close}`?"),
     );
-    reader.error_with_hint(host.span(), format!("`{key}`: host `{}` is not in the catalog", host.get_ref()), hint);
+    reader.error_with_hint(
+        host.span(),
+        format!("`{key}`: host `{}` is not in the catalog", host.get_ref()),
+        hint,
+    );
 }
 
 fn join_or_none(names: &[&String]) -> String {
-    if names.is_empty() { "(no hosts declared)".to_string() } else { names.iter().map(|n| n.as_str()).collect::<Vec<_>>().join(", ") }
+    if names.is_empty() {
+        "(no hosts declared)".to_string()
+    } else {
+        names
+            .iter()
+            .map(|n| n.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
 }
 
 fn paths(reader: &mut Reader<'_>, paths: Vec<Spanned<String>>, key: &str) -> Vec<String> {
@@ -153,38 +235,74 @@ fn service_edge(
     let raw = raw.into_inner();
     let key = format!("{path}.edge");
     if edge.is_none() {
-        reader.error_with_hint(span.clone(), format!("`{key}` needs the [edge] section"), "declare [edge] with app, target and token");
+        reader.error_with_hint(
+            span.clone(),
+            format!("`{key}` needs the [edge] section"),
+            "declare [edge] with app, target and token",
+        );
     }
     if public.is_empty() {
-        reader.error_with_hint(span.clone(), format!("`{key}` is set but the service has no `public` names"), "the edge serves public names: add public = [\"...\"] or remove the table");
+        reader.error_with_hint(
+            span.clone(),
+            format!("`{key}` is set but the service has no `public` names"),
+            "the edge serves public names: add public = [\"...\"] or remove the table",
+        );
     }
     if names.is_empty() {
-        reader.error_with_hint(span, format!("`{key}` needs a private name to proxy to"), "the edge proxies to https://<first private name>: add names = [\"...\"]");
+        reader.error_with_hint(
+            span,
+            format!("`{key}` needs a private name to proxy to"),
+            "the edge proxies to https://<first private name>: add names = [\"...\"]",
+        );
     }
     let rate_limit = raw.rate_limit.map(|limit| {
         let limit = limit.into_inner();
-        RateLimit { rate: limit.rate.into_inner(), burst: limit.burst, paths: paths(reader, limit.paths, &format!("{key}.rate_limit.paths")) }
+        RateLimit {
+            rate: limit.rate.into_inner(),
+            burst: limit.burst,
+            paths: paths(reader, limit.paths, &format!("{key}.rate_limit.paths")),
+        }
     });
     let ban = raw.ban.map(|ban| {
         let ban_span = ban.span();
         let ban = ban.into_inner();
         if ban.paths.is_empty() {
-            reader.error(ban_span.clone(), format!("`{key}.ban.paths` is empty: name the paths whose failures count"));
+            reader.error(
+                ban_span.clone(),
+                format!("`{key}.ban.paths` is empty: name the paths whose failures count"),
+            );
         }
         if ban.statuses.get_ref().is_empty() {
-            reader.error(ban.statuses.span(), format!("`{key}.ban.statuses` is empty"));
+            reader.error(
+                ban.statuses.span(),
+                format!("`{key}.ban.statuses` is empty"),
+            );
         }
         for status in ban.statuses.get_ref() {
             if !(100..=599).contains(status.get_ref()) {
-                reader.error(status.span(), format!("`{key}.ban.statuses`: {} is not an HTTP status", status.get_ref()));
+                reader.error(
+                    status.span(),
+                    format!(
+                        "`{key}.ban.statuses`: {} is not an HTTP status",
+                        status.get_ref()
+                    ),
+                );
             }
         }
         if *ban.maxretry.get_ref() == 0 {
-            reader.error(ban.maxretry.span(), format!("`{key}.ban.maxretry` must be at least 1"));
+            reader.error(
+                ban.maxretry.span(),
+                format!("`{key}.ban.maxretry` must be at least 1"),
+            );
         }
         Ban {
             paths: paths(reader, ban.paths, &format!("{key}.ban.paths")),
-            statuses: ban.statuses.into_inner().into_iter().map(Spanned::into_inner).collect(),
+            statuses: ban
+                .statuses
+                .into_inner()
+                .into_iter()
+                .map(Spanned::into_inner)
+                .collect(),
             maxretry: ban.maxretry.into_inner(),
             findtime: ban.findtime.into_inner(),
             bantime: ban.bantime.into_inner(),
@@ -198,7 +316,12 @@ fn service_edge(
     }
 }
 
-fn container(reader: &mut Reader<'_>, context: &Context<'_>, path: &str, raw: schema::Container) -> Container {
+fn container(
+    reader: &mut Reader<'_>,
+    context: &Context<'_>,
+    path: &str,
+    raw: schema::Container,
+) -> Container {
     let key = format!("{path}.container");
     if let Some(builder) = &raw.builder {
         check_host(reader, context, builder, &format!("{key}.builder"));
@@ -211,21 +334,42 @@ fn container(reader: &mut Reader<'_>, context: &Context<'_>, path: &str, raw: sc
         );
     }
     let version = raw.version.get_ref();
-    if version.is_empty() || !version.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '+')) || version.starts_with('v') {
-        reader.error_with_hint(raw.version.span(), format!("`{key}.version`: `{version}` is not a version"), "e.g. version = \"1.0.0\" (the tag becomes v1.0.0-<git sha>)");
+    if version.is_empty()
+        || !version
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '+'))
+        || version.starts_with('v')
+    {
+        reader.error_with_hint(
+            raw.version.span(),
+            format!("`{key}.version`: `{version}` is not a version"),
+            "e.g. version = \"1.0.0\" (the tag becomes v1.0.0-<git sha>)",
+        );
     }
     for relative in std::iter::once(&raw.context).chain(&raw.bump) {
         if relative.get_ref().is_empty() || Path::new(relative.get_ref()).is_absolute() {
-            reader.error(relative.span(), format!("`{key}`: `{}` must be a path relative to the catalog", relative.get_ref()));
+            reader.error(
+                relative.span(),
+                format!(
+                    "`{key}`: `{}` must be a path relative to the catalog",
+                    relative.get_ref()
+                ),
+            );
         }
     }
     Container {
         context: context.dir.join(raw.context.get_ref()),
-        file: raw.file.map_or_else(|| "Containerfile".to_string(), Spanned::into_inner),
+        file: raw
+            .file
+            .map_or_else(|| "Containerfile".to_string(), Spanned::into_inner),
         image: raw.image.into_inner(),
         version: raw.version.into_inner(),
         builder: raw.builder.map(Spanned::into_inner),
-        bump: raw.bump.iter().map(|file| context.dir.join(file.get_ref())).collect::<Vec<PathBuf>>(),
+        bump: raw
+            .bump
+            .iter()
+            .map(|file| context.dir.join(file.get_ref()))
+            .collect::<Vec<PathBuf>>(),
     }
 }
 
@@ -234,41 +378,80 @@ fn valid_image(image: &str) -> bool {
     let mut parts = image.split('/');
     let registry = parts.next().unwrap_or_default();
     let path: Vec<&str> = parts.collect();
-    let registry_ok = registry.rsplit_once(':').map_or(is_hostname(registry), |(host, port)| is_hostname(host) && port.parse::<u16>().is_ok());
+    let registry_ok = registry
+        .rsplit_once(':')
+        .map_or(is_hostname(registry), |(host, port)| {
+            is_hostname(host) && port.parse::<u16>().is_ok()
+        });
     registry_ok
         && !path.is_empty()
         && path.iter().all(|component| {
-            !component.is_empty() && component.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-'))
+            !component.is_empty()
+                && component.bytes().all(|b| {
+                    b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-')
+                })
         })
 }
 
-fn backup(reader: &mut Reader<'_>, context: &Context<'_>, path: &str, raw: schema::Backup) -> Backup {
+fn backup(
+    reader: &mut Reader<'_>,
+    context: &Context<'_>,
+    path: &str,
+    raw: schema::Backup,
+) -> Backup {
     let key = format!("{path}.backup");
     if let Some(host) = &raw.host {
         check_host(reader, context, host, &format!("{key}.host"));
     }
     if let Some(passphrase) = &raw.passphrase {
-        check_secret(reader, context.secrets, passphrase, &format!("{key}.passphrase"));
+        check_secret(
+            reader,
+            context.secrets,
+            passphrase,
+            &format!("{key}.passphrase"),
+        );
     }
     if raw.repository.get_ref().trim().is_empty() {
-        reader.error(raw.repository.span(), format!("`{key}.repository` is empty"));
+        reader.error(
+            raw.repository.span(),
+            format!("`{key}.repository` is empty"),
+        );
     }
     for file in raw.paths.iter().chain(&raw.sqlite) {
         if !file.get_ref().starts_with('/') {
-            reader.error(file.span(), format!("`{key}`: `{}` must be an absolute path on the backup host", file.get_ref()));
+            reader.error(
+                file.span(),
+                format!(
+                    "`{key}`: `{}` must be an absolute path on the backup host",
+                    file.get_ref()
+                ),
+            );
         }
     }
     let tool = *raw.tool.get_ref();
     if tool == BackupTool::Restic && raw.passphrase.is_none() {
-        reader.error_with_hint(raw.tool.span(), format!("`{key}`: restic repositories are always encrypted and need `passphrase`"), "passphrase = \"NAME\" of a [secrets] entry");
+        reader.error_with_hint(
+            raw.tool.span(),
+            format!("`{key}`: restic repositories are always encrypted and need `passphrase`"),
+            "passphrase = \"NAME\" of a [secrets] entry",
+        );
     }
     let ping = raw.ping.and_then(|ping| {
         let span = ping.span();
         match ping.into_inner() {
-            schema::Ping { healthchecks: Some(url), uptime_kuma: None } => checked_url(reader, url, &key).map(Ping::Healthchecks),
-            schema::Ping { healthchecks: None, uptime_kuma: Some(url) } => checked_url(reader, url, &key).map(Ping::UptimeKuma),
+            schema::Ping {
+                healthchecks: Some(url),
+                uptime_kuma: None,
+            } => checked_url(reader, url, &key).map(Ping::Healthchecks),
+            schema::Ping {
+                healthchecks: None,
+                uptime_kuma: Some(url),
+            } => checked_url(reader, url, &key).map(Ping::UptimeKuma),
             _ => {
-                reader.error(span, format!("`{key}.ping` needs exactly one of `healthchecks` or `uptime_kuma`"));
+                reader.error(
+                    span,
+                    format!("`{key}.ping` needs exactly one of `healthchecks` or `uptime_kuma`"),
+                );
                 None
             }
         }

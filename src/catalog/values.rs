@@ -17,12 +17,16 @@ impl TryFrom<String> for Duration {
     type Error = String;
 
     fn try_from(text: String) -> Result<Self, String> {
-        let parsed = humantime::parse_duration(&text)
-            .map_err(|error| format!("`{text}` is not a duration ({error}); write e.g. `90s`, `10m`, `26h` or `7d`"))?;
+        let parsed = humantime::parse_duration(&text).map_err(|error| {
+            format!("`{text}` is not a duration ({error}); write e.g. `90s`, `10m`, `26h` or `7d`")
+        })?;
         if parsed.as_secs() == 0 {
             return Err(format!("duration `{text}` must be at least one second"));
         }
-        Ok(Self { seconds: parsed.as_secs(), text })
+        Ok(Self {
+            seconds: parsed.as_secs(),
+            text,
+        })
     }
 }
 
@@ -44,7 +48,11 @@ impl TryFrom<String> for Rate {
     type Error = String;
 
     fn try_from(text: String) -> Result<Self, String> {
-        let invalid = || format!("`{text}` is not a rate; write requests per second or minute, e.g. `3r/s` or `30r/m`");
+        let invalid = || {
+            format!(
+                "`{text}` is not a rate; write requests per second or minute, e.g. `3r/s` or `30r/m`"
+            )
+        };
         let (count, unit) = text.split_once("r/").ok_or_else(invalid)?;
         let requests: u32 = count.parse().map_err(|_| invalid())?;
         let per_minute = match unit {
@@ -55,18 +63,28 @@ impl TryFrom<String> for Rate {
         if requests == 0 {
             return Err(format!("rate `{text}` must allow at least one request"));
         }
-        Ok(Self { requests, per_minute })
+        Ok(Self {
+            requests,
+            per_minute,
+        })
     }
 }
 
 impl fmt::Display for Rate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}r/{}", self.requests, if self.per_minute { "m" } else { "s" })
+        write!(
+            f,
+            "{}r/{}",
+            self.requests,
+            if self.per_minute { "m" } else { "s" }
+        )
     }
 }
 
 /// The DNS record types boma manages.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, serde::Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, serde::Serialize,
+)]
 #[serde(try_from = "String", into = "&'static str")]
 pub enum RecordType {
     A,
@@ -80,7 +98,16 @@ pub enum RecordType {
 }
 
 impl RecordType {
-    pub const ALL: [RecordType; 8] = [Self::A, Self::Aaaa, Self::Caa, Self::Cname, Self::Mx, Self::Ns, Self::Srv, Self::Txt];
+    pub const ALL: [RecordType; 8] = [
+        Self::A,
+        Self::Aaaa,
+        Self::Caa,
+        Self::Cname,
+        Self::Mx,
+        Self::Ns,
+        Self::Srv,
+        Self::Txt,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -123,7 +150,10 @@ impl RecordType {
             Self::Caa => "`FLAGS TAG VALUE`, e.g. `0 issue \"letsencrypt.org\"`",
             Self::Txt => "non-empty text on one line",
         };
-        Err(format!("`{value}` is not a valid {} value: expected {expected}", self.as_str()))
+        Err(format!(
+            "`{value}` is not a valid {} value: expected {expected}",
+            self.as_str()
+        ))
     }
 }
 
@@ -137,10 +167,16 @@ impl FromStr for RecordType {
     type Err = String;
 
     fn from_str(text: &str) -> Result<Self, String> {
-        Self::ALL.into_iter().find(|t| t.as_str().eq_ignore_ascii_case(text)).ok_or_else(|| {
-            let known: Vec<&str> = Self::ALL.iter().map(|t| t.as_str()).collect();
-            format!("unknown record type `{text}`; boma manages {}", known.join(", "))
-        })
+        Self::ALL
+            .into_iter()
+            .find(|t| t.as_str().eq_ignore_ascii_case(text))
+            .ok_or_else(|| {
+                let known: Vec<&str> = Self::ALL.iter().map(|t| t.as_str()).collect();
+                format!(
+                    "unknown record type `{text}`; boma manages {}",
+                    known.join(", ")
+                )
+            })
     }
 }
 
@@ -167,7 +203,9 @@ pub fn is_hostname(name: &str) -> bool {
                 && label.len() <= 63
                 && !label.starts_with('-')
                 && !label.ends_with('-')
-                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         })
 }
 
@@ -175,13 +213,20 @@ pub fn is_hostname(name: &str) -> bool {
 pub fn is_identifier(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 63
-        && name.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        && name
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_alphanumeric())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// An environment variable name, as a shell accepts it.
 pub fn is_env_name(name: &str) -> bool {
-    name.bytes().next().is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+    name.bytes()
+        .next()
+        .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
         && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
@@ -189,7 +234,9 @@ pub fn is_env_name(name: &str) -> bool {
 pub fn check_upstream(text: &str) -> Result<url::Url, String> {
     let url = check_url(text)?;
     if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
-        return Err(format!("upstream `{text}` must be scheme, host and port only, without a path"));
+        return Err(format!(
+            "upstream `{text}` must be scheme, host and port only, without a path"
+        ));
     }
     Ok(url)
 }
@@ -198,9 +245,14 @@ pub fn check_upstream(text: &str) -> Result<url::Url, String> {
 pub fn check_url(text: &str) -> Result<url::Url, String> {
     let url = url::Url::parse(text).map_err(|error| format!("`{text}` is not a URL ({error})"))?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
-        return Err(format!("`{text}` must be an http:// or https:// URL with a host"));
+        return Err(format!(
+            "`{text}` must be an http:// or https:// URL with a host"
+        ));
     }
-    if text.chars().any(|c| c.is_whitespace() || matches!(c, '{' | '}' | '"' | '\'' | ';')) {
+    if text
+        .chars()
+        .any(|c| c.is_whitespace() || matches!(c, '{' | '}' | '"' | '\'' | ';'))
+    {
         return Err(format!("`{text}` contains a space, quote, brace or `;`"));
     }
     Ok(url)
@@ -211,8 +263,12 @@ pub fn check_url_path(path: &str) -> Result<(), String> {
     if !path.starts_with('/') {
         return Err(format!("path `{path}` must start with `/`"));
     }
-    if path.chars().any(|c| c.is_whitespace() || c.is_control() || matches!(c, '{' | '}' | '"' | '\'' | ';' | '\\')) {
-        return Err(format!("path `{path}` contains a space, quote, brace, `;` or backslash"));
+    if path.chars().any(|c| {
+        c.is_whitespace() || c.is_control() || matches!(c, '{' | '}' | '"' | '\'' | ';' | '\\')
+    }) {
+        return Err(format!(
+            "path `{path}` contains a space, quote, brace, `;` or backslash"
+        ));
     }
     Ok(())
 }
@@ -223,8 +279,14 @@ mod tests {
 
     #[test]
     fn durations_parse_and_reject_garbage() {
-        assert_eq!(Duration::try_from("26h".to_string()).map(|d| d.seconds), Ok(26 * 3600));
-        assert_eq!(Duration::try_from("10m".to_string()).map(|d| d.seconds), Ok(600));
+        assert_eq!(
+            Duration::try_from("26h".to_string()).map(|d| d.seconds),
+            Ok(26 * 3600)
+        );
+        assert_eq!(
+            Duration::try_from("10m".to_string()).map(|d| d.seconds),
+            Ok(600)
+        );
         assert!(Duration::try_from("ten minutes".to_string()).is_err());
         assert!(Duration::try_from("0s".to_string()).is_err());
         assert!(Duration::try_from(String::new()).is_err());
@@ -232,10 +294,22 @@ mod tests {
 
     #[test]
     fn rates_follow_nginx_syntax() {
-        assert_eq!(Rate::try_from("3r/s".to_string()), Ok(Rate { requests: 3, per_minute: false }));
-        assert_eq!(Rate::try_from("30r/m".to_string()).map(|r| r.to_string()), Ok("30r/m".to_string()));
+        assert_eq!(
+            Rate::try_from("3r/s".to_string()),
+            Ok(Rate {
+                requests: 3,
+                per_minute: false
+            })
+        );
+        assert_eq!(
+            Rate::try_from("30r/m".to_string()).map(|r| r.to_string()),
+            Ok("30r/m".to_string())
+        );
         for bad in ["3/s", "3r/h", "r/s", "0r/s", "-1r/s", "3 r/s"] {
-            assert!(Rate::try_from(bad.to_string()).is_err(), "{bad} should be rejected");
+            assert!(
+                Rate::try_from(bad.to_string()).is_err(),
+                "{bad} should be rejected"
+            );
         }
     }
 
@@ -246,10 +320,22 @@ mod tests {
         assert!(RecordType::A.check_value("192.0.2.1").is_ok());
         assert!(RecordType::A.check_value("2001:db8::1").is_err());
         assert!(RecordType::Aaaa.check_value("2001:db8::1").is_ok());
-        assert!(RecordType::Mx.check_value("10 mx1.mail.example.net.").is_ok());
+        assert!(
+            RecordType::Mx
+                .check_value("10 mx1.mail.example.net.")
+                .is_ok()
+        );
         assert!(RecordType::Mx.check_value("mx1.mail.example.net.").is_err());
-        assert!(RecordType::Srv.check_value("10 5 5060 sip.example.org.").is_ok());
-        assert!(RecordType::Caa.check_value("0 issue \"letsencrypt.org\"").is_ok());
+        assert!(
+            RecordType::Srv
+                .check_value("10 5 5060 sip.example.org.")
+                .is_ok()
+        );
+        assert!(
+            RecordType::Caa
+                .check_value("0 issue \"letsencrypt.org\"")
+                .is_ok()
+        );
         assert!(RecordType::Cname.check_value("bad name").is_err());
         assert!(RecordType::Txt.check_value("v=spf1 -all").is_ok());
     }

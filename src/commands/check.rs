@@ -15,8 +15,7 @@ struct Report<'a> {
     summary: Option<Summary>,
 }
 
-#[derive(Serialize)]
-#[derive(Clone, Copy)]
+#[derive(Serialize, Clone, Copy)]
 struct Summary {
     hosts: usize,
     services: usize,
@@ -33,27 +32,54 @@ pub fn exec(global: &Global, args: &CheckArgs, ui: &Ui) -> anyhow::Result<Outcom
                     Some(LoadError::Invalid(errors)) => errors.problems.as_slice(),
                     _ => &[],
                 };
-                ui.json(&Report { ok: false, errors: problems, summary: None })?;
+                ui.json(&Report {
+                    ok: false,
+                    errors: problems,
+                    summary: None,
+                })?;
             }
             return Err(error);
         }
     };
-    let secret_problems = if args.secrets { check_secrets(&catalog) } else { Vec::new() };
+    let secret_problems = if args.secrets {
+        check_secrets(&catalog)
+    } else {
+        Vec::new()
+    };
     let summary = Summary {
         hosts: catalog.hosts.len(),
         services: catalog.services.len(),
         records: catalog.records.len(),
-        secrets_checked: if args.secrets { catalog.secrets.len() } else { 0 },
+        secrets_checked: if args.secrets {
+            catalog.secrets.len()
+        } else {
+            0
+        },
     };
     let ok = secret_problems.is_empty();
     if ui.json_output() {
-        ui.json(&Report { ok, errors: &secret_problems, summary: Some(summary) })?;
+        ui.json(&Report {
+            ok,
+            errors: &secret_problems,
+            summary: Some(summary),
+        })?;
     }
     if !ok {
-        let file = secret_problems.first().map(|problem| problem.file.clone()).unwrap_or_default();
-        return Err(crate::catalog::CatalogErrors { file, problems: secret_problems }.into());
+        let file = secret_problems
+            .first()
+            .map(|problem| problem.file.clone())
+            .unwrap_or_default();
+        return Err(crate::catalog::CatalogErrors {
+            file,
+            problems: secret_problems,
+        }
+        .into());
     }
-    let secrets = if args.secrets { format!(", {} secrets readable", summary.secrets_checked) } else { String::new() };
+    let secrets = if args.secrets {
+        format!(", {} secrets readable", summary.secrets_checked)
+    } else {
+        String::new()
+    };
     ui.status(&format!(
         "ok: {} hosts, {} services, {} DNS records{secrets}",
         summary.hosts, summary.services, summary.records

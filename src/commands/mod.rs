@@ -12,11 +12,13 @@ use crate::ui::Hinted;
 /// Loads the catalog named by `--catalog`, with a hint when the file is missing.
 pub fn load_catalog(global: &Global) -> anyhow::Result<Catalog> {
     catalog::load(&global.catalog).map_err(|error| match error {
-        LoadError::Unreadable { path, source } if source.kind() == std::io::ErrorKind::NotFound => Hinted::new(
-            format!("catalog `{path}` not found"),
-            "run boma next to services.toml, or pass --catalog PATH (or set BOMA_CATALOG)",
-        )
-        .into(),
+        LoadError::Unreadable { path, source } if source.kind() == std::io::ErrorKind::NotFound => {
+            Hinted::new(
+                format!("catalog `{path}` not found"),
+                "run boma next to services.toml, or pass --catalog PATH (or set BOMA_CATALOG)",
+            )
+            .into()
+        }
         other => other.into(),
     })
 }

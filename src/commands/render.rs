@@ -29,16 +29,31 @@ pub fn exec(global: &Global, args: &RenderArgs, ui: &Ui) -> anyhow::Result<Outco
                 let path = dir.join(&artifact.path);
                 let status = write_if_changed(&path, artifact.content.as_bytes())
                     .with_context(|| format!("cannot write `{}`", path.display()))?;
-                written.push(Written { name: &artifact.name, path: path.display().to_string(), status });
+                written.push(Written {
+                    name: &artifact.name,
+                    path: path.display().to_string(),
+                    status,
+                });
             }
             if ui.json_output() {
                 ui.json(&written)?;
             } else {
-                let changed = written.iter().filter(|file| file.status == WriteStatus::Written).count();
-                for file in written.iter().filter(|file| file.status == WriteStatus::Written) {
+                let changed = written
+                    .iter()
+                    .filter(|file| file.status == WriteStatus::Written)
+                    .count();
+                for file in written
+                    .iter()
+                    .filter(|file| file.status == WriteStatus::Written)
+                {
                     ui.debug(&format!("wrote {}", file.path));
                 }
-                ui.status(&format!("rendered {} artifacts into {}: {changed} written, {} unchanged", written.len(), dir.display(), written.len() - changed));
+                ui.status(&format!(
+                    "rendered {} artifacts into {}: {changed} written, {} unchanged",
+                    written.len(),
+                    dir.display(),
+                    written.len() - changed
+                ));
             }
         }
     }
@@ -50,11 +65,21 @@ fn select(all: Vec<Artifact>, wanted: &[String]) -> anyhow::Result<Vec<Artifact>
     if wanted.is_empty() {
         return Ok(all);
     }
-    if let Some(unknown) = wanted.iter().find(|name| !all.iter().any(|artifact| &artifact.name == *name)) {
+    if let Some(unknown) = wanted
+        .iter()
+        .find(|name| !all.iter().any(|artifact| &artifact.name == *name))
+    {
         let known: Vec<&str> = all.iter().map(|artifact| artifact.name.as_str()).collect();
-        return Err(Hinted::new(format!("no artifact named `{unknown}`"), format!("the catalog renders: {}", known.join(", "))).into());
+        return Err(Hinted::new(
+            format!("no artifact named `{unknown}`"),
+            format!("the catalog renders: {}", known.join(", ")),
+        )
+        .into());
     }
-    Ok(all.into_iter().filter(|artifact| wanted.contains(&artifact.name)).collect())
+    Ok(all
+        .into_iter()
+        .filter(|artifact| wanted.contains(&artifact.name))
+        .collect())
 }
 
 /// One artifact prints as is; several get a `==> path <==` header each, like `head` does.

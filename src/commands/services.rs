@@ -29,7 +29,10 @@ pub fn exec(global: &Global, ui: &Ui) -> anyhow::Result<Outcome> {
             names: &service.names,
             public: &service.public,
             exposure: service.exposure(),
-            image: service.container.as_ref().map(|container| container.image.as_str()),
+            image: service
+                .container
+                .as_ref()
+                .map(|container| container.image.as_str()),
             backup: service.backup.is_some(),
         })
         .collect();
@@ -37,7 +40,13 @@ pub fn exec(global: &Global, ui: &Ui) -> anyhow::Result<Outcome> {
         ui.json(&rows)?;
         return Ok(Outcome::Done);
     }
-    let listed = |names: &[String]| if names.is_empty() { "-".to_string() } else { names.join(",") };
+    let listed = |names: &[String]| {
+        if names.is_empty() {
+            "-".to_string()
+        } else {
+            names.join(",")
+        }
+    };
     let cells: Vec<Vec<String>> = rows
         .iter()
         .map(|row| {
@@ -52,6 +61,11 @@ pub fn exec(global: &Global, ui: &Ui) -> anyhow::Result<Outcome> {
             ]
         })
         .collect();
-    ui.data(&table(&["SERVICE", "HOST", "PRIVATE", "PUBLIC", "EXPOSURE", "IMAGE", "BACKUP"], &cells))?;
+    ui.data(&table(
+        &[
+            "SERVICE", "HOST", "PRIVATE", "PUBLIC", "EXPOSURE", "IMAGE", "BACKUP",
+        ],
+        &cells,
+    ))?;
     Ok(Outcome::Done)
 }

@@ -1,0 +1,316 @@
+//! Malformed catalogs: each one exits 2 with `services.toml:LINE:COL: message`, never a panic.
+
+use crate::support::Boma;
+
+const HEAD: &str = "version = 1\n[dns]\nprovider = \"zonefile\"\nzone = \"example.org\"\npath = \"z.zone\"\n[hosts.indri]\naddress = \"indri.example.net\"\n";
+
+/// `HEAD` takes lines 1-7, so a case's own text starts on line 8.
+fn with_head(rest: &str) -> String {
+    format!("{HEAD}{rest}")
+}
+
+#[track_caller]
+fn rejected(catalog: impl AsRef<[u8]>, expected: &str) {
+    let run = Boma::new()
+        .file("services.toml", catalog)
+        .args(["check"])
+        .run();
+    run.code(2);
+    let first = run.stderr.lines().next().unwrap_or_default();
+    assert!(
+        first.starts_with(expected),
+        "expected a first line starting with {expected:?}, got:\n{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn syntax_error() {
+    rejected(
+        "version = 1\n[hosts.indri\naddress = \"x\"\n",
+        "services.toml:2:13: invalid TOML",
+    );
+}
+
+#[test]
+fn duplicate_key() {
+    rejected(
+        with_head("[services.a]\nhost = \"indri\"\nhost = \"indri\"\n"),
+        "services.toml:10:1: invalid TOML: duplicate key",
+    );
+}
+
+#[test]
+fn empty_file() {
+    rejected("", "services.toml:1:1: the catalog has no `version`");
+}
+
+#[test]
+fn unsupported_version() {
+    rejected(
+        "version = 2\n",
+        "services.toml:1:11: catalog version 2 is not supported",
+    );
+}
+
+#[test]
+fn non_utf8_file() {
+    rejected(
+        b"version = 1\n# caf\xe9\n",
+        "services.toml:2:6: the catalog is not valid UTF-8",
+    );
+}
+
+#[test]
+fn ten_megabyte_file() {
+    let huge = format!("version = 1\n# {}\n", "x".repeat(10 * 1024 * 1024));
+    rejected(huge, "services.toml:1:1: the catalog is 10485775 bytes");
+}
+
+#[test]
+fn large_file_with_an_error_at_the_end() {
+    let lines: String = (0..60_000)
+        .map(|index| format!("# filler line {index}\n"))
+        .collect();
+    rejected(
+        format!("version = 1\n{lines}oops\n"),
+        "services.toml:60002:5: invalid TOML",
+    );
+}
+
+#[test]
+fn deeply_nested_arrays() {
+    rejected(
+        format!(
+            "version = 1\nx = {}{}\n",
+            "[".repeat(100_000),
+            "]".repeat(100_000)
+        ),
+        "services.toml:2:",
+    );
+}
+
+#[test]
+fn deeply_nested_tables() {
+    let header: Vec<&str> = std::iter::repeat_n("a", 20_000).collect();
+    rejected(
+        format!("version = 1\n[{}]\n", header.join(".")),
+        "services.toml:",
+    );
+}
+
+#[test]
+fn unknown_top_level_key() {
+    rejected(
+        "version = 1\n[servces.a]\n",
+        "services.toml:2:2: unknown top-level key `servces`",
+    );
+}
+
+#[test]
+fn unknown_key_in_a_service() {
+    rejected(
+        with_head("[services.a]\nhots = \"indri\"\n"),
+        "services.toml:9:1: unknown key `hots` in `services.a`",
+    );
+}
+
+#[test]
+fn unknown_key_in_a_nested_table() {
+    let service = "[services.a]\nhost = \"indri\"\nupstream = \"http://127.0.0.1:1\"\nnames = [\"a.example.org\"]\n[services.a.backup]\ntool = \"borg\"\nrepository = \"/r\"\nmax_age = \"1h\"\nretention = 3\n";
+    rejected(
+        with_head(service),
+        "services.toml:16:1: unknown key `retention` in `services.a.backup`",
+    );
+}
+
+#[test]
+fn wrong_type() {
+    rejected(
+        with_head("[services.a]\nnames = \"a.example.org\"\n"),
+        "services.toml:9:9: `services.a.names`: wrong type: string",
+    );
+}
+
+#[test]
+fn wrong_type_for_a_port() {
+    rejected(
+        "version = 1\n[hosts.h]\naddress = \"h.example\"\nssh = { port = 70000 }\n",
+        "services.toml:4:16: `hosts.h.ssh.port`: wrong value",
+    );
+}
+
+#[test]
+fn unknown_provider() {
+    rejected(
+        "version = 1\n[dns]\nprovider = \"gandy\"\nzone = \"example.org\"\n",
+        "services.toml:3:12: `dns.provider`: unknown value `gandy`",
+    );
+}
+
+#[test]
+fn missing_required_key() {
+    rejected(
+        "version = 1\n[hosts.h]\nsudo = true\n",
+        "services.toml:2:1: `hosts.h` is missing the required key `address`",
+    );
+}
+
+#[test]
+fn dangling_host_reference() {
+    rejected(
+        with_head("[services.a]\nhost = \"ringtail\"\n"),
+        "services.toml:9:8: `services.a.host`: host `ringtail` is not in the catalog",
+    );
+}
+
+#[test]
+fn dangling_secret_reference() {
+    rejected(
+        "version = 1\n[dns]\nprovider = \"gandi\"\nzone = \"example.org\"\ncredentials = \"gandi\"\n",
+        "services.toml:5:15: `dns.credentials` names secret `gandi`, which [secrets] does not declare",
+    );
+}
+
+#[test]
+fn dangling_auth_provider() {
+    let service = "[services.a]\nhost = \"indri\"\nupstream = \"http://127.0.0.1:1\"\nnames = [\"a.example.org\"]\nauth = \"authentik\"\n";
+    rejected(
+        with_head(service),
+        "services.toml:12:8: `services.a.auth` is `authentik` but [auth.authentik] is not declared",
+    );
+}
+
+#[test]
+fn name_outside_the_zone() {
+    let service = "[services.a]\nhost = \"indri\"\nupstream = \"http://127.0.0.1:1\"\nnames = [\"a.example.com\"]\n";
+    rejected(
+        with_head(service),
+        "services.toml:11:10: `services.a.names`: `a.example.com` is outside the zone `example.org`",
+    );
+}
+
+#[test]
+fn name_claimed_twice() {
+    let services = "[services.a]\nhost = \"indri\"\nupstream = \"http://127.0.0.1:1\"\nnames = [\"a.example.org\"]\n\
+                    [services.b]\nhost = \"indri\"\nupstream = \"http://127.0.0.1:2\"\nnames = [\"a.example.org\"]\n";
+    rejected(
+        with_head(services),
+        "services.toml:15:10: `services.b.names`: name `a.example.org` is claimed twice",
+    );
+}
+
+#[test]
+fn public_name_without_edge_or_public_host() {
+    let service = "[services.a]\nhost = \"indri\"\nupstream = \"http://127.0.0.1:1\"\npublic = [\"a.example.org\"]\n";
+    rejected(
+        with_head(service),
+        "services.toml:11:11: `services.a.public`: `a.example.org` is public, but host `indri` is not public",
+    );
+}
+
+#[test]
+fn bad_duration() {
+    let service = "[services.a.backup]\ntool = \"borg\"\nrepository = \"/r\"\nmax_age = \"26 hours and a bit\"\n";
+    rejected(
+        with_head(service),
+        "services.toml:11:11: `services.a.backup.max_age`: `26 hours and a bit` is not a duration",
+    );
+}
+
+#[test]
+fn bad_rate() {
+    let service = "[services.a.edge]\nrate_limit = { rate = \"3 per second\" }\n";
+    rejected(
+        with_head(service),
+        "services.toml:9:23: `services.a.edge.rate_limit.rate`: `3 per second` is not a rate",
+    );
+}
+
+#[test]
+fn bad_record_type() {
+    rejected(
+        with_head("[[dns.records]]\nname = \"@\"\ntype = \"SPF\"\nvalues = [\"x\"]\n"),
+        "services.toml:10:8: `dns.records[0].type`: unknown record type `SPF`",
+    );
+}
+
+#[test]
+fn bad_record_value() {
+    rejected(
+        with_head("[[dns.records]]\nname = \"www\"\ntype = \"A\"\nvalues = [\"300.1.1.1\"]\n"),
+        "services.toml:11:11: `dns.records[0].values`: `300.1.1.1` is not a valid A value",
+    );
+}
+
+#[test]
+fn dns_challenge_on_a_host_that_needs_none() {
+    let catalog = "version = 1\n[hosts.h]\naddress = \"h.example\"\n[hosts.h.caddy]\ndns_challenge = { provider = \"gandi\", token_env = \"T\" }\n";
+    rejected(
+        catalog,
+        "services.toml:5:17: host `h` has a `dns_challenge` but serves no private names",
+    );
+}
+
+#[test]
+fn secret_with_two_sources() {
+    rejected(
+        "version = 1\n[secrets]\nx = { env = \"A\", file = \"b\" }\n",
+        "services.toml:3:5: `secrets.x` must have exactly one of `env`, `file` or `command`",
+    );
+}
+
+#[test]
+fn failing_secret_command() {
+    let run = Boma::new()
+        .catalog("version = 1\n[secrets]\nbackup = { command = [\"sh\", \"-c\", \"exit 1\"] }\n")
+        .args(["check", "--secrets"])
+        .run();
+    run.code(2)
+        .stderr_has("services.toml:3:10: secret `backup`: command `sh` exited with status 1");
+}
+
+#[test]
+fn edge_without_the_edge_section() {
+    let service = "[services.a]\nhost = \"indri\"\nupstream = \"http://127.0.0.1:1\"\nnames = [\"a.example.org\"]\npublic = [\"www.example.org\"]\n[services.a.edge]\ndeny = [\"/admin/\"]\n";
+    rejected(
+        with_head(service),
+        "services.toml:13:1: `services.a.edge` needs the [edge] section",
+    );
+}
+
+#[test]
+fn image_with_a_tag() {
+    let service = "[services.a.container]\ncontext = \"c\"\nimage = \"forge.example.org/ops/a:latest\"\nversion = \"1.0.0\"\n";
+    rejected(
+        with_head(service),
+        "services.toml:10:9: `services.a.container.image`: `forge.example.org/ops/a:latest` is not an image name",
+    );
+}
+
+#[test]
+fn cname_at_the_zone_apex() {
+    let service = "[services.a]\nhost = \"indri\"\nupstream = \"http://127.0.0.1:1\"\nnames = [\"example.org\"]\n";
+    rejected(
+        with_head(service),
+        "services.toml:11:10: `services.a.names`: the zone apex `example.org` cannot be a CNAME",
+    );
+}
+
+#[test]
+fn upstream_with_a_path() {
+    let service = "[services.a]\nhost = \"indri\"\nupstream = \"http://127.0.0.1:1/app\"\nnames = [\"a.example.org\"]\n";
+    rejected(
+        with_head(service),
+        "services.toml:10:12: `services.a.upstream`: upstream `http://127.0.0.1:1/app` must be scheme, host and port only",
+    );
+}
+
+#[test]
+fn record_clashing_with_a_service_name() {
+    let rest = "[services.a]\nhost = \"indri\"\nupstream = \"http://127.0.0.1:1\"\nnames = [\"a.example.org\"]\n[[dns.records]]\nname = \"a\"\ntype = \"TXT\"\nvalues = [\"x\"]\n";
+    rejected(
+        with_head(rest),
+        "services.toml:13:8: `dns.records[0]`: `a.example.org` already has a CNAME record from service `a`",
+    );
+}

@@ -1,0 +1,191 @@
+//! A rendered Caddyfile served by a real `caddy run` on loopback: a proxied site and an
+//! Authentik-protected one (wiremock stands in for the app and for the outpost).
+
+use std::time::{Duration, Instant};
+
+use wiremock::matchers::{header, method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::support::{Boma, Daemon, free_port, require};
+
+fn catalog(app: &str, dashboard: &str, outpost: &str, admin: u16, http: u16, https: u16) -> String {
+    format!(
+        r#"
+version = 1
+[dns]
+provider = "zonefile"
+zone = "lab.test"
+path = "lab.test.zone"
+[hosts.box]
+address = "local"
+ip = "127.0.0.1"
+[hosts.box.caddy]
+admin = "127.0.0.1:{admin}"
+http_port = {http}
+https_port = {https}
+[auth.authentik]
+outpost = "{outpost}"
+[services.app]
+host = "box"
+upstream = "{app}"
+names = ["app.lab.test"]
+[services.dashboard]
+host = "box"
+upstream = "{dashboard}"
+names = ["dash.lab.test"]
+auth = "authentik"
+"#
+    )
+}
+
+async fn wait_for_port(port: u16, caddy: &mut Daemon) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            return;
+        }
+        if let Ok(Some(status)) = caddy.0.try_wait() {
+            panic!("caddy exited early with {status}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("caddy did not listen on {port} within 20 s");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn caddy_serves_the_rendered_sites_and_enforces_authentik() {
+    let Some(caddy) = require("caddy") else {
+        return;
+    };
+    let app = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/hello"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("hello from app"))
+        .mount(&app)
+        .await;
+    let dashboard = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(header("x-authentik-username", "alice"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("dashboard for alice"))
+        .mount(&dashboard)
+        .await;
+    let outpost = MockServer::start().await;
+    Mock::given(path("/outpost.goauthentik.io/auth/caddy"))
+        .and(header("cookie", "authentik_session=valid"))
+        .respond_with(ResponseTemplate::new(200).insert_header("X-Authentik-Username", "alice"))
+        .mount(&outpost)
+        .await;
+    Mock::given(path("/outpost.goauthentik.io/auth/caddy"))
+        .respond_with(
+            ResponseTemplate::new(302).insert_header("Location", "https://auth.lab.test/login"),
+        )
+        .mount(&outpost)
+        .await;
+
+    let (admin, http, https) = (free_port(), free_port(), free_port());
+    let boma = Boma::new()
+        .catalog(&catalog(
+            &app.uri(),
+            &dashboard.uri(),
+            &outpost.uri(),
+            admin,
+            http,
+            https,
+        ))
+        .args(["render", "--out", "out"]);
+    boma.run().success();
+    let config = boma.path().join("out/caddy/box/Caddyfile");
+    let mut daemon = Daemon(
+        std::process::Command::new(caddy)
+            .args(["run", "--adapter", "caddyfile", "--config"])
+            .arg(&config)
+            .env("HOME", boma.path())
+            .env("XDG_DATA_HOME", boma.path().join("data"))
+            .env("XDG_CONFIG_HOME", boma.path().join("config"))
+            .stdout(std::process::Stdio::null())
+            .stderr(
+                std::fs::File::create(boma.path().join("caddy.log"))
+                    .unwrap_or_else(|e| panic!("{e}")),
+            )
+            .spawn()
+            .unwrap_or_else(|error| panic!("cannot start caddy: {error}")),
+    );
+    wait_for_port(https, &mut daemon).await;
+
+    let client = reqwest::Client::builder()
+        .danger_accept_invalid_certs(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .resolve("app.lab.test", ([127, 0, 0, 1], https).into())
+        .resolve("dash.lab.test", ([127, 0, 0, 1], https).into())
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap_or_else(|error| panic!("{error}"));
+    let get = |url: String, cookie: Option<&'static str>| {
+        let mut request = client.get(url);
+        if let Some(cookie) = cookie {
+            request = request.header("cookie", cookie);
+        }
+        request.send()
+    };
+    let log = || std::fs::read_to_string(boma.path().join("caddy.log")).unwrap_or_default();
+
+    let proxied = get(format!("https://app.lab.test:{https}/hello"), None)
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n{}", log()));
+    assert_eq!(proxied.status(), 200, "{}", log());
+    assert_eq!(proxied.text().await.unwrap_or_default(), "hello from app");
+
+    let anonymous = get(format!("https://dash.lab.test:{https}/"), None)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        anonymous.status(),
+        302,
+        "without a session the outpost's redirect is returned"
+    );
+    assert_eq!(
+        anonymous
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok()),
+        Some("https://auth.lab.test/login")
+    );
+
+    let signed_in = get(
+        format!("https://dash.lab.test:{https}/"),
+        Some("authentik_session=valid"),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        signed_in.status(),
+        200,
+        "the upstream sees the copied X-Authentik-Username"
+    );
+    assert_eq!(
+        signed_in.text().await.unwrap_or_default(),
+        "dashboard for alice"
+    );
+
+    let outpost_route = get(
+        format!("https://dash.lab.test:{https}/outpost.goauthentik.io/auth/caddy"),
+        Some("authentik_session=valid"),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        outpost_route.status(),
+        200,
+        "/outpost.goauthentik.io/* is proxied to the outpost itself"
+    );
+    assert_eq!(
+        outpost_route
+            .headers()
+            .get("x-authentik-username")
+            .and_then(|v| v.to_str().ok()),
+        Some("alice")
+    );
+}

@@ -1,0 +1,10 @@
+//! One integration-test binary: each module drives the real `boma` executable.
+
+mod support;
+
+mod bad_input;
+mod caddy_serve;
+mod caddy_validate;
+mod check;
+mod render;
+mod services;

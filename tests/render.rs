@@ -1,0 +1,169 @@
+//! `boma render`: snapshots of every shipped Caddyfile, stable paths, overrides and strictness.
+
+use crate::support::{Boma, repo_file};
+
+const SHIPPED: [&str; 4] = [
+    "services.toml",
+    "examples/gandi.toml",
+    "examples/cloudflare.toml",
+    "examples/powerdns.toml",
+];
+
+fn render_json(catalog: &str) -> Vec<(String, String)> {
+    let path = repo_file(catalog);
+    let run = Boma::new()
+        .args([
+            "--catalog".as_ref(),
+            path.as_os_str(),
+            "--output".as_ref(),
+            "json".as_ref(),
+            "render".as_ref(),
+        ])
+        .run();
+    run.success();
+    let artifacts = run.json();
+    artifacts
+        .as_array()
+        .map(|list| {
+            list.iter()
+                .map(|a| {
+                    (
+                        a["path"].as_str().unwrap_or("").to_string(),
+                        a["content"].as_str().unwrap_or("").to_string(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn caddyfiles_of_the_shipped_catalogs() {
+    for catalog in SHIPPED {
+        let artifacts = render_json(catalog);
+        assert!(!artifacts.is_empty(), "{catalog} renders nothing");
+        for (path, content) in artifacts {
+            let name = format!(
+                "{}__{}",
+                catalog.replace(['/', '.'], "_"),
+                path.replace('/', "_")
+            );
+            insta::assert_snapshot!(name, content);
+        }
+    }
+}
+
+#[test]
+fn dns_challenge_uses_a_placeholder_never_the_token() {
+    let path = repo_file("services.toml");
+    let run = Boma::new()
+        .env("GANDI_BEARER_TOKEN", "tok-must-not-appear")
+        .args([
+            "--catalog".as_ref(),
+            path.as_os_str(),
+            "render".as_ref(),
+            "caddy/indri".as_ref(),
+        ])
+        .run();
+    run.success()
+        .stdout_has("dns gandi {env.GANDI_BEARER_TOKEN}");
+    assert!(!run.stdout.contains("tok-must-not-appear"));
+    assert!(
+        !run.stdout.contains("==>"),
+        "one artifact prints without a header"
+    );
+}
+
+#[test]
+fn out_writes_stable_paths_and_is_idempotent() {
+    let shipped = std::fs::read_to_string(repo_file("services.toml")).unwrap_or_default();
+    let boma = Boma::new()
+        .catalog(&shipped)
+        .args(["render", "--out", "rendered"]);
+    boma.run().success().stderr_has("2 written, 0 unchanged");
+    let indri = boma.path().join("rendered/caddy/indri/Caddyfile");
+    let first = std::fs::read(&indri).unwrap_or_default();
+    assert!(!first.is_empty());
+    assert!(
+        boma.path()
+            .join("rendered/caddy/ringtail/Caddyfile")
+            .is_file()
+    );
+    boma.run().success().stderr_has("0 written, 2 unchanged");
+    assert_eq!(
+        std::fs::read(&indri).unwrap_or_default(),
+        first,
+        "byte-identical on a second run"
+    );
+}
+
+#[test]
+fn unknown_artifact_lists_the_known_ones() {
+    let path = repo_file("services.toml");
+    let run = Boma::new()
+        .args([
+            "--catalog".as_ref(),
+            path.as_os_str(),
+            "render".as_ref(),
+            "caddy/nope".as_ref(),
+        ])
+        .run();
+    run.code(2)
+        .stderr_has("error: no artifact named `caddy/nope`")
+        .stderr_has("hint: the catalog renders: caddy/indri, caddy/ringtail");
+}
+
+const ONE_HOST: &str = r#"
+version = 1
+[dns]
+provider = "zonefile"
+zone = "example.org"
+path = "z.zone"
+[hosts.indri]
+address = "indri.example.net"
+[services.app]
+host = "indri"
+upstream = "http://127.0.0.1:8000"
+names = ["app.example.org"]
+"#;
+
+#[test]
+fn templates_folder_beside_the_catalog_overrides_the_built_in() {
+    let boma = Boma::new()
+        .catalog(ONE_HOST)
+        .file("templates/Caddyfile.j2", "# custom for {{ host }}\n")
+        .args(["render"]);
+    let run = boma.run();
+    run.success();
+    assert_eq!(run.stdout, "# custom for indri\n");
+}
+
+#[test]
+fn templates_flag_overrides_too() {
+    let boma = Boma::new().catalog(ONE_HOST).file(
+        "mine/Caddyfile.j2",
+        "{% for site in sites %}{{ site.addresses | join(' ') }}\n{% endfor %}",
+    );
+    let run = boma.args(["render", "--templates", "mine"]).run();
+    run.success();
+    assert_eq!(run.stdout, "app.example.org\n");
+}
+
+#[test]
+fn undefined_variables_are_errors() {
+    let boma = Boma::new()
+        .catalog(ONE_HOST)
+        .file("templates/Caddyfile.j2", "{{ hostname }}\n")
+        .args(["render"]);
+    boma.run()
+        .code(2)
+        .stderr_has("error: cannot render `caddy/indri` from template `Caddyfile.j2`")
+        .stderr_has("undefined");
+}
+
+#[test]
+fn internal_ca_for_private_names_without_a_dns_challenge() {
+    let run = Boma::new().catalog(ONE_HOST).args(["render"]).run();
+    run.success()
+        .stdout_has("app.example.org {\n\ttls internal\n\treverse_proxy http://127.0.0.1:8000\n}");
+}

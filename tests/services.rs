@@ -1,0 +1,45 @@
+//! `boma services`: the table and its JSON form.
+
+use crate::support::{Boma, repo_file};
+
+#[test]
+fn table_lists_every_service_of_the_shipped_catalog() {
+    let path = repo_file("services.toml");
+    let run = Boma::new()
+        .args(["--catalog".as_ref(), path.as_os_str(), "services".as_ref()])
+        .run();
+    run.success();
+    insta::assert_snapshot!(run.stdout, @r"
+    SERVICE    HOST      PRIVATE                  PUBLIC              EXPOSURE  IMAGE  BACKUP
+    authentik  indri     auth.ops.example.org     -                   private   no     no
+    docs       ringtail  -                        docs.example.org    public    no     no
+    forge      indri     forge.ops.example.org    forge.example.org   edge      no     yes
+    grafana    indri     grafana.ops.example.org  -                   private   no     no
+    shower     indri     shower.ops.example.org   shower.example.org  edge      yes    yes
+    ");
+}
+
+#[test]
+fn json_rows_carry_the_same_facts() {
+    let path = repo_file("services.toml");
+    let run = Boma::new()
+        .args([
+            "--catalog".as_ref(),
+            path.as_os_str(),
+            "--output".as_ref(),
+            "json".as_ref(),
+            "services".as_ref(),
+        ])
+        .run();
+    run.success();
+    let rows = run.json();
+    let shower = rows
+        .as_array()
+        .and_then(|rows| rows.iter().find(|row| row["service"] == "shower"))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(shower["exposure"], "edge");
+    assert_eq!(shower["image"], "forge.example.org/ops/shower");
+    assert_eq!(shower["backup"], true);
+    assert_eq!(shower["public"][0], "shower.example.org");
+}

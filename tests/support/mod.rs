@@ -1,0 +1,189 @@
+//! The test builder (a temp folder, a catalog, args, env) and helpers for real components.
+
+#![allow(dead_code)]
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// One `boma` invocation in its own temp folder.
+pub struct Boma {
+    dir: tempfile::TempDir,
+    args: Vec<OsString>,
+    env: Vec<(OsString, OsString)>,
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Boma {
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir()
+            .unwrap_or_else(|error| panic!("cannot create a temp folder: {error}"));
+        Self {
+            dir,
+            args: Vec::new(),
+            env: Vec::new(),
+        }
+    }
+
+    /// Writes `services.toml` in the temp folder (the default `--catalog`).
+    pub fn catalog(self, text: &str) -> Self {
+        self.file("services.toml", text)
+    }
+
+    pub fn file(self, relative: &str, content: impl AsRef<[u8]>) -> Self {
+        let path = self.dir.path().join(relative);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .unwrap_or_else(|error| panic!("mkdir {}: {error}", parent.display()));
+        }
+        std::fs::write(&path, content)
+            .unwrap_or_else(|error| panic!("write {}: {error}", path.display()));
+        self
+    }
+
+    pub fn args<I, S>(mut self, args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<OsString>,
+    {
+        self.args.extend(args.into_iter().map(Into::into));
+        self
+    }
+
+    pub fn env(mut self, key: &str, value: impl Into<OsString>) -> Self {
+        self.env.push((key.into(), value.into()));
+        self
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Runs boma; the builder (and its folder) stays usable for a second run.
+    pub fn run(&self) -> Run {
+        let output = Command::new(env!("CARGO_BIN_EXE_boma"))
+            .args(&self.args)
+            .current_dir(self.dir.path())
+            .env_remove("BOMA_CATALOG")
+            .env_remove("NO_COLOR")
+            .envs(self.env.iter().map(|(key, value)| (key, value)))
+            .output()
+            .unwrap_or_else(|error| panic!("cannot run boma: {error}"));
+        let run = Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        };
+        assert!(
+            !run.stderr.contains("panicked"),
+            "boma panicked:\n{}",
+            run.stderr
+        );
+        run
+    }
+}
+
+impl Run {
+    #[track_caller]
+    pub fn code(&self, expected: i32) -> &Self {
+        assert_eq!(
+            self.code, expected,
+            "exit code\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+
+    #[track_caller]
+    pub fn success(&self) -> &Self {
+        self.code(0)
+    }
+
+    #[track_caller]
+    pub fn stderr_has(&self, needle: &str) -> &Self {
+        assert!(
+            self.stderr.contains(needle),
+            "stderr lacks {needle:?}:\n{}",
+            self.stderr
+        );
+        self
+    }
+
+    #[track_caller]
+    pub fn stdout_has(&self, needle: &str) -> &Self {
+        assert!(
+            self.stdout.contains(needle),
+            "stdout lacks {needle:?}:\n{}",
+            self.stdout
+        );
+        self
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|error| panic!("stdout is not JSON ({error}):\n{}", self.stdout))
+    }
+}
+
+/// The repository's own files: the shipped catalog and examples.
+pub fn repo_file(relative: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)
+}
+
+/// A real component on PATH. Missing: skip with a reason on a laptop, fail when `CI` is set.
+pub fn require(program: &str) -> Option<PathBuf> {
+    match which::which(program) {
+        Ok(path) => Some(path),
+        Err(_) if std::env::var_os("CI").is_some() => {
+            panic!("`{program}` is required when CI is set: run scripts/test, which installs it")
+        }
+        Err(_) => {
+            eprintln!("skipped: `{program}` is not installed (scripts/test installs it)");
+            None
+        }
+    }
+}
+
+/// A free loopback port (bound then released; the tests use few enough for this to be safe).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .unwrap_or_else(|error| panic!("no free port: {error}"))
+}
+
+/// Removes the DNS-01 `tls { dns ... }` blocks that stock Caddy cannot provision (facts.md).
+pub fn strip_dns_challenges(caddyfile: &str) -> String {
+    let lines: Vec<&str> = caddyfile.lines().collect();
+    let mut kept = Vec::new();
+    let mut index = 0;
+    while index < lines.len() {
+        let is_dns_block = lines[index].trim() == "tls {"
+            && lines
+                .get(index + 1)
+                .is_some_and(|line| line.trim_start().starts_with("dns "))
+            && lines.get(index + 2).is_some_and(|line| line.trim() == "}");
+        if is_dns_block {
+            index += 3;
+        } else {
+            kept.push(lines[index]);
+            index += 1;
+        }
+    }
+    kept.join("\n") + "\n"
+}
+
+/// A child process killed when the test ends, pass or fail.
+pub struct Daemon(pub std::process::Child);
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
