@@ -69,7 +69,7 @@ pub fn parse_bytes(path: &Path, bytes: &[u8]) -> Result<Catalog, CatalogErrors> 
 pub fn parse_str(path: &Path, text: &str) -> Result<Catalog, CatalogErrors> {
     let root = parse::document(text)
         .map_err(|diagnostic| CatalogErrors::locate(path, text, vec![diagnostic]))?;
-    let mut reader = parse::Reader::new(&root);
+    let mut reader = parse::Reader::new(text, root);
     match resolve::catalog(&mut reader, path, text) {
         Some(catalog) => Ok(catalog),
         None => Err(CatalogErrors::locate(path, text, reader.diagnostics)),

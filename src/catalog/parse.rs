@@ -11,6 +11,16 @@ use super::diagnostic::Diagnostic;
 
 pub type Value<'t> = Spanned<DeValue<'t>>;
 
+/// A dotted key path (`services.shower` + `edge`), formatted only when a message needs it.
+#[derive(Debug, Clone, Copy)]
+pub struct Key<'a>(pub &'a str, pub &'a str);
+
+impl std::fmt::Display for Key<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}", self.0, self.1)
+    }
+}
+
 /// Parses the document; a syntax error stops here (later errors would only be its echoes).
 pub fn document(text: &str) -> Result<Spanned<DeTable<'_>>, Diagnostic> {
     DeTable::parse(text).map_err(|error| {
@@ -19,16 +29,23 @@ pub fn document(text: &str) -> Result<Spanned<DeTable<'_>>, Diagnostic> {
     })
 }
 
-/// Collects diagnostics while entries are read one at a time.
+/// Takes the document apart entry by entry, collecting diagnostics.
+///
+/// Entries are moved out of the tree, not copied, so the happy path allocates little; the key
+/// path of an error is looked up in a second parse of the text, made only when an error occurs.
 pub struct Reader<'t> {
-    root: &'t Spanned<DeTable<'t>>,
+    text: &'t str,
+    root: Spanned<DeTable<'t>>,
+    pristine: Option<Spanned<DeTable<'t>>>,
     pub diagnostics: Vec<Diagnostic>,
 }
 
 impl<'t> Reader<'t> {
-    pub fn new(root: &'t Spanned<DeTable<'t>>) -> Self {
+    pub fn new(text: &'t str, root: Spanned<DeTable<'t>>) -> Self {
         Self {
+            text,
             root,
+            pristine: None,
             diagnostics: Vec::new(),
         }
     }
@@ -48,11 +65,12 @@ impl<'t> Reader<'t> {
     }
 
     /// Deserializes one entry; on failure records a diagnostic and returns `None`.
-    pub fn read<T: DeserializeOwned>(&mut self, value: &Value<'t>, path: &str) -> Option<T> {
-        match T::deserialize(value.clone().into_deserializer()) {
+    pub fn read<T: DeserializeOwned>(&mut self, value: Value<'t>, path: &str) -> Option<T> {
+        let whole = value.span();
+        match T::deserialize(value.into_deserializer()) {
             Ok(typed) => Some(typed),
             Err(error) => {
-                let span = error.span().unwrap_or_else(|| value.span());
+                let span = error.span().unwrap_or(whole);
                 let key_path = self.path_at(&span).unwrap_or_else(|| path.to_string());
                 self.diagnostics
                     .push(describe(error.message(), span, &key_path, path));
@@ -61,38 +79,51 @@ impl<'t> Reader<'t> {
         }
     }
 
-    /// The named entries of a table section such as `hosts` or `services`.
-    pub fn entries(&mut self, section: &str) -> Vec<(Spanned<String>, &'t Value<'t>)> {
-        let Some(value) = self.root.get_ref().get(section) else {
+    /// Takes the named entries of a table section such as `hosts` or `services`.
+    pub fn entries(&mut self, section: &str) -> Vec<(Spanned<String>, Value<'t>)> {
+        let Some(value) = self.take(section) else {
             return Vec::new();
         };
-        let Some(table) = value.get_ref().as_table() else {
-            self.error(
-                value.span(),
-                format!("`{section}` must be a table of named entries"),
-            );
-            return Vec::new();
-        };
-        table
-            .iter()
-            .map(|(key, value)| (Spanned::new(key.span(), key.get_ref().to_string()), value))
-            .collect()
+        let span = value.span();
+        match value.into_inner() {
+            DeValue::Table(table) => table
+                .into_iter()
+                .map(|(key, value)| {
+                    (
+                        Spanned::new(key.span(), key.into_inner().into_owned()),
+                        value,
+                    )
+                })
+                .collect(),
+            _ => {
+                self.error(
+                    span,
+                    format!("`{section}` must be a table of named entries"),
+                );
+                Vec::new()
+            }
+        }
     }
 
-    pub fn get(&self, key: &str) -> Option<&'t Value<'t>> {
-        self.root.get_ref().get(key)
+    /// Takes a top-level value out of the document.
+    pub fn take(&mut self, key: &str) -> Option<Value<'t>> {
+        self.root.get_mut().remove(key)
     }
 
-    pub fn top_level_keys(&self) -> impl Iterator<Item = (&'t str, Range<usize>)> + 't {
+    pub fn top_level_keys(&self) -> Vec<(String, Range<usize>)> {
         self.root
             .get_ref()
             .iter()
-            .map(|(key, _)| (key.get_ref().as_ref(), key.span()))
+            .map(|(key, _)| (key.get_ref().to_string(), key.span()))
+            .collect()
     }
 
     /// The dotted key path of the key or value that starts exactly at `span`.
-    fn path_at(&self, span: &Range<usize>) -> Option<String> {
-        find_path(self.root.get_ref(), span, "")
+    fn path_at(&mut self, span: &Range<usize>) -> Option<String> {
+        if self.pristine.is_none() {
+            self.pristine = document(self.text).ok();
+        }
+        find_path(self.pristine.as_ref()?.get_ref(), span, "")
     }
 }
 
@@ -207,7 +238,7 @@ mod tests {
         let Ok(root) = root else {
             return vec![format!("{root:?}")];
         };
-        let mut reader = Reader::new(&root);
+        let mut reader = Reader::new(text, root);
         for (name, value) in reader.entries("entries") {
             let _: Option<Entry> = reader.read(value, &format!("entries.{}", name.get_ref()));
         }

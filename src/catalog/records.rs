@@ -6,16 +6,18 @@ use std::net::IpAddr;
 use toml::Spanned;
 
 use super::model::{Address, Defaults, Dns, Edge, Record, RecordType};
-use super::parse::Reader;
+use super::parse::{Key, Reader, Value};
 use super::resolve::HostEntry;
 use super::schema;
 use super::services::ServiceEntry;
 use super::values::is_hostname;
+use toml::de::DeValue;
 
-pub fn derive(
-    reader: &mut Reader<'_>,
+pub fn derive<'t>(
+    reader: &mut Reader<'t>,
     defaults: &Defaults,
     dns: Option<&Dns>,
+    declared_records: Option<Value<'t>>,
     hosts: &BTreeMap<String, HostEntry>,
     edge: Option<&Edge>,
     services: &BTreeMap<String, ServiceEntry>,
@@ -34,9 +36,10 @@ pub fn derive(
             ("public", &service.public, true),
         ];
         for (list, names, public) in lists {
-            let key = format!("services.{service_name}.{list}");
+            let path = format!("services.{service_name}");
+            let key = Key(&path, list);
             for name in names {
-                claim(reader, &mut claims, name, &key);
+                claim(reader, &mut claims, name, key);
                 let Some(dns) = dns else {
                     if !missing_zone_reported {
                         reader.error_with_hint(
@@ -70,7 +73,7 @@ pub fn derive(
                         );
                         continue;
                     }
-                    host_target(reader, host, name, &key)
+                    host_target(reader, host, name, key)
                 } else {
                     None
                 };
@@ -98,8 +101,8 @@ pub fn derive(
             }
         }
     }
-    if let Some(dns) = dns {
-        declared(reader, defaults, dns, &mut records);
+    if let (Some(dns), Some(entries)) = (dns, declared_records) {
+        declared(reader, defaults, dns, entries, &mut records);
     }
     records.sort_by(|a, b| (&a.name, a.record_type).cmp(&(&b.name, b.record_type)));
     records
@@ -109,7 +112,7 @@ fn claim(
     reader: &mut Reader<'_>,
     claims: &mut BTreeMap<String, String>,
     name: &Spanned<String>,
-    key: &str,
+    key: impl std::fmt::Display,
 ) {
     if let Some(first) = claims.get(name.get_ref()) {
         let hint = format!("first claimed by `{first}`; a name belongs to one service");
@@ -134,7 +137,7 @@ fn host_target(
     reader: &mut Reader<'_>,
     host: &HostEntry,
     name: &Spanned<String>,
-    key: &str,
+    key: impl std::fmt::Display,
 ) -> Option<(RecordType, String)> {
     match (host.model.ip, &host.model.address) {
         (Some(IpAddr::V4(ip)), _) => Some((RecordType::A, ip.to_string())),
@@ -167,22 +170,23 @@ fn host_target(
 }
 
 /// `[[dns.records]]`: each entry read on its own, then checked against the derived records.
-fn declared(reader: &mut Reader<'_>, defaults: &Defaults, dns: &Dns, records: &mut Vec<Record>) {
-    let Some(entries) = reader
-        .get("dns")
-        .and_then(|dns| dns.get_ref().get("records"))
-    else {
-        return;
-    };
-    let Some(array) = entries.get_ref().as_array() else {
+fn declared<'t>(
+    reader: &mut Reader<'t>,
+    defaults: &Defaults,
+    dns: &Dns,
+    entries: Value<'t>,
+    records: &mut Vec<Record>,
+) {
+    let span = entries.span();
+    let DeValue::Array(array) = entries.into_inner() else {
         reader.error_with_hint(
-            entries.span(),
+            span,
             "`dns.records` must be an array of tables",
             "write each record as [[dns.records]]",
         );
         return;
     };
-    for (index, entry) in array.iter().enumerate() {
+    for (index, entry) in array.into_iter().enumerate() {
         let key = format!("dns.records[{index}]");
         let Some(raw) = reader.read::<schema::Record>(entry, &key) else {
             continue;

@@ -11,7 +11,7 @@ use super::model::{
     Address, Authentik, Caddy, Catalog, Defaults, Dns, DnsChallenge, DnsProvider, Edge, Host,
     Position, Ssh,
 };
-use super::parse::{Reader, suggest};
+use super::parse::{Reader, Value, suggest};
 use super::schema::{self, TOP_LEVEL_KEYS};
 use super::values::{check_url, is_env_name, is_hostname, is_identifier};
 use super::{records, services};
@@ -35,7 +35,7 @@ pub fn catalog(reader: &mut Reader<'_>, path: &Path, text: &str) -> Option<Catal
 
     let defaults = defaults(reader);
     let secrets = secrets(reader, &dir, &lines);
-    let dns = dns(reader, &dir, &secrets);
+    let (dns, declared_records) = dns(reader, &dir, &secrets);
     let hosts = hosts(reader);
     let edge = edge(reader, &secrets);
     let authentik = auth(reader);
@@ -51,6 +51,7 @@ pub fn catalog(reader: &mut Reader<'_>, path: &Path, text: &str) -> Option<Catal
         reader,
         &defaults,
         dns.as_ref(),
+        declared_records,
         &hosts,
         edge.as_ref(),
         &services,
@@ -84,18 +85,18 @@ pub fn catalog(reader: &mut Reader<'_>, path: &Path, text: &str) -> Option<Catal
 }
 
 fn check_top_level(reader: &mut Reader<'_>) {
-    let unknown: Vec<_> = reader
+    let unknown = reader
         .top_level_keys()
-        .filter(|(key, _)| !TOP_LEVEL_KEYS.contains(key))
-        .collect();
+        .into_iter()
+        .filter(|(key, _)| !TOP_LEVEL_KEYS.contains(&key.as_str()));
     for (key, span) in unknown {
-        let hint = suggest(key, &TOP_LEVEL_KEYS).map_or_else(
+        let hint = suggest(&key, &TOP_LEVEL_KEYS).map_or_else(
             || format!("known keys: {}", TOP_LEVEL_KEYS.join(", ")),
             |close| format!("did you mean `{close}`?"),
         );
         reader.error_with_hint(span, format!("unknown top-level key `{key}`"), hint);
     }
-    match reader.get("version") {
+    match reader.take("version") {
         None => reader.error_with_hint(
             0..0,
             "the catalog has no `version`",
@@ -116,7 +117,7 @@ fn check_top_level(reader: &mut Reader<'_>) {
 
 fn defaults(reader: &mut Reader<'_>) -> Defaults {
     let raw: Option<schema::Defaults> = reader
-        .get("defaults")
+        .take("defaults")
         .and_then(|value| reader.read(value, "defaults"));
     let mut defaults = Defaults {
         ttl: DEFAULT_TTL,
@@ -154,6 +155,7 @@ fn secrets(reader: &mut Reader<'_>, dir: &Path, lines: &LineIndex) -> BTreeMap<S
     for (name, value) in reader.entries("secrets") {
         let path = format!("secrets.{}", name.get_ref());
         check_entry_name(reader, &name, "secret");
+        let span = value.span();
         let Some(raw) = reader.read::<schema::Secret>(value, &path) else {
             continue;
         };
@@ -193,14 +195,14 @@ fn secrets(reader: &mut Reader<'_>, dir: &Path, lines: &LineIndex) -> BTreeMap<S
             }
             _ => {
                 reader.error_with_hint(
-                    value.span(),
+                    span.clone(),
                     format!("`{path}` must have exactly one of `env`, `file` or `command`"),
                     "e.g. { env = \"GANDI_PAT\" }",
                 );
                 continue;
             }
         };
-        let (line, column) = lines.position(value.span().start);
+        let (line, column) = lines.position(span.start);
         let declared_at = Position { line, column };
         secrets.insert(
             name.get_ref().clone(),
@@ -219,7 +221,7 @@ pub fn check_secret(
     reader: &mut Reader<'_>,
     secrets: &BTreeMap<String, SecretRef>,
     reference: &Spanned<String>,
-    key: &str,
+    key: impl std::fmt::Display,
 ) {
     if secrets.contains_key(reference.get_ref()) {
         return;
@@ -254,14 +256,29 @@ pub fn check_entry_name(reader: &mut Reader<'_>, name: &Spanned<String>, kind: &
     }
 }
 
-fn dns(reader: &mut Reader<'_>, dir: &Path, secrets: &BTreeMap<String, SecretRef>) -> Option<Dns> {
-    let value = reader.get("dns")?;
-    // `[[dns.records]]` entries are read one by one in `records`, so that each is checked alone.
-    let mut without_records = value.clone();
-    if let toml::de::DeValue::Table(table) = without_records.get_mut() {
-        table.remove("records");
-    }
-    let raw: schema::Dns = reader.read(&without_records, "dns")?;
+/// `[dns]`, and its `[[dns.records]]` left unread for `records` (each entry is checked alone).
+fn dns<'t>(
+    reader: &mut Reader<'t>,
+    dir: &Path,
+    secrets: &BTreeMap<String, SecretRef>,
+) -> (Option<Dns>, Option<Value<'t>>) {
+    let Some(mut value) = reader.take("dns") else {
+        return (None, None);
+    };
+    let declared = match value.get_mut() {
+        toml::de::DeValue::Table(table) => table.remove("records"),
+        _ => None,
+    };
+    (dns_settings(reader, dir, secrets, value), declared)
+}
+
+fn dns_settings<'t>(
+    reader: &mut Reader<'t>,
+    dir: &Path,
+    secrets: &BTreeMap<String, SecretRef>,
+    value: Value<'t>,
+) -> Option<Dns> {
+    let raw: schema::Dns = reader.read(value, "dns")?;
     let provider = *raw.provider.get_ref();
     let zone = raw
         .zone
@@ -554,7 +571,7 @@ fn valid_admin(admin: &str) -> bool {
 }
 
 fn edge(reader: &mut Reader<'_>, secrets: &BTreeMap<String, SecretRef>) -> Option<Edge> {
-    let value = reader.get("edge")?;
+    let value = reader.take("edge")?;
     let raw: schema::Edge = reader.read(value, "edge")?;
     if !is_identifier(raw.app.get_ref()) {
         reader.error(
@@ -608,7 +625,7 @@ fn edge(reader: &mut Reader<'_>, secrets: &BTreeMap<String, SecretRef>) -> Optio
 }
 
 fn auth(reader: &mut Reader<'_>) -> Option<Spanned<Authentik>> {
-    let value = reader.get("auth")?;
+    let value = reader.take("auth")?;
     let raw: schema::Auth = reader.read(value, "auth")?;
     let authentik = raw.authentik?;
     let span = authentik.span();

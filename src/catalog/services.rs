@@ -9,7 +9,7 @@ use toml::Spanned;
 use super::model::{
     Authentik, Backup, BackupTool, Ban, Container, Edge, Ping, RateLimit, Service, ServiceEdge,
 };
-use super::parse::{Reader, suggest};
+use super::parse::{Key, Reader, suggest};
 use super::resolve::{HostEntry, check_entry_name, check_secret};
 use super::schema;
 use super::values::{check_upstream, check_url, check_url_path, is_hostname};
@@ -63,12 +63,12 @@ fn service(
             format!("`{path}.description` must be one line of text"),
         );
     }
-    let names = lowercase_names(reader, &raw.names, &format!("{path}.names"));
-    let public = lowercase_names(reader, &raw.public, &format!("{path}.public"));
+    let names = lowercase_names(reader, &raw.names, Key(path, "names"));
+    let public = lowercase_names(reader, &raw.public, Key(path, "public"));
     let serves_names = !names.is_empty() || !public.is_empty();
 
     if let Some(host) = &raw.host {
-        check_host(reader, context, host, &format!("{path}.host"));
+        check_host(reader, context, host, Key(path, "host"));
     } else if serves_names {
         reader.error_with_hint(
             span.clone(),
@@ -153,7 +153,7 @@ fn service(
 fn lowercase_names(
     reader: &mut Reader<'_>,
     names: &[Spanned<String>],
-    key: &str,
+    key: impl std::fmt::Display,
 ) -> Vec<Spanned<String>> {
     names
         .iter()
@@ -176,7 +176,7 @@ pub fn check_host(
     reader: &mut Reader<'_>,
     context: &Context<'_>,
     host: &Spanned<String>,
-    key: &str,
+    key: impl std::fmt::Display,
 ) {
     if context.hosts.contains_key(host.get_ref()) {
         return;
@@ -211,7 +211,7 @@ fn join_or_none(names: &[&String]) -> String {
     }
 }
 
-fn paths(reader: &mut Reader<'_>, paths: Vec<Spanned<String>>, key: &str) -> Vec<String> {
+fn paths(reader: &mut Reader<'_>, paths: Vec<Spanned<String>>, key: Key<'_>) -> Vec<String> {
     paths
         .into_iter()
         .map(|path| {
@@ -233,7 +233,7 @@ fn service_edge(
 ) -> ServiceEdge {
     let span = raw.span();
     let raw = raw.into_inner();
-    let key = format!("{path}.edge");
+    let key = Key(path, "edge");
     if edge.is_none() {
         reader.error_with_hint(
             span.clone(),
@@ -260,7 +260,7 @@ fn service_edge(
         RateLimit {
             rate: limit.rate.into_inner(),
             burst: limit.burst,
-            paths: paths(reader, limit.paths, &format!("{key}.rate_limit.paths")),
+            paths: paths(reader, limit.paths, Key(path, "edge.rate_limit.paths")),
         }
     });
     let ban = raw.ban.map(|ban| {
@@ -296,7 +296,7 @@ fn service_edge(
             );
         }
         Ban {
-            paths: paths(reader, ban.paths, &format!("{key}.ban.paths")),
+            paths: paths(reader, ban.paths, Key(path, "edge.ban.paths")),
             statuses: ban
                 .statuses
                 .into_inner()
@@ -309,8 +309,8 @@ fn service_edge(
         }
     });
     ServiceEdge {
-        deny: paths(reader, raw.deny, &format!("{key}.deny")),
-        allow: paths(reader, raw.allow, &format!("{key}.allow")),
+        deny: paths(reader, raw.deny, Key(path, "edge.deny")),
+        allow: paths(reader, raw.allow, Key(path, "edge.allow")),
         rate_limit,
         ban,
     }
@@ -322,9 +322,9 @@ fn container(
     path: &str,
     raw: schema::Container,
 ) -> Container {
-    let key = format!("{path}.container");
+    let key = Key(path, "container");
     if let Some(builder) = &raw.builder {
-        check_host(reader, context, builder, &format!("{key}.builder"));
+        check_host(reader, context, builder, Key(path, "container.builder"));
     }
     if !valid_image(raw.image.get_ref()) {
         reader.error_with_hint(
@@ -399,16 +399,16 @@ fn backup(
     path: &str,
     raw: schema::Backup,
 ) -> Backup {
-    let key = format!("{path}.backup");
+    let key = Key(path, "backup");
     if let Some(host) = &raw.host {
-        check_host(reader, context, host, &format!("{key}.host"));
+        check_host(reader, context, host, Key(path, "backup.host"));
     }
     if let Some(passphrase) = &raw.passphrase {
         check_secret(
             reader,
             context.secrets,
             passphrase,
-            &format!("{key}.passphrase"),
+            Key(path, "backup.passphrase"),
         );
     }
     if raw.repository.get_ref().trim().is_empty() {
@@ -442,11 +442,11 @@ fn backup(
             schema::Ping {
                 healthchecks: Some(url),
                 uptime_kuma: None,
-            } => checked_url(reader, url, &key).map(Ping::Healthchecks),
+            } => checked_url(reader, url, key).map(Ping::Healthchecks),
             schema::Ping {
                 healthchecks: None,
                 uptime_kuma: Some(url),
-            } => checked_url(reader, url, &key).map(Ping::UptimeKuma),
+            } => checked_url(reader, url, key).map(Ping::UptimeKuma),
             _ => {
                 reader.error(
                     span,
@@ -469,7 +469,7 @@ fn backup(
     }
 }
 
-fn checked_url(reader: &mut Reader<'_>, url: Spanned<String>, key: &str) -> Option<String> {
+fn checked_url(reader: &mut Reader<'_>, url: Spanned<String>, key: Key<'_>) -> Option<String> {
     match check_url(url.get_ref()) {
         Ok(_) => Some(url.into_inner()),
         Err(message) => {

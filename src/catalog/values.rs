@@ -231,31 +231,67 @@ pub fn is_env_name(name: &str) -> bool {
 }
 
 /// An `http://` or `https://` URL with a host, usable as a proxy upstream (no path, query or spaces).
-pub fn check_upstream(text: &str) -> Result<url::Url, String> {
-    let url = check_url(text)?;
-    if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
+pub fn check_upstream(text: &str) -> Result<(), String> {
+    let rest = check_url(text)?;
+    if !rest.is_empty() && rest != "/" {
         return Err(format!(
             "upstream `{text}` must be scheme, host and port only, without a path"
         ));
     }
-    Ok(url)
+    Ok(())
 }
 
-/// An `http://` or `https://` URL with a host.
-pub fn check_url(text: &str) -> Result<url::Url, String> {
-    let url = url::Url::parse(text).map_err(|error| format!("`{text}` is not a URL ({error})"))?;
-    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
+/// An `http://` or `https://` URL with a host name or IP address and an optional port; returns
+/// what follows the authority (path and query). Stricter than RFC 3986 on purpose: the URL is
+/// written into Caddyfiles and nginx configs, so spaces, quotes, braces and `;` are refused.
+pub fn check_url(text: &str) -> Result<&str, String> {
+    let Some((scheme, after_scheme)) = text.split_once("://") else {
         return Err(format!(
-            "`{text}` must be an http:// or https:// URL with a host"
+            "`{text}` is not a URL: expected http://HOST[:PORT]"
+        ));
+    };
+    if scheme != "http" && scheme != "https" {
+        return Err(format!("`{text}` must be an http:// or https:// URL"));
+    }
+    if text.chars().any(|c| {
+        c.is_whitespace() || c.is_control() || matches!(c, '{' | '}' | '"' | '\'' | ';' | '\\')
+    }) {
+        return Err(format!(
+            "`{text}` contains a space, quote, brace, `;` or backslash"
         ));
     }
-    if text
-        .chars()
-        .any(|c| c.is_whitespace() || matches!(c, '{' | '}' | '"' | '\'' | ';'))
-    {
-        return Err(format!("`{text}` contains a space, quote, brace or `;`"));
+    let split = after_scheme
+        .find(['/', '?', '#'])
+        .unwrap_or(after_scheme.len());
+    let (authority, rest) = after_scheme.split_at(split);
+    let (host, port) = match authority.strip_prefix('[') {
+        Some(bracketed) => {
+            let (ip, after) = bracketed.split_once(']').unwrap_or((bracketed, "!"));
+            let port = if after.is_empty() {
+                None
+            } else {
+                after.strip_prefix(':').or(Some("!"))
+            };
+            (ip.parse::<std::net::Ipv6Addr>().is_ok().then_some(ip), port)
+        }
+        None => match authority.rsplit_once(':') {
+            Some((host, port)) => (Some(host), Some(port)),
+            None => (Some(authority), None),
+        },
+    };
+    let host_ok = host.is_some_and(|host| {
+        !host.contains('@')
+            && (is_hostname(host)
+                || host.parse::<std::net::Ipv4Addr>().is_ok()
+                || authority.starts_with('['))
+    });
+    if !host_ok {
+        return Err(format!("`{text}` has no valid host"));
     }
-    Ok(url)
+    if port.is_some_and(|port| port.parse::<u16>().is_err()) {
+        return Err(format!("`{text}` has an invalid port"));
+    }
+    Ok(rest)
 }
 
 /// A URL path prefix for edge rules: starts with `/`, no spaces, quotes, braces or `;`.
@@ -352,6 +388,11 @@ mod tests {
         assert!(check_upstream("http://127.0.0.1:8000").is_ok());
         assert!(check_upstream("http://127.0.0.1:8000/app").is_err());
         assert!(check_upstream("ftp://host").is_err());
+        assert!(check_upstream("http://[::1]:8080").is_ok());
+        assert!(check_upstream("http://host:99999").is_err());
+        assert!(check_upstream("http://:80").is_err());
+        assert!(check_upstream("http://user@host").is_err());
+        assert_eq!(check_url("https://hc-ping.com/uuid?x=1"), Ok("/uuid?x=1"));
         assert!(check_url_path("/admin/").is_ok());
         assert!(check_url_path("admin").is_err());
         assert!(check_url_path("/a b").is_err());

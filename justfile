@@ -1,0 +1,19 @@
+# boma's developer tasks. `scripts/test` is what CI runs.
+
+# run the whole test suite (installs the Debian packages it needs when run as root)
+test *ARGS:
+    scripts/test {{ARGS}}
+
+# what CI checks: formatting, clippy with warnings as errors, then every test
+ci:
+    cargo fmt --all -- --check
+    cargo clippy --all-targets --locked -- -D warnings
+    scripts/test
+
+# medians of `boma check` and `boma render --out` on 2,000 services over 50 hosts
+bench:
+    scripts/bench
+
+# fuzz catalog parsing and validation (not in CI); SECONDS bounds the run
+fuzz SECONDS="60":
+    scripts/fuzz {{SECONDS}}
