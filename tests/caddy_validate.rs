@@ -1,26 +1,16 @@
 //! Every Caddyfile boma renders from the shipped catalogs passes the real `caddy validate`.
 
-use crate::support::{Boma, repo_file, require, strip_dns_challenges};
+use crate::support::{Boma, SHIPPED, require, strip_dns_challenges};
 
 #[test]
 fn shipped_caddyfiles_pass_caddy_validate() {
     let Some(caddy) = require("caddy") else {
         return;
     };
-    for catalog in [
-        "services.toml",
-        "examples/gandi.toml",
-        "examples/cloudflare.toml",
-        "examples/powerdns.toml",
-    ] {
-        let path = repo_file(catalog);
-        let boma = Boma::new().args([
-            "--catalog".as_ref(),
-            path.as_os_str(),
-            "render".as_ref(),
-            "--out".as_ref(),
-            "out".as_ref(),
-        ]);
+    for catalog in SHIPPED {
+        let boma = Boma::new()
+            .shipped(catalog)
+            .args(["render", "--out", "out"]);
         boma.run().success();
         let caddy_dir = boma.path().join("out/caddy");
         let hosts = std::fs::read_dir(&caddy_dir)

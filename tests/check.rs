@@ -1,32 +1,13 @@
 //! `boma check`: the shipped catalogs pass, errors are all reported with positions, secrets on demand.
 
-use crate::support::{Boma, repo_file};
-
-const MINIMAL: &str = r#"
-version = 1
-[dns]
-provider = "zonefile"
-zone = "example.org"
-path = "example.org.zone"
-[hosts.indri]
-address = "indri.example.net"
-[services.app]
-host = "indri"
-upstream = "http://127.0.0.1:8000"
-names = ["app.example.org"]
-"#;
+use crate::support::{Boma, ONE_SERVICE, SHIPPED};
 
 #[test]
 fn shipped_catalog_and_examples_pass() {
-    for catalog in [
-        "services.toml",
-        "examples/gandi.toml",
-        "examples/cloudflare.toml",
-        "examples/powerdns.toml",
-    ] {
-        let path = repo_file(catalog);
+    for catalog in SHIPPED {
         Boma::new()
-            .args(["--catalog".as_ref(), path.as_os_str(), "check".as_ref()])
+            .shipped(catalog)
+            .args(["check"])
             .run()
             .success()
             .stderr_has("ok: ");
@@ -36,7 +17,7 @@ fn shipped_catalog_and_examples_pass() {
 #[test]
 fn catalog_path_comes_from_boma_catalog() {
     let boma = Boma::new()
-        .file("elsewhere/catalog.toml", MINIMAL)
+        .file("elsewhere/catalog.toml", ONE_SERVICE)
         .env("BOMA_CATALOG", "elsewhere/catalog.toml")
         .args(["check"]);
     boma.run()
@@ -57,7 +38,7 @@ fn missing_catalog_is_an_error_with_a_hint() {
 #[test]
 fn json_summary_when_valid() {
     let run = Boma::new()
-        .catalog(MINIMAL)
+        .catalog(ONE_SERVICE)
         .args(["--output", "json", "check"])
         .run();
     run.success();
@@ -69,7 +50,7 @@ fn json_summary_when_valid() {
 
 #[test]
 fn every_error_is_reported_at_once_in_json() {
-    let catalog = MINIMAL.replace("host = \"indri\"", "host = \"indir\"")
+    let catalog = ONE_SERVICE.replace("host = \"indri\"", "host = \"indir\"")
         + "[services.other]\nhots = 1\n[services.third]\nupstream = 5\n";
     let run = Boma::new()
         .catalog(&catalog)
@@ -106,7 +87,7 @@ fn every_error_is_reported_at_once_in_json() {
 
 #[test]
 fn secrets_are_not_read_by_a_plain_check() {
-    let catalog = format!("{MINIMAL}[secrets]\nbroken = {{ command = [\"false\"] }}\n");
+    let catalog = format!("{ONE_SERVICE}[secrets]\nbroken = {{ command = [\"false\"] }}\n");
     Boma::new()
         .catalog(&catalog)
         .args(["check"])
@@ -117,7 +98,7 @@ fn secrets_are_not_read_by_a_plain_check() {
 #[test]
 fn check_secrets_reads_each_and_points_at_the_failing_one() {
     let catalog = format!(
-        "{MINIMAL}[secrets]\nfrom_env = {{ env = \"BOMA_TEST_TOKEN\" }}\nfrom_file = {{ file = \"token.txt\" }}\n\
+        "{ONE_SERVICE}[secrets]\nfrom_env = {{ env = \"BOMA_TEST_TOKEN\" }}\nfrom_file = {{ file = \"token.txt\" }}\n\
          broken = {{ command = [\"sh\", \"-c\", \"echo leaked-secret-value; exit 4\"] }}\n"
     );
     let boma = Boma::new()
@@ -143,7 +124,7 @@ fn check_secrets_reads_each_and_points_at_the_failing_one() {
 
 #[test]
 fn check_secrets_passes_when_all_resolve() {
-    let catalog = format!("{MINIMAL}[secrets]\ntoken = {{ env = \"BOMA_TEST_TOKEN\" }}\n");
+    let catalog = format!("{ONE_SERVICE}[secrets]\ntoken = {{ env = \"BOMA_TEST_TOKEN\" }}\n");
     let run = Boma::new()
         .catalog(&catalog)
         .env("BOMA_TEST_TOKEN", "value-x")
@@ -155,7 +136,7 @@ fn check_secrets_passes_when_all_resolve() {
 
 #[test]
 fn quiet_check_prints_nothing_on_success() {
-    let run = Boma::new().catalog(MINIMAL).args(["-q", "check"]).run();
+    let run = Boma::new().catalog(ONE_SERVICE).args(["-q", "check"]).run();
     run.success();
     assert_eq!((run.stdout.as_str(), run.stderr.as_str()), ("", ""));
 }

@@ -1,24 +1,11 @@
 //! `boma render`: snapshots of every shipped Caddyfile, stable paths, overrides and strictness.
 
-use crate::support::{Boma, repo_file};
-
-const SHIPPED: [&str; 4] = [
-    "services.toml",
-    "examples/gandi.toml",
-    "examples/cloudflare.toml",
-    "examples/powerdns.toml",
-];
+use crate::support::{Boma, ONE_SERVICE, SHIPPED};
 
 fn render_json(catalog: &str) -> Vec<(String, String)> {
-    let path = repo_file(catalog);
     let run = Boma::new()
-        .args([
-            "--catalog".as_ref(),
-            path.as_os_str(),
-            "--output".as_ref(),
-            "json".as_ref(),
-            "render".as_ref(),
-        ])
+        .shipped(catalog)
+        .args(["--output", "json", "render"])
         .run();
     run.success();
     let artifacts = run.json();
@@ -55,15 +42,10 @@ fn caddyfiles_of_the_shipped_catalogs() {
 
 #[test]
 fn dns_challenge_uses_a_placeholder_never_the_token() {
-    let path = repo_file("services.toml");
     let run = Boma::new()
         .env("GANDI_BEARER_TOKEN", "tok-must-not-appear")
-        .args([
-            "--catalog".as_ref(),
-            path.as_os_str(),
-            "render".as_ref(),
-            "caddy/indri".as_ref(),
-        ])
+        .shipped("services.toml")
+        .args(["render", "caddy/indri"])
         .run();
     run.success()
         .stdout_has("dns gandi {env.GANDI_BEARER_TOKEN}");
@@ -76,7 +58,8 @@ fn dns_challenge_uses_a_placeholder_never_the_token() {
 
 #[test]
 fn out_writes_stable_paths_and_is_idempotent() {
-    let shipped = std::fs::read_to_string(repo_file("services.toml")).unwrap_or_default();
+    let shipped =
+        std::fs::read_to_string(crate::support::repo_file("services.toml")).unwrap_or_default();
     let boma = Boma::new()
         .catalog(&shipped)
         .args(["render", "--out", "rendered"]);
@@ -99,38 +82,19 @@ fn out_writes_stable_paths_and_is_idempotent() {
 
 #[test]
 fn unknown_artifact_lists_the_known_ones() {
-    let path = repo_file("services.toml");
     let run = Boma::new()
-        .args([
-            "--catalog".as_ref(),
-            path.as_os_str(),
-            "render".as_ref(),
-            "caddy/nope".as_ref(),
-        ])
+        .shipped("services.toml")
+        .args(["render", "caddy/nope"])
         .run();
     run.code(2)
         .stderr_has("error: no artifact named `caddy/nope`")
         .stderr_has("hint: the catalog renders: caddy/indri, caddy/ringtail");
 }
 
-const ONE_HOST: &str = r#"
-version = 1
-[dns]
-provider = "zonefile"
-zone = "example.org"
-path = "z.zone"
-[hosts.indri]
-address = "indri.example.net"
-[services.app]
-host = "indri"
-upstream = "http://127.0.0.1:8000"
-names = ["app.example.org"]
-"#;
-
 #[test]
 fn templates_folder_beside_the_catalog_overrides_the_built_in() {
     let boma = Boma::new()
-        .catalog(ONE_HOST)
+        .catalog(ONE_SERVICE)
         .file("templates/Caddyfile.j2", "# custom for {{ host }}\n")
         .args(["render"]);
     let run = boma.run();
@@ -140,7 +104,7 @@ fn templates_folder_beside_the_catalog_overrides_the_built_in() {
 
 #[test]
 fn templates_flag_overrides_too() {
-    let boma = Boma::new().catalog(ONE_HOST).file(
+    let boma = Boma::new().catalog(ONE_SERVICE).file(
         "mine/Caddyfile.j2",
         "{% for site in sites %}{{ site.addresses | join(' ') }}\n{% endfor %}",
     );
@@ -152,7 +116,7 @@ fn templates_flag_overrides_too() {
 #[test]
 fn undefined_variables_are_errors() {
     let boma = Boma::new()
-        .catalog(ONE_HOST)
+        .catalog(ONE_SERVICE)
         .file("templates/Caddyfile.j2", "{{ hostname }}\n")
         .args(["render"]);
     boma.run()
@@ -163,7 +127,7 @@ fn undefined_variables_are_errors() {
 
 #[test]
 fn internal_ca_for_private_names_without_a_dns_challenge() {
-    let run = Boma::new().catalog(ONE_HOST).args(["render"]).run();
+    let run = Boma::new().catalog(ONE_SERVICE).args(["render"]).run();
     run.success()
         .stdout_has("app.example.org {\n\ttls internal\n\treverse_proxy http://127.0.0.1:8000\n}");
 }

@@ -1,12 +1,12 @@
 //! `boma services`: the table and its JSON form.
 
-use crate::support::{Boma, repo_file};
+use crate::support::Boma;
 
 #[test]
 fn table_lists_every_service_of_the_shipped_catalog() {
-    let path = repo_file("services.toml");
     let run = Boma::new()
-        .args(["--catalog".as_ref(), path.as_os_str(), "services".as_ref()])
+        .shipped("services.toml")
+        .args(["services"])
         .run();
     run.success();
     insta::assert_snapshot!(run.stdout, @r"
@@ -21,15 +21,9 @@ fn table_lists_every_service_of_the_shipped_catalog() {
 
 #[test]
 fn json_rows_carry_the_same_facts() {
-    let path = repo_file("services.toml");
     let run = Boma::new()
-        .args([
-            "--catalog".as_ref(),
-            path.as_os_str(),
-            "--output".as_ref(),
-            "json".as_ref(),
-            "services".as_ref(),
-        ])
+        .shipped("services.toml")
+        .args(["--output", "json", "services"])
         .run();
     run.success();
     let rows = run.json();

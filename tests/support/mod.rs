@@ -30,6 +30,12 @@ impl Boma {
         }
     }
 
+    /// Points `--catalog` at a catalog shipped in the repository (`services.toml`, `examples/...`).
+    pub fn shipped(self, relative: &str) -> Self {
+        let path = repo_file(relative);
+        self.args(["--catalog".into(), path.into_os_string()])
+    }
+
     /// Writes `services.toml` in the temp folder (the default `--catalog`).
     pub fn catalog(self, text: &str) -> Self {
         self.file("services.toml", text)
@@ -129,6 +135,29 @@ impl Run {
             .unwrap_or_else(|error| panic!("stdout is not JSON ({error}):\n{}", self.stdout))
     }
 }
+
+/// A valid catalog: one host, one service with one private name (lines 2-12).
+pub const ONE_SERVICE: &str = r#"
+version = 1
+[dns]
+provider = "zonefile"
+zone = "example.org"
+path = "example.org.zone"
+[hosts.indri]
+address = "indri.example.net"
+[services.app]
+host = "indri"
+upstream = "http://127.0.0.1:8000"
+names = ["app.example.org"]
+"#;
+
+/// The catalogs shipped in the repository.
+pub const SHIPPED: [&str; 4] = [
+    "services.toml",
+    "examples/gandi.toml",
+    "examples/cloudflare.toml",
+    "examples/powerdns.toml",
+];
 
 /// The repository's own files: the shipped catalog and examples.
 pub fn repo_file(relative: &str) -> PathBuf {
