@@ -75,3 +75,87 @@ pub fn parse_str(path: &Path, text: &str) -> Result<Catalog, CatalogErrors> {
         None => Err(CatalogErrors::locate(path, text, reader.diagnostics)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CATALOG: &str = r#"
+version = 1
+[secrets]
+fly = { env = "FLY_API_TOKEN" }
+[dns]
+provider = "zonefile"
+zone = "Example.org."
+path = "z.zone"
+[[dns.records]]
+name = "@"
+type = "MX"
+values = ["10 mx.example.net."]
+[[dns.records]]
+name = "alias"
+type = "CNAME"
+ttl = 60
+values = ["target.example.net"]
+[hosts.indri]
+address = "indri.tail.ts.net"
+[hosts.web]
+address = "web.example.net"
+ip = "2001:db8::7"
+public = true
+[edge]
+app = "proxy"
+target = "proxy.fly.dev"
+token = "fly"
+[services.app]
+host = "indri"
+upstream = "http://127.0.0.1:8000"
+names = ["App.ops.example.org"]
+public = ["app.example.org"]
+[services.app.edge]
+deny = ["/admin/"]
+[services.site]
+host = "web"
+upstream = "http://127.0.0.1:8080"
+public = ["example.org", "www.example.org"]
+"#;
+
+    fn records(catalog: &Catalog) -> Vec<String> {
+        catalog
+            .records
+            .iter()
+            .map(|record| {
+                format!(
+                    "{} {} {} {}",
+                    record.name,
+                    record.record_type,
+                    record.ttl,
+                    record.values.join(",")
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn records_are_derived_from_hosts_edge_and_declarations() -> Result<(), CatalogErrors> {
+        let catalog = parse_str(Path::new("services.toml"), CATALOG)?;
+        assert_eq!(
+            records(&catalog),
+            [
+                "alias.example.org CNAME 60 target.example.net.",
+                "app.example.org CNAME 300 proxy.fly.dev.",
+                "app.ops.example.org CNAME 300 indri.tail.ts.net.",
+                "example.org AAAA 300 2001:db8::7",
+                "example.org MX 300 10 mx.example.net.",
+                "www.example.org AAAA 300 2001:db8::7",
+            ]
+        );
+        assert_eq!(catalog.services["app"].exposure(), Exposure::Edge);
+        assert_eq!(catalog.services["site"].exposure(), Exposure::Public);
+        assert_eq!(
+            catalog.dns.as_ref().map(|dns| dns.zone.as_str()),
+            Some("example.org")
+        );
+        Ok(())
+    }
+}
