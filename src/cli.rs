@@ -49,6 +49,8 @@ pub struct Global {
 pub enum Output {
     Text,
     Json,
+    /// A Markdown table (dns-preview, for pull-request comments); other commands print text
+    Markdown,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -66,6 +68,10 @@ pub enum Command {
     Render(RenderArgs),
     /// List the catalog's services: host, names, exposure, image, backup
     Services,
+    /// Show the DNS changes the catalog implies for its zone, without applying them
+    DnsPreview(DnsPreviewArgs),
+    /// Apply the DNS plan to the zone
+    DnsUp(DnsUpArgs),
     /// Print a shell completion script
     Completions(CompletionsArgs),
 }
@@ -85,6 +91,37 @@ pub struct RenderArgs {
     /// Artifacts to render, e.g. `caddy/indri` [default: all]
     #[arg(value_name = "ARTIFACT")]
     pub artifacts: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DnsOptions {
+    /// Take over declared names held by records boma does not own
+    #[arg(long)]
+    pub adopt: bool,
+    /// PowerDNS: create the zone when it does not exist
+    #[arg(long)]
+    pub create_zone: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DnsPreviewArgs {
+    #[command(flatten)]
+    pub options: DnsOptions,
+    /// Exit 1 when changes are pending (drift detection in cron and CI)
+    #[arg(long)]
+    pub exit_code: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DnsUpArgs {
+    #[command(flatten)]
+    pub options: DnsOptions,
+    /// Apply only if the fresh plan has this checksum (from a reviewed dns-preview)
+    #[arg(long, value_name = "CHECKSUM")]
+    pub checksum: Option<String>,
+    /// Apply even when updates and deletes exceed `dns.max_change_percent`
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]

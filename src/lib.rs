@@ -4,7 +4,9 @@ pub mod caddy;
 pub mod catalog;
 pub mod cli;
 mod commands;
+pub mod dns;
 mod files;
+mod http;
 pub mod render;
 pub mod secret;
 pub mod ui;
@@ -28,6 +30,8 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Check(args) => commands::check::exec(&cli.global, args, &ui),
         Command::Render(args) => commands::render::exec(&cli.global, args, &ui),
         Command::Services => commands::services::exec(&cli.global, &ui),
+        Command::DnsPreview(args) => commands::dns::preview(&cli.global, args, &ui),
+        Command::DnsUp(args) => commands::dns::up(&cli.global, args, &ui),
         Command::Completions(args) => commands::completions::exec(args, &ui),
     };
     match result {

@@ -15,7 +15,6 @@ pub struct Ui {
 }
 
 const RED: &str = "\x1b[1;31m";
-const YELLOW: &str = "\x1b[1;33m";
 const CYAN: &str = "\x1b[36m";
 const BOLD: &str = "\x1b[1m";
 const RESET: &str = "\x1b[0m";
@@ -74,8 +73,44 @@ impl Ui {
         }
     }
 
-    pub fn warn(&self, message: &str) {
-        eprintln!("{} {message}", self.paint(YELLOW, "warning:"));
+    /// A logger for `-v` detail that a long-lived component (an HTTP client) can keep.
+    pub fn logger(&self) -> Box<dyn Fn(&str)> {
+        let (verbose, color) = (self.verbose > 0, self.color);
+        Box::new(move |message| {
+            if verbose {
+                let line = format!("debug: {message}");
+                if color {
+                    eprintln!("{CYAN}{line}{RESET}")
+                } else {
+                    eprintln!("{line}")
+                }
+            }
+        })
+    }
+
+    /// A spinner on a terminal; nothing with `--quiet`, in CI or when stderr is not a terminal.
+    pub fn spinner(&self, message: &str) -> Progress {
+        self.progress(|| {
+            let bar = indicatif::ProgressBar::new_spinner().with_message(message.to_string());
+            bar.enable_steady_tick(std::time::Duration::from_millis(100));
+            bar
+        })
+    }
+
+    /// A bar of `total` steps on a terminal; nothing otherwise.
+    pub fn bar(&self, total: usize, message: &str) -> Progress {
+        self.progress(|| {
+            let style = indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+            indicatif::ProgressBar::new(total as u64)
+                .with_style(style)
+                .with_message(message.to_string())
+        })
+    }
+
+    fn progress(&self, make: impl FnOnce() -> indicatif::ProgressBar) -> Progress {
+        let shown = !self.quiet && std::env::var_os("CI").is_none() && io::stderr().is_terminal();
+        Progress(shown.then(make))
     }
 
     /// The error printer: catalog problems one per line, then `error:`, `caused by:` and `hint:`.
@@ -118,6 +153,23 @@ impl Ui {
             format!("{style}{text}{RESET}")
         } else {
             text.to_string()
+        }
+    }
+}
+
+/// A progress indicator that is a no-op when hidden.
+pub struct Progress(Option<indicatif::ProgressBar>);
+
+impl Progress {
+    pub fn set(&self, done: usize) {
+        if let Some(bar) = &self.0 {
+            bar.set_position(done as u64);
+        }
+    }
+
+    pub fn finish(self) {
+        if let Some(bar) = self.0 {
+            bar.finish_and_clear();
         }
     }
 }

@@ -50,6 +50,8 @@ pub struct Dns {
     pub path: Option<PathBuf>,
     pub url: Option<String>,
     pub server: String,
+    /// Cloudflare: changes per batch request.
+    pub batch_size: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -62,6 +64,9 @@ pub struct Record {
     pub values: Vec<String>,
     /// The service it comes from, or `None` for a `[[dns.records]]` entry.
     pub service: Option<String>,
+    /// Cloudflare's proxy flag, when the catalog sets it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proxied: Option<bool>,
 }
 
 #[derive(Debug, Clone)]

@@ -5,7 +5,7 @@ use std::net::IpAddr;
 
 use toml::Spanned;
 
-use super::model::{Address, Defaults, Dns, Edge, Record, RecordType};
+use super::model::{Address, Defaults, Dns, DnsProvider, Edge, Record, RecordType};
 use super::parse::{Key, Reader, Value};
 use super::resolve::HostEntry;
 use super::schema;
@@ -97,6 +97,7 @@ pub fn derive<'t>(
                     ttl: defaults.ttl,
                     values: vec![value],
                     service: Some(service_name.clone()),
+                    proxied: None,
                 });
             }
         }
@@ -200,6 +201,24 @@ fn declared<'t>(
             continue;
         };
         let record_type = *raw.record_type.get_ref();
+        if let Some(proxied) = &raw.proxied {
+            if dns.provider != DnsProvider::Cloudflare {
+                reader.error(
+                    proxied.span(),
+                    format!(
+                        "`{key}.proxied` is a Cloudflare setting; the provider is not cloudflare"
+                    ),
+                );
+            } else if !matches!(
+                record_type,
+                RecordType::A | RecordType::Aaaa | RecordType::Cname
+            ) {
+                reader.error(
+                    proxied.span(),
+                    format!("`{key}.proxied`: Cloudflare proxies only A, AAAA and CNAME records"),
+                );
+            }
+        }
         if raw.values.get_ref().is_empty() {
             reader.error(raw.values.span(), format!("`{key}.values` is empty"));
             continue;
@@ -261,6 +280,7 @@ fn declared<'t>(
             ttl: raw.ttl.map_or(defaults.ttl, Spanned::into_inner),
             values,
             service: None,
+            proxied: raw.proxied.map(Spanned::into_inner),
         });
     }
 }

@@ -19,6 +19,7 @@ use crate::secret::{SecretRef, SecretSource};
 
 pub const DEFAULT_TTL: u32 = 300;
 pub const DEFAULT_MAX_CHANGE_PERCENT: u8 = 30;
+pub const DEFAULT_BATCH_SIZE: usize = 200;
 pub const DEFAULT_CADDY_CONFIG: &str = "/etc/caddy/Caddyfile";
 pub const DEFAULT_CADDY_RELOAD: &str = "systemctl reload caddy";
 
@@ -342,6 +343,16 @@ fn dns_settings<'t>(
             "e.g. url = \"http://127.0.0.1:8081\"",
         );
     }
+    if let Some(size) = &raw.batch_size {
+        if provider != DnsProvider::Cloudflare {
+            reader.error(
+                size.span(),
+                "`dns.batch_size` is only for the cloudflare provider",
+            );
+        } else if *size.get_ref() == 0 {
+            reader.error(size.span(), "`dns.batch_size` must be at least 1");
+        }
+    }
     if let Some(percent) = raw
         .max_change_percent
         .as_ref()
@@ -367,6 +378,9 @@ fn dns_settings<'t>(
         server: raw
             .server
             .map_or_else(|| "localhost".to_string(), Spanned::into_inner),
+        batch_size: raw
+            .batch_size
+            .map_or(DEFAULT_BATCH_SIZE, |size| size.into_inner() as usize),
     })
 }
 

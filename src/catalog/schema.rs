@@ -46,6 +46,7 @@ pub struct Dns {
     pub path: Option<Text>,
     pub url: Option<Text>,
     pub server: Option<Text>,
+    pub batch_size: Option<Spanned<u32>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -56,6 +57,7 @@ pub struct Record {
     pub record_type: Spanned<RecordType>,
     pub ttl: Option<Spanned<u32>>,
     pub values: Spanned<Vec<Text>>,
+    pub proxied: Option<Spanned<bool>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -2,6 +2,7 @@
 
 pub mod check;
 pub mod completions;
+pub mod dns;
 pub mod render;
 pub mod services;
 

@@ -70,10 +70,24 @@ impl Boma {
         self.dir.path()
     }
 
+    /// Runs boma with `args` in place of the builder's own (same folder, same env).
+    pub fn run_with<I, S>(&self, args: I) -> Run
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<OsString>,
+    {
+        let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+        self.execute(&args)
+    }
+
     /// Runs boma; the builder (and its folder) stays usable for a second run.
     pub fn run(&self) -> Run {
+        self.execute(&self.args)
+    }
+
+    fn execute(&self, args: &[OsString]) -> Run {
         let output = Command::new(env!("CARGO_BIN_EXE_boma"))
-            .args(&self.args)
+            .args(args)
             .current_dir(self.dir.path())
             .env_remove("BOMA_CATALOG")
             .env_remove("NO_COLOR")

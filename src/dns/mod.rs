@@ -1,0 +1,178 @@
+//! DNS: the records the catalog implies, the plan against a provider's zone, and the providers.
+
+pub mod plan;
+pub mod providers;
+pub mod report;
+
+use serde::Serialize;
+
+use crate::catalog::{Catalog, Record};
+
+/// One name and type with its values: the unit every provider reads and writes.
+///
+/// Canonical form: `name` fully qualified, lowercase, without the final dot; `record_type`
+/// uppercase; `values` sorted and deduplicated; host-name targets absolute with a final dot;
+/// TXT values unquoted (each provider quotes them its own way).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct Rrset {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub record_type: String,
+    pub ttl: u32,
+    pub values: Vec<String>,
+    /// Cloudflare's proxy flag; `None` everywhere else.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proxied: Option<bool>,
+}
+
+impl Rrset {
+    pub fn new(name: &str, record_type: &str, ttl: u32, values: Vec<String>) -> Self {
+        let record_type = record_type.to_ascii_uppercase();
+        let mut values: Vec<String> = values
+            .into_iter()
+            .map(|value| canonical_value(&record_type, &value))
+            .collect();
+        values.sort();
+        values.dedup();
+        Self {
+            name: name.trim_end_matches('.').to_ascii_lowercase(),
+            record_type,
+            ttl,
+            values,
+            proxied: None,
+        }
+    }
+
+    pub fn key(&self) -> (&str, &str) {
+        (&self.name, &self.record_type)
+    }
+
+    /// The name relative to `zone`: `@` for the apex, else the labels before the zone.
+    pub fn relative_name(&self, zone: &str) -> String {
+        relative_name(&self.name, zone)
+    }
+}
+
+pub fn relative_name(name: &str, zone: &str) -> String {
+    if name == zone {
+        return "@".to_string();
+    }
+    name.strip_suffix(zone)
+        .and_then(|prefix| prefix.strip_suffix('.'))
+        .unwrap_or(name)
+        .to_string()
+}
+
+/// Host-name targets lowercase and absolute; everything else as given.
+fn canonical_value(record_type: &str, value: &str) -> String {
+    let absolute = |target: &str| {
+        let lowered = target.to_ascii_lowercase();
+        if lowered.ends_with('.') {
+            lowered
+        } else {
+            format!("{lowered}.")
+        }
+    };
+    let fields: Vec<&str> = value.split_whitespace().collect();
+    match (record_type, fields.as_slice()) {
+        ("CNAME" | "NS" | "PTR" | "DNAME", [target]) => absolute(target),
+        ("MX", [preference, exchange]) => format!("{preference} {}", absolute(exchange)),
+        ("SRV", [priority, weight, port, target]) if *target != "." => {
+            format!("{priority} {weight} {port} {}", absolute(target))
+        }
+        ("TXT" | "SPF", _) => value.to_string(),
+        _ => fields.join(" "),
+    }
+}
+
+/// The rrsets the catalog declares for its zone: derived records and `[[dns.records]]`.
+pub fn desired(catalog: &Catalog) -> Vec<Rrset> {
+    catalog.records.iter().map(rrset).collect()
+}
+
+fn rrset(record: &Record) -> Rrset {
+    let mut rrset = Rrset::new(
+        &record.name,
+        record.record_type.as_str(),
+        record.ttl,
+        record.values.clone(),
+    );
+    rrset.proxied = record.proxied;
+    rrset
+}
+
+/// TXT values as DNS wire text: quoted strings of at most 255 bytes, with `"` and `\` escaped.
+pub fn quote_txt(value: &str) -> String {
+    let escaped: Vec<String> = value
+        .as_bytes()
+        .chunks(255)
+        .map(|chunk| {
+            let text = String::from_utf8_lossy(chunk);
+            format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\""))
+        })
+        .collect();
+    if escaped.is_empty() {
+        "\"\"".to_string()
+    } else {
+        escaped.join(" ")
+    }
+}
+
+/// The inverse of `quote_txt`: concatenates the quoted strings; unquoted text is kept as is.
+pub fn unquote_txt(text: &str) -> String {
+    let text = text.trim();
+    if !text.starts_with('"') {
+        return text.to_string();
+    }
+    let mut value = String::new();
+    let mut chars = text.chars();
+    let mut inside = false;
+    while let Some(c) = chars.next() {
+        match (c, inside) {
+            ('"', _) => inside = !inside,
+            ('\\', true) => value.extend(chars.next()),
+            (c, true) => value.push(c),
+            _ => {}
+        }
+    }
+    value
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rrsets_are_canonical() {
+        let rrset = Rrset::new(
+            "WWW.Example.org.",
+            "cname",
+            300,
+            vec!["Target.Example.net".into()],
+        );
+        assert_eq!(rrset.name, "www.example.org");
+        assert_eq!(rrset.record_type, "CNAME");
+        assert_eq!(rrset.values, ["target.example.net."]);
+        let mx = Rrset::new(
+            "example.org",
+            "MX",
+            300,
+            vec!["20 b.example.net".into(), "10  a.example.net.".into()],
+        );
+        assert_eq!(mx.values, ["10 a.example.net.", "20 b.example.net."]);
+        assert_eq!(mx.relative_name("example.org"), "@");
+    }
+
+    #[test]
+    fn txt_quoting_round_trips() {
+        for value in ["v=spf1 -all", "say \"hi\" \\ bye", &"x".repeat(300)] {
+            assert_eq!(unquote_txt(&quote_txt(value)), value);
+        }
+        assert_eq!(
+            quote_txt(&"x".repeat(300)).matches('"').count(),
+            4,
+            "split into two strings"
+        );
+        assert_eq!(unquote_txt("plain text"), "plain text");
+    }
+}

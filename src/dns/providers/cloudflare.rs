@@ -1,0 +1,353 @@
+//! Cloudflare v4: zone id by name, paged reads on `total_pages`, and every change through the
+//! batch endpoint (deletes, patches, posts in one transaction per chunk).
+
+use std::collections::HashMap;
+
+use anyhow::{Context, bail};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use super::{ApplyError, Provider};
+use crate::dns::plan::Change;
+use crate::dns::{Rrset, unquote_txt};
+use crate::http::{Auth, Http, RateLimit};
+use crate::secret::Secret;
+
+pub const DEFAULT_URL: &str = "https://api.cloudflare.com/client/v4";
+pub const DEFAULT_BATCH_SIZE: usize = 200;
+const PER_PAGE: usize = 100;
+
+pub struct Cloudflare {
+    http: Http,
+    base: String,
+    zone: String,
+    zone_id: Option<String>,
+    batch_size: usize,
+    /// Record ids by (name, type, value): what patches and deletes address.
+    ids: HashMap<(String, String, String), String>,
+}
+
+impl Cloudflare {
+    pub fn new(
+        url: Option<&str>,
+        zone: &str,
+        token: Secret,
+        batch_size: usize,
+        log: Box<dyn Fn(&str)>,
+    ) -> anyhow::Result<Self> {
+        let limit = RateLimit {
+            requests: 1200,
+            window: std::time::Duration::from_secs(300),
+        };
+        Ok(Self {
+            http: Http::new("cloudflare", token, Auth::Bearer, Some(limit), log)?,
+            base: url.unwrap_or(DEFAULT_URL).to_string(),
+            zone: zone.to_string(),
+            zone_id: None,
+            batch_size: batch_size.max(1),
+            ids: HashMap::new(),
+        })
+    }
+
+    fn get(&self, url: &str, what: &str) -> anyhow::Result<Value> {
+        let response = self.http.send(Method::GET, url, None)?;
+        let body: Value = serde_json::from_str(&response.body)
+            .with_context(|| format!("cloudflare: {what} answered malformed JSON"))?;
+        if body["success"] != Value::Bool(true) {
+            bail!("cloudflare: {what} failed: {}", body["errors"]);
+        }
+        Ok(body)
+    }
+
+    fn zone_id(&mut self) -> anyhow::Result<String> {
+        if let Some(id) = &self.zone_id {
+            return Ok(id.clone());
+        }
+        let body = self.get(
+            &format!("{}/zones?name={}", self.base, self.zone),
+            &format!("GET zone `{}`", self.zone),
+        )?;
+        let id = body["result"]
+            .as_array()
+            .and_then(|zones| {
+                zones
+                    .iter()
+                    .find(|zone| zone["name"].as_str() == Some(&self.zone))
+            })
+            .and_then(|zone| zone["id"].as_str())
+            .map(str::to_string)
+            .with_context(|| {
+                format!("cloudflare: zone `{}` not found for this token", self.zone)
+            })?;
+        self.zone_id = Some(id.clone());
+        Ok(id)
+    }
+
+    fn record_body(rrset: &Rrset, value: &str) -> Value {
+        let mut body = json!({ "type": rrset.record_type, "name": rrset.name, "ttl": rrset.ttl });
+        if let Some(proxied) = rrset.proxied {
+            body["proxied"] = json!(proxied);
+        }
+        let fields: Vec<&str> = value.split_whitespace().collect();
+        match (rrset.record_type.as_str(), fields.as_slice()) {
+            ("MX", [priority, exchange]) => {
+                body["priority"] = json!(priority.parse::<u16>().unwrap_or(0));
+                body["content"] = json!(exchange.trim_end_matches('.'));
+            }
+            ("SRV", [priority, weight, port, target]) => {
+                body["data"] = json!({ "priority": number(priority), "weight": number(weight), "port": number(port), "target": target.trim_end_matches('.') });
+            }
+            ("CAA", [flags, tag, rest @ ..]) => {
+                body["data"] = json!({ "flags": number(flags), "tag": tag, "value": rest.join(" ").trim_matches('"') });
+            }
+            ("TXT", _) => body["content"] = json!(format!("\"{}\"", value.replace('"', "\\\""))),
+            ("CNAME" | "NS", _) => body["content"] = json!(value.trim_end_matches('.')),
+            _ => body["content"] = json!(value),
+        }
+        body
+    }
+
+    /// One rrset change as record operations: (deletes, patches, posts).
+    fn operations(&self, change: &Change) -> (Vec<Value>, Vec<Value>, Vec<Value>) {
+        let id = |rrset: &Rrset, value: &str| {
+            self.ids
+                .get(&(
+                    rrset.name.clone(),
+                    rrset.record_type.clone(),
+                    value.to_string(),
+                ))
+                .cloned()
+        };
+        let (mut deletes, mut patches, mut posts) = (Vec::new(), Vec::new(), Vec::new());
+        match change {
+            Change::Create { rrset } => posts.extend(
+                rrset
+                    .values
+                    .iter()
+                    .map(|value| Self::record_body(rrset, value)),
+            ),
+            Change::Delete { rrset } => deletes.extend(
+                rrset
+                    .values
+                    .iter()
+                    .filter_map(|value| id(rrset, value))
+                    .map(|id| json!({ "id": id })),
+            ),
+            Change::Update { old, new } => {
+                for value in &old.values {
+                    let Some(id) = id(old, value) else { continue };
+                    if new.values.contains(value) {
+                        let mut body = Self::record_body(new, value);
+                        body["id"] = json!(id);
+                        patches.push(body);
+                    } else {
+                        deletes.push(json!({ "id": id }));
+                    }
+                }
+                posts.extend(
+                    new.values
+                        .iter()
+                        .filter(|value| !old.values.contains(value))
+                        .map(|value| Self::record_body(new, value)),
+                );
+            }
+        }
+        (deletes, patches, posts)
+    }
+}
+
+fn number(text: &str) -> u64 {
+    text.parse().unwrap_or(0)
+}
+
+/// A record's value in boma's canonical text form.
+fn value_of(record: &Value) -> String {
+    let record_type = record["type"].as_str().unwrap_or_default();
+    let content = record["content"].as_str().unwrap_or_default();
+    let data = &record["data"];
+    let text = |value: &Value| {
+        value
+            .as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| value.to_string())
+    };
+    match record_type {
+        "MX" => format!("{} {content}", record["priority"].as_u64().unwrap_or(0)),
+        "TXT" | "SPF" => unquote_txt(content),
+        "SRV" if data.is_object() => format!(
+            "{} {} {} {}",
+            text(&data["priority"]),
+            text(&data["weight"]),
+            text(&data["port"]),
+            text(&data["target"])
+        ),
+        "CAA" if data.is_object() => format!(
+            "{} {} \"{}\"",
+            text(&data["flags"]),
+            text(&data["tag"]),
+            text(&data["value"])
+        ),
+        _ if content.is_empty() && data.is_object() => data.to_string(),
+        _ => content.to_string(),
+    }
+}
+
+impl Provider for Cloudflare {
+    fn name(&self) -> &'static str {
+        "cloudflare"
+    }
+
+    fn list(&mut self) -> anyhow::Result<Vec<Rrset>> {
+        let zone_id = self.zone_id()?;
+        let mut grouped: HashMap<(String, String), Rrset> = HashMap::new();
+        let mut page = 1;
+        loop {
+            let url = format!(
+                "{}/zones/{zone_id}/dns_records?page={page}&per_page={PER_PAGE}",
+                self.base
+            );
+            let body = self.get(
+                &url,
+                &format!("GET records of `{}` (page {page})", self.zone),
+            )?;
+            for record in body["result"].as_array().into_iter().flatten() {
+                let record_type = record["type"].as_str().unwrap_or_default().to_string();
+                let name = record["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_ascii_lowercase();
+                let value = value_of(record);
+                let ttl = record["ttl"].as_u64().unwrap_or(1) as u32;
+                let mut single = Rrset::new(&name, &record_type, ttl, vec![value]);
+                single.proxied = record["proxied"].as_bool();
+                if let (Some(id), Some(canonical)) = (record["id"].as_str(), single.values.first())
+                {
+                    self.ids.insert(
+                        (
+                            single.name.clone(),
+                            single.record_type.clone(),
+                            canonical.clone(),
+                        ),
+                        id.to_string(),
+                    );
+                }
+                grouped
+                    .entry((single.name.clone(), single.record_type.clone()))
+                    .and_modify(|rrset| {
+                        rrset.values.extend(single.values.iter().cloned());
+                        rrset.values.sort();
+                        rrset.values.dedup();
+                    })
+                    .or_insert(single);
+            }
+            let total_pages = body["result_info"]["total_pages"].as_u64().unwrap_or(1);
+            if page >= total_pages {
+                break;
+            }
+            page += 1;
+        }
+        let mut rrsets: Vec<Rrset> = grouped.into_values().collect();
+        rrsets.sort();
+        Ok(rrsets)
+    }
+
+    fn apply(
+        &mut self,
+        changes: &[Change],
+        progress: &mut dyn FnMut(usize),
+    ) -> Result<(), ApplyError> {
+        let total = changes.len();
+        let zone_id = self.zone_id().map_err(|cause| ApplyError {
+            applied: 0,
+            total,
+            cause,
+        })?;
+        let url = format!("{}/zones/{zone_id}/dns_records/batch", self.base);
+        let mut applied = 0;
+        let mut start = 0;
+        while start < changes.len() {
+            let (mut deletes, mut patches, mut posts) = (Vec::new(), Vec::new(), Vec::new());
+            let mut end = start;
+            while end < changes.len() {
+                let (d, p, c) = self.operations(&changes[end]);
+                let size = deletes.len() + patches.len() + posts.len();
+                if end > start && size + d.len() + p.len() + c.len() > self.batch_size {
+                    break;
+                }
+                deletes.extend(d);
+                patches.extend(p);
+                posts.extend(c);
+                end += 1;
+            }
+            let body = json!({ "deletes": deletes, "patches": patches, "posts": posts });
+            let sent = self
+                .http
+                .send(Method::POST, &url, Some(&body))
+                .map_err(anyhow::Error::from)
+                .and_then(|response| {
+                    let answer: Value = serde_json::from_str(&response.body)
+                        .context("cloudflare: the batch answer is malformed JSON")?;
+                    if answer["success"] != Value::Bool(true) {
+                        bail!(
+                            "cloudflare: POST /zones/{zone_id}/dns_records/batch failed: {}",
+                            answer["errors"]
+                        );
+                    }
+                    Ok(())
+                });
+            sent.map_err(|cause| ApplyError {
+                applied,
+                total,
+                cause,
+            })?;
+            applied = end;
+            progress(applied);
+            start = end;
+        }
+        Ok(())
+    }
+
+    fn requests(&self) -> usize {
+        self.http.requests()
+    }
+
+    fn normalize(&self, mut rrset: Rrset) -> Rrset {
+        if matches!(rrset.record_type.as_str(), "A" | "AAAA" | "CNAME") {
+            rrset.proxied = Some(rrset.proxied.unwrap_or(false));
+        }
+        rrset
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_read_into_canonical_text() {
+        assert_eq!(
+            value_of(&json!({"type": "MX", "content": "smtp-1.unit.tests", "priority": 40})),
+            "40 smtp-1.unit.tests"
+        );
+        assert_eq!(
+            value_of(&json!({"type": "TXT", "content": "\"have you any wool.\""})),
+            "have you any wool."
+        );
+        let srv = json!({"type": "SRV", "data": {"priority": 10, "weight": 20, "port": 30, "target": "foo-1.unit.tests"}});
+        assert_eq!(value_of(&srv), "10 20 30 foo-1.unit.tests");
+    }
+
+    #[test]
+    fn record_bodies_split_mx_and_quote_txt() {
+        let mx = Rrset::new("unit.tests", "MX", 300, vec!["10 mx.unit.tests.".into()]);
+        assert_eq!(
+            Cloudflare::record_body(&mx, &mx.values[0]),
+            json!({"type": "MX", "name": "unit.tests", "ttl": 300, "priority": 10, "content": "mx.unit.tests"})
+        );
+        let txt = Rrset::new("unit.tests", "TXT", 300, vec!["v=spf1 -all".into()]);
+        assert_eq!(
+            Cloudflare::record_body(&txt, &txt.values[0])["content"],
+            "\"v=spf1 -all\""
+        );
+    }
+}

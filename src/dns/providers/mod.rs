@@ -1,0 +1,98 @@
+//! DNS providers behind one trait: read the zone's rrsets, apply a change set.
+
+pub mod cloudflare;
+pub mod gandi;
+pub mod powerdns;
+pub mod zonefile;
+
+use super::Rrset;
+use super::plan::Change;
+
+pub trait Provider {
+    /// `zonefile`, `powerdns`, `gandi`, `cloudflare`: for messages.
+    fn name(&self) -> &'static str;
+
+    /// Whether the zone is boma's alone (no ownership markers needed).
+    fn owns_everything(&self) -> bool {
+        false
+    }
+
+    /// Every rrset in the zone, canonical (see `Rrset`).
+    fn list(&mut self) -> anyhow::Result<Vec<Rrset>>;
+
+    /// Applies `changes` in order; `progress` is told how many are done after each write.
+    fn apply(
+        &mut self,
+        changes: &[Change],
+        progress: &mut dyn FnMut(usize),
+    ) -> Result<(), ApplyError>;
+
+    /// The provider's own rules applied to a desired rrset (TTL limits, defaults), so that the
+    /// plan compares like with like and a clamped TTL is not a change on every run.
+    fn normalize(&self, rrset: Rrset) -> Rrset {
+        rrset
+    }
+
+    /// HTTP requests sent so far (0 for zone files).
+    fn requests(&self) -> usize {
+        0
+    }
+}
+
+/// A failure part-way: how many changes (in plan order) were applied before it.
+#[derive(Debug, thiserror::Error)]
+#[error("{applied} of {total} changes were applied before the failure")]
+pub struct ApplyError {
+    pub applied: usize,
+    pub total: usize,
+    #[source]
+    pub cause: anyhow::Error,
+}
+
+/// Opens the catalog's provider, reading its credentials secret now (and only now).
+pub fn open(
+    dns: &crate::catalog::Dns,
+    catalog: &crate::catalog::Catalog,
+    create_zone: bool,
+    log: Box<dyn Fn(&str)>,
+) -> anyhow::Result<Box<dyn Provider>> {
+    use crate::catalog::DnsProvider;
+    let token = || -> anyhow::Result<crate::secret::Secret> {
+        let name = dns.credentials.as_deref().unwrap_or_default();
+        let reference = catalog
+            .secrets
+            .get(name)
+            .ok_or_else(|| anyhow::anyhow!("secret `{name}` is not declared"))?;
+        Ok(reference.resolve()?)
+    };
+    Ok(match dns.provider {
+        DnsProvider::Zonefile => {
+            let path = dns.path.clone().unwrap_or_default();
+            Box::new(zonefile::ZoneFile::new(&path, &dns.zone))
+        }
+        DnsProvider::Powerdns => {
+            let url = dns.url.as_deref().unwrap_or_default();
+            Box::new(powerdns::PowerDns::new(
+                url,
+                &dns.server,
+                &dns.zone,
+                token()?,
+                create_zone,
+                log,
+            )?)
+        }
+        DnsProvider::Gandi => Box::new(gandi::Gandi::new(
+            dns.url.as_deref(),
+            &dns.zone,
+            token()?,
+            log,
+        )?),
+        DnsProvider::Cloudflare => Box::new(cloudflare::Cloudflare::new(
+            dns.url.as_deref(),
+            &dns.zone,
+            token()?,
+            dns.batch_size,
+            log,
+        )?),
+    })
+}

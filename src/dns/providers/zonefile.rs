@@ -1,0 +1,259 @@
+//! A BIND zone file that boma owns whole: one record per line, sorted, SOA serial bumped on change.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, bail};
+
+use super::{ApplyError, Provider};
+use crate::dns::plan::Change;
+use crate::dns::{Rrset, quote_txt, relative_name, unquote_txt};
+
+pub struct ZoneFile {
+    path: PathBuf,
+    zone: String,
+    /// What `list` read: the records and the SOA serial, the base that `apply` edits.
+    current: Vec<Rrset>,
+    serial: u64,
+}
+
+impl ZoneFile {
+    pub fn new(path: &Path, zone: &str) -> Self {
+        Self {
+            path: path.to_path_buf(),
+            zone: zone.to_string(),
+            current: Vec::new(),
+            serial: 0,
+        }
+    }
+
+    fn absolute(&self, name: &str) -> String {
+        match name {
+            "@" => self.zone.clone(),
+            _ if name.ends_with('.') => name.trim_end_matches('.').to_string(),
+            _ => format!("{name}.{}", self.zone),
+        }
+    }
+
+    fn parse(&mut self, text: &str) -> anyhow::Result<()> {
+        let mut rrsets: Vec<Rrset> = Vec::new();
+        for (index, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with(';') || line.starts_with('$') {
+                continue;
+            }
+            let parse_error = || {
+                format!(
+                    "zone file `{}` line {}: expected `NAME TTL IN TYPE VALUE`",
+                    self.path.display(),
+                    index + 1
+                )
+            };
+            let mut fields = line
+                .splitn(5, char::is_whitespace)
+                .filter(|field| !field.is_empty());
+            let (Some(name), Some(ttl), Some("IN"), Some(record_type)) =
+                (fields.next(), fields.next(), fields.next(), fields.next())
+            else {
+                bail!(parse_error());
+            };
+            let ttl: u32 = ttl.parse().with_context(parse_error)?;
+            let rest = line
+                .splitn(5, char::is_whitespace)
+                .nth(4)
+                .unwrap_or_default()
+                .trim();
+            if record_type == "SOA" {
+                self.serial = rest
+                    .split_whitespace()
+                    .nth(2)
+                    .and_then(|serial| serial.parse().ok())
+                    .with_context(parse_error)?;
+                continue;
+            }
+            let value = if record_type == "TXT" {
+                unquote_txt(rest)
+            } else {
+                rest.to_string()
+            };
+            let name = self.absolute(name);
+            match rrsets
+                .iter_mut()
+                .find(|rrset| rrset.name == name && rrset.record_type == record_type)
+            {
+                Some(rrset) => rrset.values.push(value),
+                None => rrsets.push(Rrset::new(&name, record_type, ttl, vec![value])),
+            }
+        }
+        self.current = rrsets
+            .into_iter()
+            .map(|rrset| Rrset::new(&rrset.name, &rrset.record_type, rrset.ttl, rrset.values))
+            .collect();
+        Ok(())
+    }
+
+    /// The whole file for `records`, sorted: apex first, then by name and type.
+    fn render(&self, records: &[Rrset], serial: u64) -> String {
+        let mut sorted: Vec<&Rrset> = records.iter().collect();
+        sorted.sort_by(|a, b| {
+            (a.name != self.zone, &a.name, &a.record_type).cmp(&(
+                b.name != self.zone,
+                &b.name,
+                &b.record_type,
+            ))
+        });
+        let primary = records
+            .iter()
+            .find(|rrset| rrset.record_type == "NS" && rrset.name == self.zone)
+            .and_then(|ns| ns.values.first().cloned())
+            .unwrap_or_else(|| format!("ns1.{}.", self.zone));
+        let mut text = format!(
+            "; Zone {zone}, written by boma from the catalog: edit the catalog, not this file.\n\
+             $ORIGIN {zone}.\n@ 3600 IN SOA {primary} hostmaster.{zone}. {serial} 3600 900 1209600 300\n",
+            zone = self.zone
+        );
+        for rrset in sorted {
+            let name = relative_name(&rrset.name, &self.zone);
+            for value in &rrset.values {
+                let value = if rrset.record_type == "TXT" {
+                    quote_txt(value)
+                } else {
+                    value.clone()
+                };
+                text.push_str(&format!(
+                    "{name} {} IN {} {value}\n",
+                    rrset.ttl, rrset.record_type
+                ));
+            }
+        }
+        text
+    }
+}
+
+impl Provider for ZoneFile {
+    fn name(&self) -> &'static str {
+        "zonefile"
+    }
+
+    fn owns_everything(&self) -> bool {
+        true
+    }
+
+    fn list(&mut self) -> anyhow::Result<Vec<Rrset>> {
+        match std::fs::read_to_string(&self.path) {
+            Ok(text) => self.parse(&text)?,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+            Err(error) => {
+                return Err(error)
+                    .with_context(|| format!("cannot read zone file `{}`", self.path.display()));
+            }
+        }
+        Ok(self.current.clone())
+    }
+
+    fn apply(
+        &mut self,
+        changes: &[Change],
+        progress: &mut dyn FnMut(usize),
+    ) -> Result<(), ApplyError> {
+        let failed = |cause: anyhow::Error| ApplyError {
+            applied: 0,
+            total: changes.len(),
+            cause,
+        };
+        let mut records = self.current.clone();
+        for change in changes {
+            match change {
+                Change::Delete { rrset } => {
+                    records.retain(|existing| existing.key() != rrset.key())
+                }
+                Change::Update { old, new } => {
+                    records.retain(|existing| existing.key() != old.key());
+                    records.push(new.clone());
+                }
+                Change::Create { rrset } => records.push(rrset.clone()),
+            }
+        }
+        let serial = self.serial + 1;
+        let text = self.render(&records, serial);
+        write_checked(&self.path, &self.zone, &text).map_err(failed)?;
+        progress(changes.len());
+        self.current = records;
+        self.serial = serial;
+        Ok(())
+    }
+}
+
+/// Writes the zone through a temp file that `named-checkzone` (when installed) must accept
+/// first: a rejected zone leaves the live file untouched.
+fn write_checked(path: &Path, zone: &str, text: &str) -> anyhow::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|dir| !dir.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
+    let mut temp = tempfile::Builder::new()
+        .prefix(".boma-")
+        .suffix(".zone")
+        .tempfile_in(dir)?;
+    std::io::Write::write_all(&mut temp, text.as_bytes())?;
+    temp.as_file().sync_all()?;
+    if let Ok(checker) = which::which("named-checkzone") {
+        let output = Command::new(checker)
+            .args(["-q", "-i", "local", zone])
+            .arg(temp.path())
+            .output()?;
+        if !output.status.success() {
+            let detail = String::from_utf8_lossy(&output.stdout).trim().to_string();
+            bail!(
+                "named-checkzone rejects the new zone; `{}` is unchanged: {detail}",
+                path.display()
+            );
+        }
+    }
+    temp.persist(path)
+        .map_err(|error| error.error)
+        .with_context(|| format!("cannot write `{}`", path.display()))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn render_then_parse_round_trips() -> anyhow::Result<()> {
+        let mut zone = ZoneFile::new(Path::new("z.zone"), "example.org");
+        let records = vec![
+            Rrset::new("example.org", "NS", 3600, vec!["ns1.example.net.".into()]),
+            Rrset::new(
+                "example.org",
+                "TXT",
+                300,
+                vec!["v=spf1 \"quoted\" -all".into()],
+            ),
+            Rrset::new(
+                "www.example.org",
+                "CNAME",
+                300,
+                vec!["edge.fly.dev.".into()],
+            ),
+            Rrset::new(
+                "example.org",
+                "MX",
+                300,
+                vec!["10 a.example.net.".into(), "20 b.example.net.".into()],
+            ),
+        ];
+        let text = zone.render(&records, 7);
+        zone.parse(&text)?;
+        assert_eq!(zone.serial, 7);
+        let mut expected = records.clone();
+        expected.sort();
+        let mut parsed = zone.current.clone();
+        parsed.sort();
+        assert_eq!(parsed, expected);
+        assert!(text.contains("@ 3600 IN SOA ns1.example.net. hostmaster.example.org. 7 "));
+        Ok(())
+    }
+}

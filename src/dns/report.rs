@@ -1,0 +1,154 @@
+//! The plan as text (grouped by name), JSON (the stable schema in the README) and Markdown.
+
+use serde::Serialize;
+
+use super::Rrset;
+use super::plan::{Change, Conflict, Plan, Summary};
+
+fn values(rrset: &Rrset) -> String {
+    let proxied = if rrset.proxied == Some(true) {
+        " (proxied)"
+    } else {
+        ""
+    };
+    format!("{}{proxied}", rrset.values.join(", "))
+}
+
+pub fn summary_line(summary: &Summary) -> String {
+    let conflicts = if summary.conflicts > 0 {
+        format!(", {} conflicts", summary.conflicts)
+    } else {
+        String::new()
+    };
+    format!(
+        "{} to create, {} to update, {} to delete, {} unchanged{conflicts}",
+        summary.creates, summary.updates, summary.deletes, summary.unchanged
+    )
+}
+
+/// `+` create, `~` update (old → new), `-` delete, `!` conflict; one block per name.
+pub fn text(plan: &Plan, provider: &str) -> String {
+    let mut out = format!("zone {} ({provider})\n", plan.zone);
+    let mut names: Vec<&str> = plan
+        .changes
+        .iter()
+        .map(|change| change.rrset().name.as_str())
+        .collect();
+    names.sort();
+    names.dedup();
+    for name in names {
+        out.push_str(&format!("  {name}\n"));
+        for change in plan
+            .changes
+            .iter()
+            .filter(|change| change.rrset().name == name)
+        {
+            let line = match change {
+                Change::Create { rrset } => {
+                    format!("+ {} {} {}", rrset.record_type, rrset.ttl, values(rrset))
+                }
+                Change::Delete { rrset } => {
+                    format!("- {} {} {}", rrset.record_type, rrset.ttl, values(rrset))
+                }
+                Change::Update { old, new } => {
+                    let ttl = if old.ttl == new.ttl {
+                        new.ttl.to_string()
+                    } else {
+                        format!("{} → {}", old.ttl, new.ttl)
+                    };
+                    let shown = if old.values == new.values && old.proxied == new.proxied {
+                        values(new)
+                    } else {
+                        format!("{} → {}", values(old), values(new))
+                    };
+                    format!("~ {} {ttl} {shown}", new.record_type)
+                }
+            };
+            out.push_str(&format!("    {line}\n"));
+        }
+    }
+    for conflict in &plan.conflicts {
+        out.push_str(&format!(
+            "  ! {} {}: held by a record boma does not own ({}); --adopt takes it over\n",
+            conflict.wanted.name,
+            conflict.foreign.record_type,
+            values(&conflict.foreign)
+        ));
+    }
+    if plan.changes.is_empty() && plan.conflicts.is_empty() {
+        out.push_str("  no changes\n");
+    }
+    out.push_str(&format!(
+        "{}\nchecksum {}\n",
+        summary_line(&plan.summary()),
+        plan.checksum
+    ));
+    out
+}
+
+#[derive(Serialize)]
+struct Json<'a> {
+    zone: &'a str,
+    provider: &'a str,
+    checksum: &'a str,
+    summary: Summary,
+    changes: &'a [Change],
+    conflicts: &'a [Conflict],
+}
+
+pub fn json(plan: &Plan, provider: &str) -> serde_json::Value {
+    let document = Json {
+        zone: &plan.zone,
+        provider,
+        checksum: &plan.checksum,
+        summary: plan.summary(),
+        changes: &plan.changes,
+        conflicts: &plan.conflicts,
+    };
+    serde_json::to_value(document).unwrap_or_default()
+}
+
+/// A table for a pull-request comment.
+pub fn markdown(plan: &Plan, provider: &str) -> String {
+    let cell = |text: String| text.replace('|', "\\|");
+    let mut out = format!("### DNS plan for `{}` ({provider})\n\n", plan.zone);
+    if plan.changes.is_empty() && plan.conflicts.is_empty() {
+        out.push_str("No changes.\n\n");
+    } else {
+        out.push_str("| | name | type | TTL | values |\n| --- | --- | --- | --- | --- |\n");
+        for change in &plan.changes {
+            let (sign, ttl, shown) = match change {
+                Change::Create { rrset } => ("+", rrset.ttl.to_string(), values(rrset)),
+                Change::Delete { rrset } => ("-", rrset.ttl.to_string(), values(rrset)),
+                Change::Update { old, new } => (
+                    "~",
+                    format!("{} → {}", old.ttl, new.ttl),
+                    format!("{} → {}", values(old), values(new)),
+                ),
+            };
+            let rrset = change.rrset();
+            out.push_str(&format!(
+                "| {sign} | {} | {} | {ttl} | {} |\n",
+                rrset.name,
+                rrset.record_type,
+                cell(shown)
+            ));
+        }
+        for conflict in &plan.conflicts {
+            out.push_str(&format!(
+                "| ! | {} | {} | {} | not owned by boma: {} |\n",
+                conflict.wanted.name,
+                conflict.foreign.record_type,
+                conflict.foreign.ttl,
+                cell(values(&conflict.foreign))
+            ));
+        }
+        out.push('\n');
+    }
+    out.push_str(&format!(
+        "**{}** · checksum `{}`\n",
+        summary_line(&plan.summary()),
+        plan.checksum
+    ));
+    out
+}

@@ -1,0 +1,187 @@
+//! `dns-preview` / `dns-up` on a zone file, checked with the real `named-checkzone`.
+
+use crate::support::{Boma, require};
+
+fn catalog(services: &[(&str, &str)]) -> String {
+    let mut text = String::from(
+        "version = 1\n[dns]\nprovider = \"zonefile\"\nzone = \"example.org\"\npath = \"zones/example.org.zone\"\nmax_change_percent = 30\n\
+         [[dns.records]]\nname = \"@\"\ntype = \"NS\"\nvalues = [\"ns1.example.net.\", \"ns2.example.net.\"]\n\
+         [[dns.records]]\nname = \"@\"\ntype = \"TXT\"\nvalues = [\"v=spf1 -all\"]\n\
+         [hosts.indri]\naddress = \"indri.tail.ts.net\"\nip = \"100.64.0.1\"\n\
+         [hosts.ringtail]\naddress = \"ringtail.tail.ts.net\"\n",
+    );
+    for (name, host) in services {
+        text.push_str(&format!("[services.{name}]\nhost = \"{host}\"\nupstream = \"http://127.0.0.1:80\"\nnames = [\"{name}.example.org\"]\n"));
+    }
+    text
+}
+
+fn zone(boma: &Boma) -> String {
+    std::fs::read_to_string(boma.path().join("zones/example.org.zone")).unwrap_or_default()
+}
+
+fn check_zone(boma: &Boma) {
+    let Some(checker) = require("named-checkzone") else {
+        return;
+    };
+    let output = std::process::Command::new(checker)
+        .args(["-i", "local", "example.org"])
+        .arg(boma.path().join("zones/example.org.zone"))
+        .output()
+        .unwrap_or_else(|error| panic!("{error}"));
+    assert!(
+        output.status.success(),
+        "named-checkzone: {}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        zone(boma)
+    );
+}
+
+#[test]
+fn first_sync_writes_a_valid_zone_and_the_second_changes_nothing() {
+    let boma = Boma::new().catalog(&catalog(&[("app", "indri"), ("wiki", "ringtail")]));
+    let preview = boma.run_with(["dns-preview", "--exit-code"]);
+    preview
+        .code(1)
+        .stdout_has("+ A 300 100.64.0.1")
+        .stdout_has("+ CNAME 300 ringtail.tail.ts.net.")
+        .stdout_has("4 to create, 0 to update");
+    boma.run_with(["dns-up"])
+        .success()
+        .stderr_has("applied 4 changes");
+    check_zone(&boma);
+    let first = zone(&boma);
+    assert!(
+        first.contains("@ 3600 IN SOA ns1.example.net. hostmaster.example.org. 1 "),
+        "{first}"
+    );
+    assert!(
+        first.contains("app 300 IN A 100.64.0.1\n")
+            && first.contains("@ 300 IN TXT \"v=spf1 -all\"\n"),
+        "{first}"
+    );
+
+    boma.run_with(["dns-up"])
+        .success()
+        .stderr_has("no changes for zone example.org");
+    assert_eq!(
+        zone(&boma),
+        first,
+        "an unchanged plan leaves the file (and its serial) alone"
+    );
+    boma.run_with(["dns-preview", "--exit-code"])
+        .success()
+        .stdout_has("0 to create, 0 to update, 0 to delete, 4 unchanged");
+}
+
+#[test]
+fn serial_is_bumped_when_records_change() {
+    let boma = Boma::new().catalog(&catalog(&[("app", "indri")]));
+    boma.run_with(["dns-up"]).success();
+    let boma = boma.file("services.toml", catalog(&[("app", "ringtail")]));
+    boma.run_with(["dns-preview"])
+        .success()
+        .stdout_has("- A 300 100.64.0.1")
+        .stdout_has("+ CNAME 300 ringtail.tail.ts.net.");
+    boma.run_with(["dns-up"]).success();
+    let text = zone(&boma);
+    assert!(
+        text.contains(" 2 3600 900 1209600 300\n")
+            && text.contains("app 300 IN CNAME ringtail.tail.ts.net.\n"),
+        "{text}"
+    );
+    assert!(!text.contains("app 300 IN A"), "{text}");
+    check_zone(&boma);
+}
+
+#[test]
+fn json_and_markdown_plans() {
+    let boma = Boma::new().catalog(&catalog(&[("app", "indri")]));
+    let run = boma.run_with(["--output", "json", "dns-preview"]);
+    run.success();
+    let plan = run.json();
+    assert_eq!(plan["zone"], "example.org");
+    assert_eq!(plan["provider"], "zonefile");
+    assert_eq!(plan["summary"]["creates"], 3);
+    assert_eq!(plan["checksum"].as_str().map(str::len), Some(16));
+    let create = &plan["changes"].as_array().cloned().unwrap_or_default()[0];
+    assert_eq!(create["action"], "create");
+    assert_eq!(create["rrset"]["name"], "app.example.org");
+    assert_eq!(create["rrset"]["values"][0], "100.64.0.1");
+    let markdown = boma.run_with(["--output", "markdown", "dns-preview"]);
+    markdown
+        .success()
+        .stdout_has("| + | app.example.org | A | 300 | 100.64.0.1 |")
+        .stdout_has("**3 to create");
+}
+
+#[test]
+fn checksum_guards_the_reviewed_plan() {
+    let boma = Boma::new().catalog(&catalog(&[("app", "indri")]));
+    let reviewed = boma.run_with(["--output", "json", "dns-preview"]).json()["checksum"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let boma = boma.file(
+        "services.toml",
+        catalog(&[("app", "indri"), ("wiki", "indri")]),
+    );
+    boma.run_with(["dns-up", "--checksum", &reviewed])
+        .code(2)
+        .stderr_has("the plan changed since it was reviewed");
+    assert!(
+        !boma.path().join("zones/example.org.zone").exists(),
+        "nothing was written"
+    );
+    let fresh = boma.run_with(["--output", "json", "dns-preview"]).json()["checksum"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    boma.run_with(["dns-up", "--checksum", &fresh]).success();
+}
+
+#[test]
+fn large_update_or_delete_plans_need_force() {
+    let many: Vec<String> = (0..12).map(|i| format!("s{i}")).collect();
+    let all: Vec<(&str, &str)> = many.iter().map(|name| (name.as_str(), "indri")).collect();
+    let boma = Boma::new().catalog(&catalog(&all));
+    boma.run_with(["dns-up"]).success();
+    let boma = boma.file("services.toml", catalog(&all[..6]));
+    boma.run_with(["dns-up"])
+        .code(2)
+        .stderr_has("the plan updates or deletes 43% of the 14 records boma owns; the limit is 30%")
+        .stderr_has("--force");
+    boma.run_with(["dns-up", "--force"])
+        .success()
+        .stderr_has("applied 6 changes");
+}
+
+#[test]
+fn a_zone_named_checkzone_rejects_leaves_the_live_file_untouched() {
+    if require("named-checkzone").is_none() {
+        return;
+    }
+    let boma = Boma::new().catalog(&catalog(&[("app", "indri")]));
+    boma.run_with(["dns-up"]).success();
+    let before = zone(&boma);
+    let without_ns = catalog(&[("app", "indri")]).replace(
+        "type = \"NS\"\nvalues = [\"ns1.example.net.\", \"ns2.example.net.\"]",
+        "type = \"CAA\"\nvalues = [\"0 issue \\\"letsencrypt.org\\\"\"]",
+    );
+    let boma = boma.file("services.toml", without_ns);
+    boma.run_with(["dns-up", "--force"])
+        .code(2)
+        .stderr_has("named-checkzone rejects the new zone")
+        .stderr_has("is unchanged");
+    assert_eq!(zone(&boma), before);
+}
+
+#[test]
+fn catalog_without_dns_is_a_clear_error() {
+    Boma::new()
+        .catalog("version = 1\n")
+        .args(["dns-preview"])
+        .run()
+        .code(2)
+        .stderr_has("error: the catalog has no [dns] section");
+}
