@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+pub mod powerdns;
+
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::Command;
