@@ -6,6 +6,7 @@ mod bad_input;
 mod caddy_serve;
 mod caddy_validate;
 mod check;
+mod dns_cloudflare;
 mod dns_gandi;
 mod dns_powerdns;
 mod dns_zonefile;

@@ -1,0 +1,243 @@
+//! Cloudflare v4 against a contract server that serves the real bodies in
+//! tests/fixtures/cloudflare and checks every request boma sends.
+
+use serde_json::{Value, json};
+use wiremock::matchers::{body_json, header, method, path, query_param};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::support::{Boma, Run};
+
+const TOKEN: &str = "cf-token-91b2c3d4e5";
+const ZONE_ID: &str = "ff12ab34cd5611334422ab3322997650";
+
+fn fixture(name: &str) -> Value {
+    let path = crate::support::repo_file(&format!("tests/fixtures/cloudflare/{name}"));
+    serde_json::from_str(
+        &std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
+    )
+    .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The zones fixture with its first zone renamed to `unit.tests` (see tests/fixtures/README.md).
+fn zones() -> Value {
+    let mut zones = fixture("cloudflare-zones-page-1.json");
+    zones["result"][0]["name"] = json!("unit.tests");
+    zones["result"][0]["id"] = json!(ZONE_ID);
+    zones
+}
+
+fn catalog(server: &MockServer, extra: &str) -> String {
+    format!(
+        "version = 1\n[secrets]\ncloudflare = {{ env = \"CF_TOKEN\" }}\n\
+         [dns]\nprovider = \"cloudflare\"\nzone = \"unit.tests\"\ncredentials = \"cloudflare\"\nurl = \"{}/client/v4\"\n{extra}\
+         [[dns.records]]\nname = \"edge\"\ntype = \"A\"\nvalues = [\"192.0.2.5\"]\nproxied = true\n\
+         [hosts.indri]\naddress = \"indri.tail.ts.net\"\nip = \"192.0.2.1\"\n\
+         [services.app]\nhost = \"indri\"\nupstream = \"http://127.0.0.1:80\"\nnames = [\"app.unit.tests\"]\n",
+        server.uri()
+    )
+}
+
+async fn serve_zone(server: &MockServer) {
+    Mock::given(method("GET"))
+        .and(path("/client/v4/zones"))
+        .and(query_param("name", "unit.tests"))
+        .and(header("authorization", format!("Bearer {TOKEN}").as_str()))
+        .respond_with(ResponseTemplate::new(200).set_body_json(zones()))
+        .mount(server)
+        .await;
+    for page in ["1", "2", "3"] {
+        Mock::given(method("GET"))
+            .and(path(format!("/client/v4/zones/{ZONE_ID}/dns_records")))
+            .and(query_param("page", page))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_body_json(fixture(&format!("cloudflare-dns_records-page-{page}.json"))),
+            )
+            .mount(server)
+            .await;
+    }
+}
+
+fn run(boma: &Boma, args: &[&str]) -> Run {
+    let run = boma.run_with(args);
+    assert!(
+        !run.stdout.contains(TOKEN) && !run.stderr.contains(TOKEN),
+        "the token was printed"
+    );
+    run
+}
+
+fn batch_ok() -> ResponseTemplate {
+    ResponseTemplate::new(200)
+        .set_body_json(json!({ "success": true, "errors": [], "messages": [], "result": {} }))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn first_sync_posts_everything_in_one_batch() {
+    let server = MockServer::start().await;
+    serve_zone(&server).await;
+    let expected = json!({
+        "deletes": [],
+        "patches": [],
+        "posts": [
+            { "type": "TXT", "name": "_boma.app.unit.tests", "ttl": 300, "content": "\"heritage=boma types=A\"" },
+            { "type": "TXT", "name": "_boma.edge.unit.tests", "ttl": 300, "content": "\"heritage=boma types=A\"" },
+            { "type": "A", "name": "app.unit.tests", "ttl": 300, "proxied": false, "content": "192.0.2.1" },
+            { "type": "A", "name": "edge.unit.tests", "ttl": 300, "proxied": true, "content": "192.0.2.5" },
+        ],
+    });
+    Mock::given(method("POST"))
+        .and(path(format!(
+            "/client/v4/zones/{ZONE_ID}/dns_records/batch"
+        )))
+        .and(body_json(expected))
+        .respond_with(batch_ok())
+        .expect(1)
+        .mount(&server)
+        .await;
+    let boma = Boma::new()
+        .catalog(&catalog(&server, ""))
+        .env("CF_TOKEN", TOKEN);
+    let preview = run(&boma, &["dns-preview"]);
+    preview
+        .success()
+        .stdout_has("+ A 300 192.0.2.5 (proxied)")
+        .stdout_has("4 to create, 0 to update, 0 to delete, 0 unchanged");
+    run(&boma, &["dns-up"])
+        .success()
+        .stderr_has("applied 4 changes to zone unit.tests (5 HTTP requests)");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn batches_are_chunked_by_batch_size() {
+    let server = MockServer::start().await;
+    serve_zone(&server).await;
+    Mock::given(method("POST"))
+        .and(path(format!(
+            "/client/v4/zones/{ZONE_ID}/dns_records/batch"
+        )))
+        .respond_with(batch_ok())
+        .expect(2)
+        .mount(&server)
+        .await;
+    let boma = Boma::new()
+        .catalog(&catalog(&server, "batch_size = 3\n"))
+        .env("CF_TOKEN", TOKEN);
+    run(&boma, &["dns-up"])
+        .success()
+        .stderr_has("applied 4 changes");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn adopting_a_foreign_rrset_patches_kept_values_and_deletes_the_rest() {
+    let server = MockServer::start().await;
+    serve_zone(&server).await;
+    // The fixture's `unit.tests` A holds 1.2.3.4 and 1.2.3.5; the catalog wants only 1.2.3.4.
+    let adopt = "[[dns.records]]\nname = \"@\"\ntype = \"A\"\nvalues = [\"1.2.3.4\"]\n";
+    let ids: Vec<(String, String)> = (1..=3)
+        .flat_map(|page| {
+            fixture(&format!("cloudflare-dns_records-page-{page}.json"))["result"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .filter(|record| record["name"] == "unit.tests" && record["type"] == "A")
+        .map(|record| {
+            (
+                record["content"].as_str().unwrap_or("").to_string(),
+                record["id"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    let id_of = |content: &str| {
+        ids.iter()
+            .find(|(value, _)| value == content)
+            .map(|(_, id)| id.clone())
+            .unwrap_or_default()
+    };
+    let expected = json!({
+        "deletes": [{ "id": id_of("1.2.3.5") }],
+        "patches": [{ "type": "A", "name": "unit.tests", "ttl": 300, "proxied": false, "content": "1.2.3.4", "id": id_of("1.2.3.4") }],
+        "posts": [
+            { "type": "TXT", "name": "_boma.app.unit.tests", "ttl": 300, "content": "\"heritage=boma types=A\"" },
+            { "type": "TXT", "name": "_boma.edge.unit.tests", "ttl": 300, "content": "\"heritage=boma types=A\"" },
+            { "type": "TXT", "name": "_boma.unit.tests", "ttl": 300, "content": "\"heritage=boma types=A\"" },
+            { "type": "A", "name": "app.unit.tests", "ttl": 300, "proxied": false, "content": "192.0.2.1" },
+            { "type": "A", "name": "edge.unit.tests", "ttl": 300, "proxied": true, "content": "192.0.2.5" },
+        ],
+    });
+    Mock::given(method("POST"))
+        .and(path(format!(
+            "/client/v4/zones/{ZONE_ID}/dns_records/batch"
+        )))
+        .and(body_json(expected))
+        .respond_with(batch_ok())
+        .expect(1)
+        .mount(&server)
+        .await;
+    let boma = Boma::new()
+        .catalog(&catalog(&server, adopt))
+        .env("CF_TOKEN", TOKEN);
+    run(&boma, &["dns-up"])
+        .code(2)
+        .stdout_has("! unit.tests A: held by a record boma does not own (1.2.3.4, 1.2.3.5)");
+    run(&boma, &["dns-up", "--adopt"])
+        .success()
+        .stdout_has("~ A 300 1.2.3.4, 1.2.3.5 → 1.2.3.4");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rate_limit_and_credential_errors() {
+    let errors = fixture("errors.json");
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(
+            ResponseTemplate::new(429)
+                .insert_header("Retry-After", "0")
+                .set_body_json(errors["429"].clone()),
+        )
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    serve_zone(&server).await;
+    let boma = Boma::new()
+        .catalog(&catalog(&server, ""))
+        .env("CF_TOKEN", TOKEN);
+    run(&boma, &["dns-preview"])
+        .success()
+        .stdout_has("4 to create");
+
+    let denied = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(
+            ResponseTemplate::new(403).set_body_json(errors["403_bad_credentials"].clone()),
+        )
+        .mount(&denied)
+        .await;
+    let boma = Boma::new()
+        .catalog(&catalog(&denied, ""))
+        .env("CF_TOKEN", TOKEN);
+    run(&boma, &["dns-preview"])
+        .code(2)
+        .stderr_has("cloudflare: GET /client/v4/zones?name=unit.tests failed: status 403")
+        .stderr_has("Unknown X-Auth-Key");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_zone_the_token_cannot_see_is_named() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/client/v4/zones"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(fixture("cloudflare-zones-page-3.json")),
+        )
+        .mount(&server)
+        .await;
+    let boma = Boma::new()
+        .catalog(&catalog(&server, ""))
+        .env("CF_TOKEN", TOKEN);
+    run(&boma, &["dns-preview"])
+        .code(2)
+        .stderr_has("cloudflare: zone `unit.tests` not found for this token");
+}
