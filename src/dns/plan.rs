@@ -133,6 +133,10 @@ pub fn plan(zone: &str, desired: &[Rrset], existing: &[Rrset], options: &Options
     };
     let current: BTreeMap<(&str, &str), &Rrset> =
         existing.iter().map(|rrset| (rrset.key(), rrset)).collect();
+    let mut at_name: BTreeMap<&str, Vec<&Rrset>> = BTreeMap::new();
+    for rrset in existing {
+        at_name.entry(&rrset.name).or_default().push(rrset);
+    }
 
     let mut changes = Vec::new();
     let mut conflicts = Vec::new();
@@ -140,9 +144,13 @@ pub fn plan(zone: &str, desired: &[Rrset], existing: &[Rrset], options: &Options
     let mut deleted: BTreeSet<(String, String)> = BTreeSet::new();
     for rrset in wanted.values() {
         // Records of another type that cannot share the name with this one (CNAME exclusivity).
-        for other in existing.iter().filter(|other| {
-            other.name == rrset.name && clashes(&other.record_type, &rrset.record_type)
-        }) {
+        let neighbours = at_name
+            .get(rrset.name.as_str())
+            .map_or(&[][..], Vec::as_slice);
+        for &other in neighbours
+            .iter()
+            .filter(|other| clashes(&other.record_type, &rrset.record_type))
+        {
             if wanted.contains_key(&(other.name.clone(), other.record_type.clone())) {
                 continue;
             }
