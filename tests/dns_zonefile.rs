@@ -185,3 +185,17 @@ fn catalog_without_dns_is_a_clear_error() {
         .code(2)
         .stderr_has("error: the catalog has no [dns] section");
 }
+
+#[test]
+fn the_shipped_catalog_works_out_of_the_box() {
+    let shipped =
+        std::fs::read_to_string(crate::support::repo_file("services.toml")).unwrap_or_default();
+    let boma = Boma::new().catalog(&shipped);
+    boma.run_with(["dns-up"])
+        .success()
+        .stderr_has("applied 12 changes to zone example.org");
+    check_zone(&boma);
+    boma.run_with(["dns-up"])
+        .success()
+        .stderr_has("no changes for zone example.org");
+}
