@@ -246,3 +246,40 @@ async fn a_failure_part_way_reports_what_was_applied() {
         .stderr_has("1 of 2 changes were applied before the failure")
         .stderr_has("gandi: PUT /v5/livedns/domains/unit.tests/records/app/A failed: status 400");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn server_errors_are_retried_and_timeouts_bounded() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(RECORDS))
+        .respond_with(ResponseTemplate::new(503).set_body_string("upstream unavailable"))
+        .up_to_n_times(2)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    serve_pages(&server, 14).await;
+    let boma = Boma::new()
+        .catalog(&catalog(&server, "192.0.2.1", 300))
+        .env("GANDI_PAT", TOKEN);
+    run(&boma, &["-v", "dns-preview"])
+        .success()
+        .stderr_has("-> 503")
+        .stdout_has("2 to create");
+
+    let slow = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!([]))
+                .set_delay(std::time::Duration::from_secs(3)),
+        )
+        .mount(&slow)
+        .await;
+    let boma = Boma::new()
+        .catalog(&catalog(&slow, "192.0.2.1", 300))
+        .env("GANDI_PAT", TOKEN)
+        .env("BOMA_HTTP_TIMEOUT", "0.3");
+    run(&boma, &["dns-preview"])
+        .code(2)
+        .stderr_has("gandi: GET /v5/livedns/domains/unit.tests/records?page=1&per_page=100 failed: timed out after 4 attempts");
+}
