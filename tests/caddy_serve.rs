@@ -132,9 +132,15 @@ async fn caddy_serves_the_rendered_sites_and_enforces_authentik() {
     };
     let log = || std::fs::read_to_string(boma.path().join("caddy.log")).unwrap_or_default();
 
-    let proxied = get(format!("https://app.lab.test:{https}/hello"), None)
-        .await
-        .unwrap_or_else(|e| panic!("{e}\n{}", log()));
+    // Caddy listens before its internal CA has issued the certificates: retry the handshake.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let proxied = loop {
+        match get(format!("https://app.lab.test:{https}/hello"), None).await {
+            Ok(response) => break response,
+            Err(error) if Instant::now() > deadline => panic!("{error}\n{}", log()),
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    };
     assert_eq!(proxied.status(), 200, "{}", log());
     assert_eq!(proxied.text().await.unwrap_or_default(), "hello from app");
 

@@ -101,6 +101,24 @@ fn rrset(record: &Record) -> Rrset {
     rrset
 }
 
+/// A value as zone files and the PowerDNS and Gandi APIs write it: TXT quoted, others as is.
+pub fn to_wire(record_type: &str, value: &str) -> String {
+    if record_type == "TXT" {
+        quote_txt(value)
+    } else {
+        value.to_string()
+    }
+}
+
+/// The inverse of `to_wire`.
+pub fn from_wire(record_type: &str, value: &str) -> String {
+    if record_type == "TXT" {
+        unquote_txt(value)
+    } else {
+        value.to_string()
+    }
+}
+
 /// TXT values as DNS wire text: quoted strings of at most 255 bytes, with `"` and `\` escaped.
 pub fn quote_txt(value: &str) -> String {
     let escaped: Vec<String> = value

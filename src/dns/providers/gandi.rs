@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use super::{ApplyError, Provider};
 use crate::dns::plan::Change;
-use crate::dns::{Rrset, quote_txt, relative_name, unquote_txt};
+use crate::dns::{Rrset, from_wire, relative_name, to_wire};
 use crate::http::{Auth, Http, RateLimit};
 use crate::secret::Secret;
 
@@ -112,13 +112,7 @@ impl Provider for Gandi {
                     .into_iter()
                     .flatten()
                     .filter_map(Value::as_str)
-                    .map(|value| {
-                        if record_type == "TXT" {
-                            unquote_txt(value)
-                        } else {
-                            value.to_string()
-                        }
-                    })
+                    .map(|value| from_wire(record_type, value))
                     .collect();
                 let ttl = item["rrset_ttl"].as_u64().unwrap_or(0) as u32;
                 let rrset = Rrset::new(&name, record_type, ttl, values);
@@ -162,13 +156,7 @@ impl Provider for Gandi {
                     let values: Vec<String> = rrset
                         .values
                         .iter()
-                        .map(|value| {
-                            if rrset.record_type == "TXT" {
-                                quote_txt(value)
-                            } else {
-                                value.clone()
-                            }
-                        })
+                        .map(|value| to_wire(&rrset.record_type, value))
                         .collect();
                     let body = json!({ "rrset_ttl": rrset.ttl.clamp(MIN_TTL, MAX_TTL), "rrset_values": values });
                     self.http.send(Method::PUT, &url, Some(&body))

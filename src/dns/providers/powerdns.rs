@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use super::{ApplyError, Provider};
 use crate::dns::plan::Change;
-use crate::dns::{Rrset, quote_txt, unquote_txt};
+use crate::dns::{Rrset, from_wire, to_wire};
 use crate::http::{Auth, Http};
 use crate::secret::Secret;
 
@@ -91,13 +91,7 @@ impl Provider for PowerDns {
                     .flatten()
                     .filter(|record| !record["disabled"].as_bool().unwrap_or(false))
                     .filter_map(|record| record["content"].as_str())
-                    .map(|content| {
-                        if record_type == "TXT" {
-                            unquote_txt(content)
-                        } else {
-                            content.to_string()
-                        }
-                    })
+                    .map(|content| from_wire(record_type, content))
                     .collect();
                 let ttl = rrset["ttl"].as_u64().unwrap_or(0) as u32;
                 Rrset::new(
@@ -157,11 +151,7 @@ fn patch_entry(change: &Change) -> Value {
                 .values
                 .iter()
                 .map(|value| {
-                    let content = if rrset.record_type == "TXT" {
-                        quote_txt(value)
-                    } else {
-                        value.clone()
-                    };
+                    let content = to_wire(&rrset.record_type, value);
                     json!({ "content": content, "disabled": false })
                 })
                 .collect();

@@ -7,7 +7,7 @@ use anyhow::{Context, bail};
 
 use super::{ApplyError, Provider};
 use crate::dns::plan::Change;
-use crate::dns::{Rrset, quote_txt, relative_name, unquote_txt};
+use crate::dns::{Rrset, from_wire, relative_name, to_wire};
 
 pub struct ZoneFile {
     path: PathBuf,
@@ -71,11 +71,7 @@ impl ZoneFile {
                     .with_context(parse_error)?;
                 continue;
             }
-            let value = if record_type == "TXT" {
-                unquote_txt(rest)
-            } else {
-                rest.to_string()
-            };
+            let value = from_wire(record_type, rest);
             let name = self.absolute(name);
             match rrsets
                 .iter_mut()
@@ -115,11 +111,7 @@ impl ZoneFile {
         for rrset in sorted {
             let name = relative_name(&rrset.name, &self.zone);
             for value in &rrset.values {
-                let value = if rrset.record_type == "TXT" {
-                    quote_txt(value)
-                } else {
-                    value.clone()
-                };
+                let value = to_wire(&rrset.record_type, value);
                 text.push_str(&format!(
                     "{name} {} IN {} {value}\n",
                     rrset.ttl, rrset.record_type
