@@ -241,3 +241,24 @@ async fn a_zone_the_token_cannot_see_is_named() {
         .code(2)
         .stderr_has("cloudflare: zone `unit.tests` not found for this token");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn records_that_cannot_be_proxied_compare_equal_regardless_of_the_flag() {
+    let server = MockServer::start().await;
+    serve_zone(&server).await;
+    // The fixture's TXT rrset carries `"proxied": false`; declared identically it is unchanged.
+    let same = "[[dns.records]]\nname = \"txt\"\ntype = \"TXT\"\nttl = 600\nvalues = [\"Bah bah black sheep\", \"have you any wool.\", \
+                \"v=DKIM1;k=rsa;s=email;h=sha256;p=A/kinda+of/long/string+with+numb3rs\"]\n";
+    let boma = Boma::new()
+        .catalog(&catalog(&server, same))
+        .env("CF_TOKEN", TOKEN);
+    let preview = run(&boma, &["dns-preview"]);
+    preview
+        .success()
+        .stdout_has("5 to create, 0 to update, 0 to delete, 1 unchanged");
+    assert!(
+        !preview.stdout.contains('!'),
+        "no conflict:\n{}",
+        preview.stdout
+    );
+}

@@ -219,7 +219,11 @@ impl Provider for Cloudflare {
                 let value = value_of(record);
                 let ttl = record["ttl"].as_u64().unwrap_or(1) as u32;
                 let mut single = Rrset::new(&name, &record_type, ttl, vec![value]);
-                single.proxied = record["proxied"].as_bool();
+                // Only A, AAAA and CNAME can be proxied; the flag Cloudflare reports on others is noise
+                // that would make every MX or TXT look changed.
+                if matches!(record_type.as_str(), "A" | "AAAA" | "CNAME") {
+                    single.proxied = Some(record["proxied"].as_bool().unwrap_or(false));
+                }
                 if let (Some(id), Some(canonical)) = (record["id"].as_str(), single.values.first())
                 {
                     self.ids.insert(
