@@ -162,13 +162,9 @@ pub fn up(global: &Global, args: &DnsUpArgs, ui: &Ui) -> anyhow::Result<Outcome>
 }
 
 fn describe(change: &plan::Change) -> String {
-    let sign = match change {
-        plan::Change::Create { .. } => '+',
-        plan::Change::Update { .. } => '~',
-        plan::Change::Delete { .. } => '-',
-    };
     format!(
-        "{sign}{} {}",
+        "{}{} {}",
+        change.sign(),
         change.rrset().name,
         change.rrset().record_type
     )

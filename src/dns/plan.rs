@@ -29,6 +29,15 @@ impl Change {
         }
     }
 
+    /// `+` create, `~` update, `-` delete: how plans show the action.
+    pub fn sign(&self) -> char {
+        match self {
+            Self::Create { .. } => '+',
+            Self::Update { .. } => '~',
+            Self::Delete { .. } => '-',
+        }
+    }
+
     fn order(&self) -> u8 {
         // Deletes first, then updates, then creates: a name can switch between A and CNAME.
         match self {
@@ -332,13 +341,9 @@ mod tests {
         plan.changes
             .iter()
             .map(|change| {
-                let verb = match change {
-                    Change::Create { .. } => "+",
-                    Change::Update { .. } => "~",
-                    Change::Delete { .. } => "-",
-                };
                 format!(
-                    "{verb} {} {}",
+                    "{} {} {}",
+                    change.sign(),
                     change.rrset().name,
                     change.rrset().record_type
                 )

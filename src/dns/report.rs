@@ -14,6 +14,28 @@ fn values(rrset: &Rrset) -> String {
     format!("{}{proxied}", rrset.values.join(", "))
 }
 
+/// The TTL and values of a change; an update shows `old → new` for what differs.
+fn ttl_and_values(change: &Change) -> (String, String) {
+    match change {
+        Change::Create { rrset } | Change::Delete { rrset } => {
+            (rrset.ttl.to_string(), values(rrset))
+        }
+        Change::Update { old, new } => {
+            let ttl = if old.ttl == new.ttl {
+                new.ttl.to_string()
+            } else {
+                format!("{} → {}", old.ttl, new.ttl)
+            };
+            let shown = if old.values == new.values && old.proxied == new.proxied {
+                values(new)
+            } else {
+                format!("{} → {}", values(old), values(new))
+            };
+            (ttl, shown)
+        }
+    }
+}
+
 pub fn summary_line(summary: &Summary) -> String {
     let conflicts = if summary.conflicts > 0 {
         format!(", {} conflicts", summary.conflicts)
@@ -43,27 +65,12 @@ pub fn text(plan: &Plan, provider: &str) -> String {
             .iter()
             .filter(|change| change.rrset().name == name)
         {
-            let line = match change {
-                Change::Create { rrset } => {
-                    format!("+ {} {} {}", rrset.record_type, rrset.ttl, values(rrset))
-                }
-                Change::Delete { rrset } => {
-                    format!("- {} {} {}", rrset.record_type, rrset.ttl, values(rrset))
-                }
-                Change::Update { old, new } => {
-                    let ttl = if old.ttl == new.ttl {
-                        new.ttl.to_string()
-                    } else {
-                        format!("{} → {}", old.ttl, new.ttl)
-                    };
-                    let shown = if old.values == new.values && old.proxied == new.proxied {
-                        values(new)
-                    } else {
-                        format!("{} → {}", values(old), values(new))
-                    };
-                    format!("~ {} {ttl} {shown}", new.record_type)
-                }
-            };
+            let (ttl, shown) = ttl_and_values(change);
+            let line = format!(
+                "{} {} {ttl} {shown}",
+                change.sign(),
+                change.rrset().record_type
+            );
             out.push_str(&format!("    {line}\n"));
         }
     }
@@ -117,15 +124,8 @@ pub fn markdown(plan: &Plan, provider: &str) -> String {
     } else {
         out.push_str("| | name | type | TTL | values |\n| --- | --- | --- | --- | --- |\n");
         for change in &plan.changes {
-            let (sign, ttl, shown) = match change {
-                Change::Create { rrset } => ("+", rrset.ttl.to_string(), values(rrset)),
-                Change::Delete { rrset } => ("-", rrset.ttl.to_string(), values(rrset)),
-                Change::Update { old, new } => (
-                    "~",
-                    format!("{} → {}", old.ttl, new.ttl),
-                    format!("{} → {}", values(old), values(new)),
-                ),
-            };
+            let (ttl, shown) = ttl_and_values(change);
+            let sign = change.sign();
             let rrset = change.rrset();
             out.push_str(&format!(
                 "| {sign} | {} | {} | {ttl} | {} |\n",
