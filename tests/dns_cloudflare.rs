@@ -67,6 +67,19 @@ fn run(boma: &Boma, args: &[&str]) -> Run {
     run
 }
 
+/// Exactly one batch request, with exactly this body.
+async fn expect_batch(server: &MockServer, body: Value) {
+    Mock::given(method("POST"))
+        .and(path(format!(
+            "/client/v4/zones/{ZONE_ID}/dns_records/batch"
+        )))
+        .and(body_json(body))
+        .respond_with(batch_ok())
+        .expect(1)
+        .mount(server)
+        .await;
+}
+
 fn batch_ok() -> ResponseTemplate {
     ResponseTemplate::new(200)
         .set_body_json(json!({ "success": true, "errors": [], "messages": [], "result": {} }))
@@ -86,15 +99,7 @@ async fn first_sync_posts_everything_in_one_batch() {
             { "type": "A", "name": "edge.unit.tests", "ttl": 300, "proxied": true, "content": "192.0.2.5" },
         ],
     });
-    Mock::given(method("POST"))
-        .and(path(format!(
-            "/client/v4/zones/{ZONE_ID}/dns_records/batch"
-        )))
-        .and(body_json(expected))
-        .respond_with(batch_ok())
-        .expect(1)
-        .mount(&server)
-        .await;
+    expect_batch(&server, expected).await;
     let boma = Boma::new()
         .catalog(&catalog(&server, ""))
         .env("CF_TOKEN", TOKEN);
@@ -166,15 +171,7 @@ async fn adopting_a_foreign_rrset_patches_kept_values_and_deletes_the_rest() {
             { "type": "A", "name": "edge.unit.tests", "ttl": 300, "proxied": true, "content": "192.0.2.5" },
         ],
     });
-    Mock::given(method("POST"))
-        .and(path(format!(
-            "/client/v4/zones/{ZONE_ID}/dns_records/batch"
-        )))
-        .and(body_json(expected))
-        .respond_with(batch_ok())
-        .expect(1)
-        .mount(&server)
-        .await;
+    expect_batch(&server, expected).await;
     let boma = Boma::new()
         .catalog(&catalog(&server, adopt))
         .env("CF_TOKEN", TOKEN);

@@ -55,6 +55,26 @@ async fn serve_pages(server: &MockServer, total: usize) {
     }
 }
 
+/// Two failed reads, then the real pages: boma retries and the plan comes out whole.
+async fn read_succeeds_after(failure: ResponseTemplate, logged: &str) {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(RECORDS))
+        .respond_with(failure)
+        .up_to_n_times(2)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    serve_pages(&server, 14).await;
+    let boma = Boma::new()
+        .catalog(&catalog(&server, "192.0.2.1", 300))
+        .env("GANDI_PAT", TOKEN);
+    run(&boma, &["-v", "dns-preview"])
+        .success()
+        .stderr_has(logged)
+        .stdout_has("2 to create");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn first_sync_pages_by_total_count_and_puts_each_rrset() {
     let server = MockServer::start().await;
@@ -157,26 +177,13 @@ async fn updates_keep_the_label_case_gandi_stores_and_follow_link_next() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn rate_limited_reads_are_retried_after_retry_after() {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path(RECORDS))
-        .respond_with(
-            ResponseTemplate::new(429)
-                .insert_header("Retry-After", "0")
-                .set_body_json(json!({ "code": 429, "message": "Too many requests" })),
-        )
-        .up_to_n_times(2)
-        .with_priority(1)
-        .mount(&server)
-        .await;
-    serve_pages(&server, 14).await;
-    let boma = Boma::new()
-        .catalog(&catalog(&server, "192.0.2.1", 300))
-        .env("GANDI_PAT", TOKEN);
-    run(&boma, &["-v", "dns-preview"])
-        .success()
-        .stderr_has("-> 429")
-        .stdout_has("2 to create");
+    read_succeeds_after(
+        ResponseTemplate::new(429)
+            .insert_header("Retry-After", "0")
+            .set_body_json(json!({ "code": 429, "message": "Too many requests" })),
+        "-> 429",
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -249,22 +256,11 @@ async fn a_failure_part_way_reports_what_was_applied() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn server_errors_are_retried_and_timeouts_bounded() {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path(RECORDS))
-        .respond_with(ResponseTemplate::new(503).set_body_string("upstream unavailable"))
-        .up_to_n_times(2)
-        .with_priority(1)
-        .mount(&server)
-        .await;
-    serve_pages(&server, 14).await;
-    let boma = Boma::new()
-        .catalog(&catalog(&server, "192.0.2.1", 300))
-        .env("GANDI_PAT", TOKEN);
-    run(&boma, &["-v", "dns-preview"])
-        .success()
-        .stderr_has("-> 503")
-        .stdout_has("2 to create");
+    read_succeeds_after(
+        ResponseTemplate::new(503).set_body_string("upstream unavailable"),
+        "-> 503",
+    )
+    .await;
 
     let slow = MockServer::start().await;
     Mock::given(method("GET"))
