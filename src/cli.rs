@@ -72,8 +72,41 @@ pub enum Command {
     DnsPreview(DnsPreviewArgs),
     /// Apply the DNS plan to the zone
     DnsUp(DnsUpArgs),
+    /// Push each host's rendered Caddyfile over SSH: validate, back up, install, reload, roll back
+    CaddyPush(CaddyPushArgs),
     /// Print a shell completion script
     Completions(CompletionsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CaddyPushArgs {
+    /// Hosts to push to [default: every host that serves a site]
+    #[arg(value_name = "HOST")]
+    pub hosts: Vec<String>,
+    /// Change nothing: report each host as `would change` or `unchanged`
+    #[arg(long)]
+    pub check: bool,
+    /// Show a unified diff of each live Caddyfile against the rendered one
+    #[arg(long)]
+    pub diff: bool,
+    /// Hosts handled at once
+    #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..))]
+    pub parallel: u16,
+    /// How long to wait when another push holds a host's lock
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub lock_wait: std::time::Duration,
+    #[command(flatten)]
+    pub ssh: SshArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct SshArgs {
+    /// Trust host keys seen for the first time (keys that changed are still refused)
+    #[arg(long)]
+    pub accept_new_host_keys: bool,
+    /// Give up connecting to a host after this long
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub connect_timeout: std::time::Duration,
 }
 
 #[derive(Debug, Args)]

@@ -7,6 +7,8 @@ mod commands;
 pub mod dns;
 mod files;
 mod http;
+mod provenance;
+mod remote;
 pub mod render;
 pub mod secret;
 pub mod ui;
@@ -21,6 +23,8 @@ use ui::Ui;
 pub enum Outcome {
     Done,
     ProblemFound,
+    /// Ctrl-C: stopped early, cleaned up; exit 130 as shells expect.
+    Interrupted,
 }
 
 /// Runs one command and maps its result to boma's exit codes; errors are printed here, once.
@@ -32,11 +36,13 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Services => commands::services::exec(&cli.global, &ui),
         Command::DnsPreview(args) => commands::dns::preview(&cli.global, args, &ui),
         Command::DnsUp(args) => commands::dns::up(&cli.global, args, &ui),
+        Command::CaddyPush(args) => commands::caddy_push::exec(&cli.global, args, &ui),
         Command::Completions(args) => commands::completions::exec(args, &ui),
     };
     match result {
         Ok(Outcome::Done) => ExitCode::SUCCESS,
         Ok(Outcome::ProblemFound) => ExitCode::from(1),
+        Ok(Outcome::Interrupted) => ExitCode::from(130),
         Err(error) => {
             ui.error(&error);
             ExitCode::from(2)

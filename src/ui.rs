@@ -108,9 +108,17 @@ impl Ui {
         })
     }
 
+    /// One line a host (`--parallel` runs), each showing its current step; nothing when hidden.
+    pub fn bars(&self) -> Bars {
+        Bars(self.progress_shown().then(indicatif::MultiProgress::new))
+    }
+
     fn progress(&self, make: impl FnOnce() -> indicatif::ProgressBar) -> Progress {
-        let shown = !self.quiet && std::env::var_os("CI").is_none() && io::stderr().is_terminal();
-        Progress(shown.then(make))
+        Progress(self.progress_shown().then(make))
+    }
+
+    fn progress_shown(&self) -> bool {
+        !self.quiet && std::env::var_os("CI").is_none() && io::stderr().is_terminal()
     }
 
     /// The error printer: catalog problems one per line, then `error:`, `caused by:` and `hint:`.
@@ -157,7 +165,7 @@ impl Ui {
     }
 }
 
-/// A progress indicator that is a no-op when hidden.
+/// A progress indicator that is a no-op when hidden and clears itself when dropped.
 pub struct Progress(Option<indicatif::ProgressBar>);
 
 impl Progress {
@@ -167,10 +175,36 @@ impl Progress {
         }
     }
 
-    pub fn finish(self) {
-        if let Some(bar) = self.0 {
+    pub fn message(&self, text: &str) {
+        if let Some(bar) = &self.0 {
+            bar.set_message(text.to_string());
+        }
+    }
+
+    pub fn finish(self) {}
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        if let Some(bar) = self.0.take() {
             bar.finish_and_clear();
         }
+    }
+}
+
+/// Spinners that share the terminal, one a host.
+pub struct Bars(Option<indicatif::MultiProgress>);
+
+impl Bars {
+    pub fn add(&self, name: &str) -> Progress {
+        Progress(self.0.as_ref().map(|bars| {
+            let style = indicatif::ProgressStyle::with_template("{spinner} {prefix:<16} {msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner());
+            let bar = bars.add(indicatif::ProgressBar::new_spinner().with_style(style));
+            bar.set_prefix(name.to_string());
+            bar.enable_steady_tick(std::time::Duration::from_millis(100));
+            bar
+        }))
     }
 }
 

@@ -3,6 +3,7 @@
 mod support;
 
 mod bad_input;
+mod caddy_push;
 mod caddy_serve;
 mod caddy_validate;
 mod check;

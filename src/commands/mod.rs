@@ -1,5 +1,6 @@
 //! One module per subcommand: each `exec` loads what it needs, plans, and asks `ui` to print.
 
+pub mod caddy_push;
 pub mod check;
 pub mod completions;
 pub mod dns;

@@ -1,5 +1,8 @@
 //! Each host's Caddyfile: the sites its services need, rendered from `Caddyfile.j2`.
 
+pub mod push;
+pub mod report;
+
 use std::path::PathBuf;
 
 use serde::Serialize;
