@@ -21,3 +21,7 @@ fuzz SECONDS="60":
 # boma vs octoDNS on 5,000 services against one local PowerDNS (first sync, no-op, 100 changes)
 bench-dns:
     scripts/bench-dns
+
+# caddy-push to 10 loopback hosts: boma vs Ansible vs parallel plain ssh (changed and unchanged)
+bench-caddy:
+    scripts/bench-caddy

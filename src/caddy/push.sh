@@ -33,12 +33,13 @@ run_reload() {
     sh -c "$reload"
 }
 
+# shellcheck disable=SC2317 # called by the EXIT trap
 cleanup() {
     trap - EXIT INT TERM HUP PIPE
     if [ "$installed" = 1 ] && [ "$reloaded" = 0 ]; then
         restore >/dev/null 2>&1
     fi
-    rm -f "$incoming"
+    rm -f "$incoming" "$state/caddy-build.$$"
     [ "$staged" = 1 ] && priv rm -f "$new" >/dev/null 2>&1
     [ "$locked" = 1 ] && rm -rf "$lock"
 }
@@ -57,10 +58,16 @@ restore() {
 acquire() {
     waited=0
     while ! mkdir "$lock" 2>/dev/null; do
-        now=$(date +%s)
-        info=$(cat "$lock/holder" 2>/dev/null) || info=""
-        pid=$(printf '%s\n' "$info" | sed -n 's/.* pid=\([0-9]*\).*/\1/p')
-        since=$(printf '%s\n' "$info" | sed -n 's/.* since=\([0-9]*\).*/\1/p')
+        now=$((epoch + waited))
+        info=""
+        IFS= read -r info <"$lock/holder" 2>/dev/null
+        pid="" since=""
+        case "$info" in *" pid="*" since="*)
+            rest=${info#* pid=}
+            pid=${rest%% *}
+            since=${info##* since=}
+            ;;
+        esac
         [ -n "$since" ] || since=$(stat -c %Y "$lock" 2>/dev/null) || since=$now
         if { [ -n "$pid" ] && [ ! -d "/proc/$pid" ]; } || [ $((now - since)) -ge "$stale_after" ]; then
             say "step stale-lock ${info:-unknown holder}"
@@ -75,31 +82,57 @@ acquire() {
         waited=$((waited + 1))
     done
     locked=1
-    printf '%s pid=%s since=%s\n' "$holder" "$$" "$(date +%s)" >"$lock/holder"
+    printf '%s pid=%s since=%s\n' "$holder" "$$" "$((epoch + waited))" >"$lock/holder"
 }
 
+# Few processes: each fork costs about a millisecond, and ten hosts may share two cores.
+nl='
+'
+now=$(date -u '+%s %Y-%m-%dT%H:%M:%SZ')
+epoch=${now% *} iso=${now#* }
+[ -d "$state/backups" ] || { mkdir -p "$state/backups" && chmod 700 "$state"; } ||
+    finish "failed cannot create $state"
 if [ "$mode" = push ]; then
-    mkdir -p "$state/backups" && chmod 700 "$state" || finish "failed cannot create $state"
     cat >"$incoming" || finish "failed cannot store the new Caddyfile in $state"
-    actual=$(sha256sum <"$incoming" | cut -c1-64)
+    sum=$(sha256sum "$incoming")
 else
-    actual=$(sha256sum | cut -c1-64)
+    sum=$(sha256sum)
 fi
+actual=${sum%% *}
 [ "$actual" = "$expected" ] || finish "failed the Caddyfile arrived incomplete (sha256 $actual)"
 
-command -v caddy >/dev/null 2>&1 || finish "failed caddy is not installed (not on PATH)"
-say "caddy $(caddy version 2>&1 | head -n 1)"
-modules=$(caddy list-modules 2>&1) || { details "$modules"; finish "failed caddy list-modules failed"; }
+# What this host's Caddy build is and which modules it has, read once: kept in the state folder
+# and read afresh whenever the binary changes (another inode, size or time).
+binary=$(command -v caddy) || finish "failed caddy is not installed (not on PATH)"
+build="$(stat -L -c '%i %s %Y' "$binary") $binary"
+cache="$state/caddy-build"
+cached="" version="" modules=""
+if [ -r "$cache" ]; then
+    {
+        IFS= read -r cached
+        IFS= read -r version
+        while IFS= read -r line; do modules="$modules$nl$line"; done
+    } <"$cache"
+fi
+if [ "$cached" != "$build" ]; then
+    version=$(caddy version 2>&1)
+    version=${version%%"$nl"*}
+    modules=$(caddy list-modules 2>&1) || { details "$modules"; finish "failed caddy list-modules failed"; }
+    modules="$nl$modules"
+    printf '%s\n%s%s\n' "$build" "$version" "$modules" >"$cache.$$" && mv -f "$cache.$$" "$cache"
+fi
+say "caddy $version"
 missing=""
 for module in $required; do
-    printf '%s\n' "$modules" | grep -qxF "$module" || missing="$missing $module"
+    case "$modules$nl" in *"$nl$module$nl"*) ;; *) missing="$missing $module" ;; esac
 done
 [ -z "$missing" ] || finish "failed this host's caddy lacks module${missing}: build caddy with it (xcaddy --with github.com/caddy-dns/...)"
 
-live=$(readlink -f -- "$live_arg") || live=$live_arg
-dir=$(dirname -- "$live")
-new="$dir/.$(basename -- "$live").boma-new"
-[ -d "$dir" ] || finish "failed directory $dir does not exist"
+live=$live_arg
+[ -L "$live" ] && live=$(readlink -f -- "$live_arg")
+dir=${live%/*} base=${live##*/}
+new="${dir:-/}/.$base.boma-new"
+[ -d "${dir:-/}" ] || finish "failed directory ${dir:-/} does not exist"
 
 if [ "$mode" = push ]; then
     say "step lock"
@@ -109,7 +142,8 @@ fi
 old=none
 if [ -e "$live" ]; then
     [ -r "$live" ] || finish "failed cannot read $live as $(id -un)"
-    old=$(sha256sum <"$live" | cut -c1-64)
+    sum=$(sha256sum "$live")
+    old=${sum%% *}
 fi
 say "live-sha256 $old"
 [ "$old" = "$expected" ] && finish unchanged
@@ -119,7 +153,7 @@ fi
 [ "$mode" = check ] && finish would-change
 
 audit() {
-    printf '%s user=%s rev=%s result=%s old=%s new=%s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
+    printf '%s user=%s rev=%s result=%s old=%s new=%s\n' "$iso" \
         "$holder" "$revision" "$1" "$old" "$expected" >>"$state/audit.log"
 }
 
@@ -136,9 +170,16 @@ out=$(priv caddy validate --adapter caddyfile --config "$new" 2>&1) || {
 }
 
 if [ "$old" != none ]; then
-    backup="$state/backups/$(basename -- "$live").$(date -u +%Y%m%dT%H%M%SZ).$(printf '%.12s' "$old")"
+    # Named by time, so the glob lists them oldest first; the last 5 are kept.
+    backup="$state/backups/$base.$iso.${old%"${old#????????????}"}"
     cp "$live" "$backup" || finish "failed cannot back up $live to $backup"
-    ls -1t "$state/backups" | tail -n +6 | while IFS= read -r stale; do rm -f "$state/backups/$stale"; done
+    set -- "$state/backups/$base".*
+    excess=$(($# - 5))
+    while [ "$excess" -gt 0 ]; do
+        rm -f -- "$1"
+        shift
+        excess=$((excess - 1))
+    done
 fi
 
 say "step install"
