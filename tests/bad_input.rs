@@ -314,3 +314,11 @@ fn record_clashing_with_a_service_name() {
         "services.toml:13:8: `dns.records[0]`: `a.example.org` already has a CNAME record from service `a`",
     );
 }
+
+#[test]
+fn shell_syntax_in_a_reload_that_runs_through_sudo() {
+    rejected(
+        "version = 1\n[hosts.h]\naddress = \"h.example\"\nsudo = true\n[hosts.h.caddy]\nreload = \"caddy reload && echo ok\"\n",
+        "services.toml:6:10: `hosts.h.caddy.reload` uses shell syntax, but with `sudo = true`",
+    );
+}

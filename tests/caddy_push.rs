@@ -493,3 +493,68 @@ async fn a_deploy_user_with_only_the_needed_sudo_commands_can_push() {
     assert_eq!(host.live(), before, "the previous Caddyfile is back");
     assert_serves(host).await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn backups_keep_the_last_five_and_audit_lines_name_the_operator_and_revision() {
+    let Some(lab) = Lab::start(1).await else {
+        return;
+    };
+    let host = lab.host("h1");
+    let boma = Boma::new().catalog(&lab.catalog());
+    let git = |args: &[&str]| {
+        let mut all = vec![
+            "-C",
+            boma.path().to_str().unwrap_or("."),
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@example.org",
+        ];
+        all.extend_from_slice(args);
+        run("git", &all).trim().to_string()
+    };
+    git(&["init", "-q"]);
+    git(&["add", "services.toml"]);
+    git(&["commit", "-q", "-m", "catalog"]);
+    let commit = git(&["rev-parse", "--short=12", "HEAD"]);
+    boma.run_with(["caddy-push"]).success();
+    for round in 1..=6 {
+        let catalog = format!("{}description = \"round {round}\"\n", lab.catalog());
+        std::fs::write(boma.path().join("services.toml"), catalog)
+            .unwrap_or_else(|e| panic!("{e}"));
+        boma.run_with(["caddy-push"])
+            .success()
+            .stdout_has("changed");
+    }
+    let backups: Vec<String> = std::fs::read_dir(host.state().join("backups"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(backups.len(), 5, "{backups:?}");
+    // The newest backup is the previous live file: round 5's Caddyfile.
+    let newest = backups
+        .iter()
+        .max()
+        .map(|name| host.state().join("backups").join(name));
+    let content = newest
+        .map(std::fs::read_to_string)
+        .and_then(Result::ok)
+        .unwrap_or_default();
+    assert!(content.contains("round 5"), "{content}");
+    let lines = audit(host);
+    assert_eq!(lines.len(), 7, "{lines:?}");
+    assert!(lines[0].contains(&format!("rev={commit} ")), "{}", lines[0]);
+    assert!(
+        lines[1].contains(&format!("rev={commit}+dirty ")),
+        "{}",
+        lines[1]
+    );
+    assert!(
+        lines
+            .iter()
+            .all(|line| line.contains(" user=") && line.contains("@"))
+    );
+    assert_serves(host).await;
+}

@@ -170,8 +170,15 @@ out=$(priv caddy validate --adapter caddyfile --config "$new" 2>&1) || {
 }
 
 if [ "$old" != none ]; then
-    # Named by time, so the glob lists them oldest first; the last 5 are kept.
-    backup="$state/backups/$base.$iso.${old%"${old#????????????}"}"
+    # Numbered from 100001 (same width, so the glob lists them oldest first); the last 5 are kept.
+    sequence=100000
+    for previous in "$state/backups/$base".*; do
+        [ -e "$previous" ] || continue
+        previous=${previous#"$state/backups/$base."}
+        sequence=${previous%%.*}
+    done
+    case "$sequence" in '' | *[!0-9]*) sequence=100000 ;; esac
+    backup="$state/backups/$base.$((sequence + 1)).$iso.${old%"${old#????????????}"}"
     cp "$live" "$backup" || finish "failed cannot back up $live to $backup"
     set -- "$state/backups/$base".*
     excess=$(($# - 5))

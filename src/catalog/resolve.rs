@@ -440,7 +440,7 @@ fn host(reader: &mut Reader<'_>, path: &str, name: &str, raw: schema::Host) -> O
         }
     });
     let ssh = ssh(reader, path, raw.ssh);
-    let (caddy, dns_challenge_span) = caddy(reader, path, raw.caddy);
+    let (caddy, dns_challenge_span) = caddy(reader, path, raw.caddy, raw.sudo);
     let model = Host {
         name: name.to_string(),
         address,
@@ -492,6 +492,7 @@ fn caddy(
     reader: &mut Reader<'_>,
     path: &str,
     raw: Option<Spanned<schema::Caddy>>,
+    sudo: bool,
 ) -> (Caddy, Option<std::ops::Range<usize>>) {
     let Some(raw) = raw.map(Spanned::into_inner) else {
         let caddy = Caddy {
@@ -520,6 +521,17 @@ fn caddy(
         .filter(|reload| reload.get_ref().trim().is_empty())
     {
         reader.error(reload.span(), format!("`{path}.caddy.reload` is empty"));
+    }
+    if let Some(reload) = raw.reload.as_ref().filter(|reload| {
+        sudo && reload.get_ref().contains([
+            '|', '&', ';', '<', '>', '(', ')', '$', '`', '\\', '"', '\'', '\n',
+        ])
+    }) {
+        reader.error_with_hint(
+            reload.span(),
+            format!("`{path}.caddy.reload` uses shell syntax, but with `sudo = true` it runs as `sudo -n` and its words, without a shell"),
+            "write one plain command (the exact line the sudoers entry allows), e.g. `systemctl reload caddy`",
+        );
     }
     if let Some(admin) = raw
         .admin
