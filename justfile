@@ -4,10 +4,11 @@
 test *ARGS:
     scripts/test {{ARGS}}
 
-# what CI checks: formatting, clippy with warnings as errors, then every test
+# what CI checks: formatting, clippy with warnings as errors, shellcheck, then every test
 ci:
     cargo fmt --all -- --check
     cargo clippy --all-targets --locked -- -D warnings
+    shellcheck -s sh src/caddy/push.sh
     scripts/test
 
 # medians of `boma check` and `boma render --out` on 2,000 services over 50 hosts
