@@ -43,12 +43,15 @@ pub fn exec(global: &Global, args: &CaddyPushArgs, ui: &Ui) -> anyhow::Result<Ou
     let bars = ui.bars();
     let reports = runtime.block_on(async {
         let pushes = push::apply(&connector, &targets, &settings, |host| {
-            let bar = bars.add(host);
-            move |step: &str| bar.message(step)
+            let (bar, log, host) = (bars.add(host), ui.logger(), host.to_string());
+            move |step: &str| {
+                bar.message(step);
+                log(&format!("{host}: {step}"));
+            }
         });
         tokio::select! {
             reports = pushes => Some(reports),
-            Ok(()) = tokio::signal::ctrl_c() => None,
+            () = remote::stop_requested() => None,
         }
     });
     // Dropping the runtime drops any push still in flight: its ssh processes are killed and its

@@ -215,6 +215,26 @@ impl Connection {
     }
 }
 
+/// Resolves when the operator asks boma to stop: Ctrl-C (SIGINT), SIGTERM or SIGHUP. Racing work
+/// against it lets that work be dropped, which closes its connections.
+pub async fn stop_requested() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut streams: Vec<_> = [
+        SignalKind::interrupt(),
+        SignalKind::terminate(),
+        SignalKind::hangup(),
+    ]
+    .into_iter()
+    .filter_map(|kind| signal(kind).ok())
+    .collect();
+    if streams.is_empty() {
+        // Signals cannot be watched: never resolve, as if no one asked.
+        std::future::pending::<()>().await;
+    }
+    let waits = streams.iter_mut().map(|stream| Box::pin(stream.recv()));
+    futures_util::future::select_all(waits).await;
+}
+
 /// Writes `input`, reads stdout line by line and stderr to the end, all at once so no pipe fills.
 async fn exchange(
     stdin: Option<impl AsyncWrite + Unpin>,
