@@ -558,3 +558,28 @@ async fn backups_keep_the_last_five_and_audit_lines_name_the_operator_and_revisi
     );
     assert_serves(host).await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn named_hosts_are_the_only_ones_touched_and_unknown_names_are_refused() {
+    let Some(lab) = Lab::start(2).await else {
+        return;
+    };
+    let untouched = lab.host("h1").live();
+    let (boma, run) = push(&lab, &["h2", "--parallel", "1", "--output", "json"]);
+    run.success();
+    let report = run.json();
+    assert_eq!(
+        report["hosts"].as_array().map(Vec::len),
+        Some(1),
+        "{report}"
+    );
+    assert_eq!(entry(&report, "h2")["status"], "changed");
+    assert_eq!(lab.host("h1").live(), untouched);
+    assert_serves(lab.host("h2")).await;
+
+    boma.run_with(["caddy-push", "h3"])
+        .code(2)
+        .stderr_has("error: host `h3` is not in the catalog")
+        .stderr_has("hint: hosts: h1, h2");
+    assert_eq!(lab.host("h1").live(), untouched);
+}
