@@ -242,6 +242,8 @@ fn arguments(target: &Target<'_>, settings: &Settings) -> Vec<String> {
 struct Transcript {
     caddy: Option<String>,
     live_sha256: Option<String>,
+    /// The script compared with the live file (it may not exist): a diff means something.
+    compared: bool,
     live: Option<Vec<u8>>,
     details: Vec<String>,
     /// The `result` line: a status word and an explanation.
@@ -256,6 +258,7 @@ impl Transcript {
             "step" => return Some(rest),
             "caddy" => self.caddy = Some(rest.to_string()),
             "live-sha256" => {
+                self.compared = true;
                 self.live_sha256 = Some(rest).filter(|sha| *sha != "none").map(str::to_string)
             }
             "live-content" => {
@@ -296,12 +299,9 @@ impl Transcript {
             }
             (None, Ok(finished)) => (Status::Failed, Some(script_died(finished))),
         };
-        let diff = match (settings.diff, status) {
-            (true, Status::Changed | Status::WouldChange | Status::RolledBack | Status::Failed) => {
-                Some(diff(target, self.live.as_deref()))
-            }
-            _ => None,
-        };
+        // Without a comparison (a refused connection, a missing module) there is nothing to diff.
+        let diff = (settings.diff && self.compared && status != Status::Unchanged)
+            .then(|| diff(target, self.live.as_deref()));
         HostReport {
             host: target.host.name.clone(),
             status,
@@ -370,6 +370,7 @@ mod tests {
         transcript.take("result failed caddy validate rejected it");
         assert_eq!(transcript.caddy.as_deref(), Some("v2.6.2 h1:abc"));
         assert_eq!(transcript.live_sha256, None);
+        assert!(transcript.compared, "`none` is a comparison: no live file");
         assert_eq!(transcript.live.as_deref(), Some(&b"hello\n"[..]));
         assert_eq!(transcript.details, ["Error: adapting config"]);
         assert_eq!(
