@@ -49,14 +49,17 @@ pub fn artifact_name(host: &str) -> String {
     format!("caddy/{host}")
 }
 
-pub fn artifacts(catalog: &Catalog, renderer: &Renderer) -> Result<Vec<Artifact>, RenderError> {
-    let mut artifacts = Vec::new();
+/// Each host that serves a site, with its rendered Caddyfile, in host order.
+pub fn caddyfiles<'a>(
+    catalog: &'a Catalog,
+    renderer: &Renderer,
+) -> Result<Vec<(&'a Host, String)>, RenderError> {
+    let mut caddyfiles = Vec::new();
     for host in catalog.hosts.values() {
         let sites = sites(catalog, host);
         if sites.is_empty() {
             continue;
         }
-        let name = artifact_name(&host.name);
         let context = Context {
             host: &host.name,
             email: catalog.defaults.acme_email.as_deref(),
@@ -66,14 +69,24 @@ pub fn artifacts(catalog: &Catalog, renderer: &Renderer) -> Result<Vec<Artifact>
             authentik_headers: &AUTHENTIK_HEADERS,
             sites,
         };
-        let content = renderer.render(&name, CADDYFILE, &context)?;
-        artifacts.push(Artifact {
-            path: PathBuf::from(&name).join("Caddyfile"),
-            name,
-            content,
-        });
+        let content = renderer.render(&artifact_name(&host.name), CADDYFILE, &context)?;
+        caddyfiles.push((host, content));
     }
-    Ok(artifacts)
+    Ok(caddyfiles)
+}
+
+pub fn artifacts(catalog: &Catalog, renderer: &Renderer) -> Result<Vec<Artifact>, RenderError> {
+    Ok(caddyfiles(catalog, renderer)?
+        .into_iter()
+        .map(|(host, content)| {
+            let name = artifact_name(&host.name);
+            Artifact {
+                path: PathBuf::from(&name).join("Caddyfile"),
+                name,
+                content,
+            }
+        })
+        .collect())
 }
 
 fn sites<'a>(catalog: &'a Catalog, host: &'a Host) -> Vec<Site<'a>> {

@@ -117,21 +117,16 @@ pub fn plan<'a>(
             .into());
         }
     }
-    let mut targets = Vec::new();
-    for artifact in super::artifacts(catalog, renderer)? {
-        let Some(host) = catalog.hosts.values().find(|host| {
-            super::artifact_name(&host.name) == artifact.name
-                && (named.is_empty() || named.contains(&host.name))
-        }) else {
-            continue;
-        };
-        targets.push(Target {
+    let targets: Vec<Target<'a>> = super::caddyfiles(catalog, renderer)?
+        .into_iter()
+        .filter(|(host, _)| named.is_empty() || named.contains(&host.name))
+        .map(|(host, content)| Target {
             host,
-            sha256: hex::encode(Sha256::digest(artifact.content.as_bytes())),
-            modules: required_modules(&artifact.content),
-            content: artifact.content,
-        });
-    }
+            sha256: hex::encode(Sha256::digest(content.as_bytes())),
+            modules: required_modules(&content),
+            content,
+        })
+        .collect();
     if let Some(idle) = named
         .iter()
         .find(|name| !targets.iter().any(|target| target.host.name == **name))
