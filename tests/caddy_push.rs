@@ -269,6 +269,12 @@ async fn check_and_diff_change_nothing_and_show_the_difference() {
         .stdout_has("would change");
     assert_eq!(host.live(), live);
     assert!(!host.state().join("lock").exists());
+    assert!(audit(host).is_empty(), "--check writes no audit line");
+    assert_eq!(
+        std::fs::read_dir(host.state().join("backups")).map_or(0, Iterator::count),
+        0,
+        "--check makes no backup"
+    );
     assert_eq!(loads(host), 0, "no config was sent to Caddy");
 
     boma.run_with(["caddy-push", "--diff"])

@@ -26,7 +26,11 @@ pub fn exec(global: &Global, args: &CaddyPushArgs, ui: &Ui) -> anyhow::Result<Ou
         lock_wait: args.lock_wait,
         parallel: usize::from(args.parallel),
         operator: provenance::operator(),
-        revision: provenance::catalog_revision(&catalog.path),
+        // Only a push writes audit lines; `--check` need not ask git.
+        revision: match mode {
+            Mode::Push => provenance::catalog_revision(&catalog.path),
+            Mode::Check => "none".to_string(),
+        },
     };
     let connector = Connector::new(
         remote::Options {
