@@ -78,6 +78,21 @@ pub enum Command {
     Completions(CompletionsArgs),
 }
 
+impl Command {
+    /// The subcommand as typed, for messages.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Check(_) => "check",
+            Self::Render(_) => "render",
+            Self::Services => "services",
+            Self::DnsPreview(_) => "dns-preview",
+            Self::DnsUp(_) => "dns-up",
+            Self::CaddyPush(_) => "caddy-push",
+            Self::Completions(_) => "completions",
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct CaddyPushArgs {
     /// Hosts to push to [default: every host that serves a site]
@@ -89,6 +104,9 @@ pub struct CaddyPushArgs {
     /// Show a unified diff of each live Caddyfile against the rendered one
     #[arg(long)]
     pub diff: bool,
+    /// Push only if the fresh plan has this checksum (from a reviewed `caddy-push --check`)
+    #[arg(long, value_name = "CHECKSUM", conflicts_with = "check")]
+    pub checksum: Option<String>,
     /// Hosts handled at once
     #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..))]
     pub parallel: u16,

@@ -5,12 +5,16 @@ pub mod catalog;
 pub mod cli;
 mod commands;
 pub mod dns;
+mod errors;
 mod files;
+pub mod hint;
 mod http;
+pub mod position;
 mod provenance;
 mod remote;
 pub mod render;
 pub mod secret;
+pub mod stage;
 pub mod ui;
 
 use std::process::ExitCode;
@@ -43,9 +47,15 @@ pub fn run(cli: Cli) -> ExitCode {
         Ok(Outcome::Done) => ExitCode::SUCCESS,
         Ok(Outcome::ProblemFound) => ExitCode::from(1),
         Ok(Outcome::Interrupted) => ExitCode::from(130),
-        Err(error) => {
-            ui.error(&error);
-            ExitCode::from(2)
-        }
+        Err(error) => match error.downcast_ref::<stage::Interrupted>() {
+            Some(interrupted) => {
+                ui.status(&format!("{}: {interrupted}", cli.command.name()));
+                ExitCode::from(130)
+            }
+            None => {
+                ui.error(&error, &errors::hints(&error));
+                ExitCode::from(2)
+            }
+        },
     }
 }

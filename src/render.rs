@@ -1,12 +1,10 @@
-//! Templates and artifacts: minijinja with built-in templates that a `templates/` folder overrides.
+//! The template engine: minijinja with built-in templates that a `templates/` folder overrides,
+//! strict about undefined variables. What artifacts exist is each subsystem's business.
 
 use std::path::{Path, PathBuf};
 
 use minijinja::{Environment, UndefinedBehavior};
 use serde::Serialize;
-
-use crate::caddy;
-use crate::catalog::Catalog;
 
 pub const CADDYFILE: &str = "Caddyfile.j2";
 
@@ -63,11 +61,12 @@ impl Renderer {
         Self { environment }
     }
 
-    /// The override folder for a catalog: `--templates`, else `templates/` beside the catalog.
-    pub fn for_catalog(catalog: &Catalog, templates: Option<&Path>) -> Self {
+    /// The override folder for a catalog in `catalog_dir`: `--templates`, else `templates/`
+    /// beside the catalog.
+    pub fn for_catalog(catalog_dir: &Path, templates: Option<&Path>) -> Self {
         let dir = templates
             .map(Path::to_path_buf)
-            .or_else(|| Some(catalog.dir.join("templates")).filter(|dir| dir.is_dir()));
+            .or_else(|| Some(catalog_dir.join("templates")).filter(|dir| dir.is_dir()));
         Self::new(dir)
     }
 
@@ -97,9 +96,4 @@ fn describe(error: &minijinja::Error) -> String {
         source = cause.source();
     }
     detail
-}
-
-/// Every artifact the catalog implies, in a stable order.
-pub fn artifacts(catalog: &Catalog, renderer: &Renderer) -> Result<Vec<Artifact>, RenderError> {
-    caddy::artifacts(catalog, renderer)
 }

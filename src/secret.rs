@@ -5,7 +5,7 @@ use std::io::Read;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
-use crate::catalog::Position;
+use crate::position::Position;
 
 /// Where a named secret comes from; resolving it is deferred to the command that needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -586,6 +586,6 @@ async fn named_hosts_are_the_only_ones_touched_and_unknown_names_are_refused() {
     boma.run_with(["caddy-push", "h3"])
         .code(2)
         .stderr_has("error: host `h3` is not in the catalog")
-        .stderr_has("hint: hosts: h1, h2");
+        .stderr_has("hint: did you mean `h1`? hosts: h1, h2");
     assert_eq!(lab.host("h1").live(), untouched);
 }

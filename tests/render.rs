@@ -87,8 +87,8 @@ fn unknown_artifact_lists_the_known_ones() {
         .args(["render", "caddy/nope"])
         .run();
     run.code(2)
-        .stderr_has("error: no artifact named `caddy/nope`")
-        .stderr_has("hint: the catalog renders: caddy/indri, caddy/ringtail");
+        .stderr_has("error: artifact `caddy/nope` is not in the catalog")
+        .stderr_has("artifacts: caddy/indri, caddy/ringtail");
 }
 
 #[test]

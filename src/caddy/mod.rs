@@ -1,14 +1,86 @@
-//! Each host's Caddyfile: the sites its services need, rendered from `Caddyfile.j2`.
+//! The Caddy stage: each host's Caddyfile (the sites its services need, rendered from
+//! `Caddyfile.j2`), planned against the live file and pushed over SSH.
 
+pub mod plan;
 pub mod push;
 pub mod report;
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::Outcome;
 use crate::catalog::{Catalog, DnsChallenge, Host};
+use crate::hint::Hint;
+use crate::provenance;
 use crate::render::{Artifact, CADDYFILE, RenderError, Renderer};
+use crate::stage::{Context, Stage, Summary};
+
+/// The script that runs on each host; see its header for the settings.
+const SCRIPT: &str = include_str!("push.sh");
+
+#[derive(Debug, thiserror::Error)]
+pub enum CaddyError {
+    #[error("host `{0}` serves no site, so it has no Caddyfile to push")]
+    ServesNoSite(String),
+}
+
+impl Hint for CaddyError {
+    fn hint(&self) -> Option<String> {
+        match self {
+            Self::ServesNoSite(_) => Some(
+                "give one of its services an upstream and a name, or leave the host out"
+                    .to_string(),
+            ),
+        }
+    }
+}
+
+/// The Caddy stage, for every host that serves a site or for the named hosts.
+pub struct CaddyStage {
+    pub hosts: Vec<String>,
+    pub diff: bool,
+    pub lock_wait: Duration,
+}
+
+impl Stage for CaddyStage {
+    const NAME: &'static str = "caddy";
+    const PREVIEW: &'static str = "caddy-push --check";
+    const SHOW_PLAN_BEFORE_APPLY: bool = false;
+    type Plan = plan::CaddyPlan;
+    type Applied = report::Pushed;
+
+    fn plan(&mut self, cx: &Context<'_>) -> anyhow::Result<Self::Plan> {
+        let targets = plan::targets(cx.catalog, cx.renderer, &self.hosts)?;
+        plan::plan(cx, targets, self.diff)
+    }
+
+    fn summary(plan: &Self::Plan) -> Summary {
+        plan.summary()
+    }
+
+    fn checksum(plan: &Self::Plan) -> String {
+        plan.checksum.clone()
+    }
+
+    fn apply(&mut self, cx: &Context<'_>, plan: Self::Plan) -> anyhow::Result<Self::Applied> {
+        let settings = push::Settings {
+            lock_wait: self.lock_wait,
+            operator: provenance::operator(),
+            revision: provenance::catalog_revision(&cx.catalog.path),
+        };
+        push::apply(cx, plan, &settings)
+    }
+
+    fn outcome(applied: &Self::Applied) -> Outcome {
+        if applied.hosts.iter().any(|host| host.status.is_failure()) {
+            Outcome::ProblemFound
+        } else {
+            Outcome::Done
+        }
+    }
+}
 
 /// The headers Authentik's outpost answers with; Caddy copies them to the upstream request.
 pub const AUTHENTIK_HEADERS: [&str; 6] = [
@@ -21,7 +93,8 @@ pub const AUTHENTIK_HEADERS: [&str; 6] = [
 ];
 
 #[derive(Debug, Serialize)]
-struct Context<'a> {
+/// What `Caddyfile.j2` is given for one host.
+struct Template<'a> {
     host: &'a str,
     email: Option<&'a str>,
     admin: Option<&'a str>,
@@ -60,7 +133,7 @@ pub fn caddyfiles<'a>(
         if sites.is_empty() {
             continue;
         }
-        let context = Context {
+        let context = Template {
             host: &host.name,
             email: catalog.defaults.acme_email.as_deref(),
             admin: host.caddy.admin.as_deref(),

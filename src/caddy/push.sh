@@ -1,23 +1,24 @@
-# boma caddy-push: runs on the host as the SSH user, the new Caddyfile on stdin.
-# One run is the whole push: lock, compare, stage, validate, back up, install, reload, roll back,
-# audit, unlock. Each step is announced on stdout (`step NAME`) so boma can show progress, and a
+# shellcheck shell=sh disable=SC2154 # the settings come from the header boma writes
+# boma caddy-push: runs on the host as the SSH user. The prelude (say, details, finish) and a
+# header of settings come first:
+#   mode         plan (read and compare, change nothing) | push (the new Caddyfile on stdin)
+#   live         the live Caddyfile's path          use_sudo   0|1
+#   want_diff    0|1: send the live file back        lock_wait  seconds to wait for the lock
+#   stale_after  seconds after which a lock is taken over
+#   holder       user@machine    revision  the catalog's commit, for the audit line
+#   expected     sha256 of the new Caddyfile         planned    sha256 the plan saw live (push)
+#   required     the Caddy modules the file needs    reload     the reload command
+# One push run is the whole push: lock, compare, stage, validate, back up, install, reload, roll
+# back, audit, unlock. Each step is announced (`step NAME`) so boma can show progress, and a
 # closed connection (boma interrupted) ends the script through SIGPIPE with everything cleaned up.
-# Arguments: mode (push|check) live-path sudo(0|1) diff(0|1) lock-wait-seconds stale-seconds
-#            holder revision expected-sha256 required-modules reload-command
+# State (lock, backups, audit log) is kept per live file, so two Caddy instances on one machine
+# and user never wait on each other and each rollback restores its own file.
 set -u
-mode=$1 live_arg=$2 use_sudo=$3 want_diff=$4 lock_wait=$5 stale_after=$6
-holder=$7 revision=$8 expected=$9
-shift 9
-required=$1 reload=$2
 
-state="${XDG_STATE_HOME:-$HOME/.local/state}/boma/caddy"
-lock="$state/lock"
-incoming="$state/incoming.$$"
+base_state="${XDG_STATE_HOME:-$HOME/.local/state}/boma/caddy"
+state="" lock="" incoming=""
 locked=0 staged=0 installed=0 reloaded=0 backup=""
 
-say() { printf '%s\n' "$*"; }
-details() { printf '%s\n' "$1" | tail -n 20 | while IFS= read -r line; do say "detail $line"; done; }
-finish() { say "result $*"; exit 0; }
 
 # Privileged steps, each an exact command a sudoers entry can allow.
 priv() { if [ "$use_sudo" = 1 ]; then sudo -n -- "$@"; else "$@"; fi; }
@@ -39,7 +40,8 @@ cleanup() {
     if [ "$installed" = 1 ] && [ "$reloaded" = 0 ]; then
         restore >/dev/null 2>&1
     fi
-    rm -f "$incoming" "$state/caddy-build.$$"
+    [ -n "$incoming" ] && rm -f "$incoming"
+    rm -f "$base_state/caddy-build.$$"
     [ "$staged" = 1 ] && priv rm -f "$new" >/dev/null 2>&1
     [ "$locked" = 1 ] && rm -rf "$lock"
 }
@@ -56,9 +58,10 @@ restore() {
 }
 
 acquire() {
-    waited=0
+    deadline=$((epoch + lock_wait))
+    announced=""
     while ! mkdir "$lock" 2>/dev/null; do
-        now=$((epoch + waited))
+        now=$(date +%s)
         info=""
         IFS= read -r info <"$lock/holder" 2>/dev/null
         pid="" since=""
@@ -74,15 +77,18 @@ acquire() {
             rm -rf "$lock"
             continue
         fi
-        if [ "$waited" -ge "$lock_wait" ]; then
+        if [ "$now" -ge "$deadline" ]; then
             finish "locked held by ${info:-an unknown holder} for $((now - since))s (waited ${lock_wait}s)"
         fi
-        say "step waiting for lock held by ${info:-an unknown holder}"
-        sleep 1
-        waited=$((waited + 1))
+        if [ "$announced" != "$info" ]; then
+            say "step waiting for lock held by ${info:-an unknown holder}"
+            announced=$info
+        fi
+        # Polled five times a second: a released lock is taken within 200 ms.
+        sleep 0.2
     done
     locked=1
-    printf '%s pid=%s since=%s\n' "$holder" "$$" "$((epoch + waited))" >"$lock/holder"
+    printf '%s pid=%s since=%s\n' "$holder" "$$" "$(date +%s)" >"$lock/holder"
 }
 
 # Few processes: each fork costs about a millisecond, and ten hosts may share two cores.
@@ -90,22 +96,37 @@ nl='
 '
 now=$(date -u '+%s %Y-%m-%dT%H:%M:%SZ')
 epoch=${now% *} iso=${now#* }
-[ -d "$state/backups" ] || { mkdir -p "$state/backups" && chmod 700 "$state"; } ||
-    finish "failed cannot create $state"
+
+[ -L "$live" ] && live=$(readlink -f -- "$live")
+case "$live" in /*) ;; *) finish "failed the live Caddyfile path does not resolve to a file" ;; esac
+dir=${live%/*} base=${live##*/}
+new="${dir:-/}/.$base.boma-new"
+[ -d "${dir:-/}" ] || finish "failed directory ${dir:-/} does not exist"
+
+# Each live file's own state folder: its path with `%` and `/` escaped, so names never collide.
+key=$(printf '%s' "$live" | sed 's/%/%25/g; s|/|%2F|g')
+state="$base_state/files/$key"
+lock="$state/lock"
+if [ ! -d "$state/backups" ]; then
+    { mkdir -p "$state/backups" && chmod 700 "$base_state"; } || finish "failed cannot create $state"
+    # Backups from the layout before per-file state (one folder for the SSH user) move here.
+    for legacy in "$base_state/backups/$base".*; do
+        [ -e "$legacy" ] && mv -f -- "$legacy" "$state/backups/"
+    done
+fi
 if [ "$mode" = push ]; then
+    incoming="$state/incoming.$$"
     cat >"$incoming" || finish "failed cannot store the new Caddyfile in $state"
     sum=$(sha256sum "$incoming")
-else
-    sum=$(sha256sum)
+    actual=${sum%% *}
+    [ "$actual" = "$expected" ] || finish "failed the Caddyfile arrived incomplete (sha256 $actual)"
 fi
-actual=${sum%% *}
-[ "$actual" = "$expected" ] || finish "failed the Caddyfile arrived incomplete (sha256 $actual)"
 
 # What this host's Caddy build is and which modules it has, read once: kept in the state folder
 # and read afresh whenever the binary changes (another inode, size or time).
 binary=$(command -v caddy) || finish "failed caddy is not installed (not on PATH)"
 build="$(stat -L -c '%i %s %Y' "$binary") $binary"
-cache="$state/caddy-build"
+cache="$base_state/caddy-build"
 cached="" version="" modules=""
 if [ -r "$cache" ]; then
     {
@@ -128,12 +149,6 @@ for module in $required; do
 done
 [ -z "$missing" ] || finish "failed this host's caddy lacks module${missing}: build caddy with it (xcaddy --with github.com/caddy-dns/...)"
 
-live=$live_arg
-[ -L "$live" ] && live=$(readlink -f -- "$live_arg")
-dir=${live%/*} base=${live##*/}
-new="${dir:-/}/.$base.boma-new"
-[ -d "${dir:-/}" ] || finish "failed directory ${dir:-/} does not exist"
-
 if [ "$mode" = push ]; then
     say "step lock"
     acquire
@@ -147,10 +162,15 @@ if [ -e "$live" ]; then
 fi
 say "live-sha256 $old"
 [ "$old" = "$expected" ] && finish unchanged
-if [ "$want_diff" = 1 ] && [ "$old" != none ]; then
-    say "live-content $(base64 -w 0 <"$live")"
+if [ "$mode" = plan ]; then
+    if [ "$want_diff" = 1 ] && [ "$old" != none ]; then
+        say "live-content $(base64 -w 0 <"$live")"
+    fi
+    finish would-change
 fi
-[ "$mode" = check ] && finish would-change
+# A push applies exactly the plan: a live file changed since then is someone else's change.
+[ "$old" = "$planned" ] ||
+    finish "failed the live Caddyfile changed since the plan (sha256 ${old%"${old#????????????}"}, planned ${planned%"${planned#????????????}"}); plan again"
 
 audit() {
     printf '%s user=%s rev=%s result=%s old=%s new=%s\n' "$iso" \

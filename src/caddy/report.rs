@@ -1,15 +1,121 @@
-//! How a `caddy-push` run reads: diffs, a table a host, the details of failures; or JSON.
+//! How a Caddy plan and a push read: diffs, a table a host, the details of failures; or JSON.
+
+use std::time::Duration;
 
 use serde::Serialize;
 
-use super::push::{HostReport, Mode, Status};
-use crate::ui;
+use super::plan::CaddyPlan;
+use crate::remote::{Finished, RemoteError, Transcript};
+use crate::ui::{self, Report};
 
-#[derive(Debug, Serialize)]
-pub struct Summary<'a> {
-    pub mode: &'static str,
-    pub hosts: &'a [HostReport],
-    pub counts: Counts,
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Status {
+    Changed,
+    Unchanged,
+    WouldChange,
+    RolledBack,
+    Failed,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Changed => "changed",
+            Self::Unchanged => "unchanged",
+            Self::WouldChange => "would change",
+            Self::RolledBack => "rolled back",
+            Self::Failed => "failed",
+        }
+    }
+
+    /// A host whose live config is not what the catalog says after the run.
+    pub fn is_failure(self) -> bool {
+        matches!(self, Self::RolledBack | Self::Failed)
+    }
+}
+
+/// How one host's plan or push ended.
+#[derive(Debug, Clone, Serialize)]
+pub struct HostReport {
+    pub host: String,
+    pub status: Status,
+    #[serde(serialize_with = "milliseconds", rename = "duration_ms")]
+    pub duration: Duration,
+    pub reason: Option<String>,
+    /// The script's detail lines (a validation error, a failed reload's output).
+    pub details: Vec<String>,
+    /// `caddy version` on the host.
+    pub caddy: Option<String>,
+    pub old_sha256: Option<String>,
+    pub new_sha256: String,
+    /// Unified diff of the live file against the rendered one (`--diff`).
+    pub diff: Option<String>,
+}
+
+fn milliseconds<S: serde::Serializer>(
+    duration: &Duration,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.serialize_u64(u64::try_from(duration.as_millis()).unwrap_or(u64::MAX))
+}
+
+impl HostReport {
+    /// What a run of the host script said, as a report (its duration is set by the caller).
+    pub fn read(
+        host: &str,
+        new_sha256: &str,
+        transcript: &Transcript,
+        finished: Result<Finished, RemoteError>,
+    ) -> Self {
+        let (status, reason) = match (&transcript.result, &finished) {
+            (_, Err(error)) => (Status::Failed, Some(error.one_line())),
+            (Some((word, reason)), Ok(_)) => {
+                let reason = Some(reason.clone()).filter(|reason| !reason.is_empty());
+                match word.as_str() {
+                    "changed" => (Status::Changed, reason),
+                    "unchanged" => (Status::Unchanged, reason),
+                    "would-change" => (Status::WouldChange, reason),
+                    "rolled-back" => (Status::RolledBack, reason),
+                    "locked" => (
+                        Status::Failed,
+                        Some(format!("lock {}", reason.unwrap_or_default())),
+                    ),
+                    _ => (Status::Failed, reason),
+                }
+            }
+            (None, Ok(finished)) => (Status::Failed, Some(script_died(finished))),
+        };
+        Self {
+            host: host.to_string(),
+            status,
+            duration: Duration::ZERO,
+            reason,
+            details: transcript.details.clone(),
+            caddy: transcript.fact("caddy").map(str::to_string),
+            old_sha256: transcript
+                .fact("live-sha256")
+                .filter(|sha| *sha != "none")
+                .map(str::to_string),
+            new_sha256: new_sha256.to_string(),
+            diff: None,
+        }
+    }
+}
+
+/// The script ended without a result line: the connection dropped or something killed it.
+fn script_died(finished: &Finished) -> String {
+    let last = finished
+        .stderr
+        .lines()
+        .rev()
+        .find(|line| !line.trim().is_empty())
+        .map(|line| format!(": {}", line.trim()))
+        .unwrap_or_default();
+    match finished.code {
+        Some(code) => format!("the remote script exited with {code} before finishing{last}"),
+        None => format!("the connection dropped before the push finished{last}"),
+    }
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -35,18 +141,11 @@ pub fn counts(reports: &[HostReport]) -> Counts {
     counts
 }
 
-pub fn json(mode: Mode, reports: &[HostReport]) -> Summary<'_> {
-    Summary {
-        mode: match mode {
-            Mode::Push => "push",
-            Mode::Check => "check",
-        },
-        hosts: reports,
-        counts: counts(reports),
+/// Diffs, then a table a host, then the details of each failure.
+fn text(reports: &[HostReport]) -> String {
+    if reports.is_empty() {
+        return String::new();
     }
-}
-
-pub fn text(reports: &[HostReport]) -> String {
     let mut text = String::new();
     for diff in reports.iter().filter_map(|report| report.diff.as_deref()) {
         text.push_str(diff);
@@ -75,8 +174,29 @@ pub fn text(reports: &[HostReport]) -> String {
     text
 }
 
-/// The closing line on stderr: `2 changed, 1 unchanged, 1 failed`.
-pub fn summary_line(reports: &[HostReport]) -> String {
+fn json(mode: &str, checksum: Option<&str>, reports: &[HostReport]) -> serde_json::Value {
+    #[derive(Serialize)]
+    struct Document<'a> {
+        mode: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        checksum: Option<&'a str>,
+        hosts: &'a [HostReport],
+        counts: Counts,
+    }
+    serde_json::to_value(Document {
+        mode,
+        checksum,
+        hosts: reports,
+        counts: counts(reports),
+    })
+    .unwrap_or_default()
+}
+
+/// The closing line on stderr: `caddy-push: 2 changed, 1 unchanged, 1 failed`.
+fn summary_line(reports: &[HostReport]) -> String {
+    if reports.is_empty() {
+        return "caddy-push: no host serves a site; nothing to push".to_string();
+    }
     let counts = counts(reports);
     let parts: Vec<String> = [
         (counts.changed, "changed"),
@@ -90,4 +210,38 @@ pub fn summary_line(reports: &[HostReport]) -> String {
     .map(|(count, label)| format!("{count} {label}"))
     .collect();
     format!("caddy-push: {}", parts.join(", "))
+}
+
+impl Report for CaddyPlan {
+    fn text(&self) -> String {
+        let mut out = text(&self.hosts);
+        if !self.hosts.is_empty() {
+            out.push_str(&format!("checksum {}\n", self.checksum));
+        }
+        out
+    }
+    fn json(&self) -> serde_json::Value {
+        json("check", Some(&self.checksum), &self.hosts)
+    }
+    fn summary(&self) -> Option<String> {
+        Some(summary_line(&self.hosts))
+    }
+}
+
+/// What a push did, host by host.
+#[derive(Debug)]
+pub struct Pushed {
+    pub hosts: Vec<HostReport>,
+}
+
+impl Report for Pushed {
+    fn text(&self) -> String {
+        text(&self.hosts)
+    }
+    fn json(&self) -> serde_json::Value {
+        json("push", None, &self.hosts)
+    }
+    fn summary(&self) -> Option<String> {
+        Some(summary_line(&self.hosts))
+    }
 }

@@ -21,6 +21,8 @@ pub const MAX_CATALOG_BYTES: u64 = 8 * 1024 * 1024;
 /// Why a catalog could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
+    #[error("catalog `{path}` not found")]
+    Missing { path: String },
     #[error("cannot read catalog `{path}`")]
     Unreadable {
         path: String,
@@ -31,11 +33,28 @@ pub enum LoadError {
     Invalid(#[from] CatalogErrors),
 }
 
+impl crate::hint::Hint for LoadError {
+    fn hint(&self) -> Option<String> {
+        match self {
+            Self::Missing { .. } => Some(
+                "run boma next to services.toml, or pass --catalog PATH (or set BOMA_CATALOG)"
+                    .to_string(),
+            ),
+            Self::Unreadable { .. } | Self::Invalid(_) => None,
+        }
+    }
+}
+
 /// Reads and validates the catalog at `path`.
 pub fn load(path: &Path) -> Result<Catalog, LoadError> {
-    let unreadable = |source| LoadError::Unreadable {
-        path: diagnostic::display_name(path),
-        source,
+    let unreadable = |source: std::io::Error| match source.kind() {
+        std::io::ErrorKind::NotFound => LoadError::Missing {
+            path: diagnostic::display_name(path),
+        },
+        _ => LoadError::Unreadable {
+            path: diagnostic::display_name(path),
+            source,
+        },
     };
     let size = std::fs::metadata(path).map_err(unreadable)?.len();
     if size > MAX_CATALOG_BYTES {

@@ -8,14 +8,8 @@ use serde::Serialize;
 
 pub use super::schema::{BackupTool, DnsProvider};
 pub use super::values::{Duration, Rate, RecordType};
+pub use crate::position::Position;
 use crate::secret::SecretRef;
-
-/// A 1-based line and column in the catalog.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct Position {
-    pub line: usize,
-    pub column: usize,
-}
 
 #[derive(Debug, Clone)]
 pub struct Catalog {

@@ -207,19 +207,7 @@ fn describe(message: &str, span: Range<usize>, key_path: &str, entry_path: &str)
 }
 
 /// The closest known name to `given`, when it is close enough to be a typo.
-pub fn suggest(given: &str, known: &[impl AsRef<str>]) -> Option<String> {
-    known
-        .iter()
-        .map(|candidate| {
-            (
-                strsim::jaro_winkler(given, candidate.as_ref()),
-                candidate.as_ref(),
-            )
-        })
-        .filter(|(score, _)| *score >= 0.8)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, candidate)| candidate.to_string())
-}
+pub use crate::hint::suggest;
 
 #[cfg(test)]
 mod tests {

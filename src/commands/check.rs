@@ -3,14 +3,14 @@
 use serde::Serialize;
 
 use crate::Outcome;
-use crate::catalog::{Catalog, LoadError, Located};
+use crate::catalog::{Catalog, CatalogErrors, LoadError, Located};
 use crate::cli::{CheckArgs, Global};
-use crate::ui::Ui;
+use crate::ui::{Report, Ui};
 
 #[derive(Serialize)]
-struct Report<'a> {
+struct CheckReport {
     ok: bool,
-    errors: &'a [Located],
+    errors: Vec<Located>,
     #[serde(skip_serializing_if = "Option::is_none")]
     summary: Option<Summary>,
 }
@@ -23,25 +23,45 @@ struct Summary {
     secrets_checked: usize,
 }
 
+impl Report for CheckReport {
+    /// Problems go to stderr through the error printer; a valid catalog has one summary line.
+    fn text(&self) -> String {
+        String::new()
+    }
+    fn json(&self) -> serde_json::Value {
+        serde_json::to_value(self).unwrap_or_default()
+    }
+    fn summary(&self) -> Option<String> {
+        let summary = self.summary.filter(|_| self.ok)?;
+        let secrets = if summary.secrets_checked > 0 {
+            format!(", {} secrets readable", summary.secrets_checked)
+        } else {
+            String::new()
+        };
+        Some(format!(
+            "ok: {} hosts, {} services, {} DNS records{secrets}",
+            summary.hosts, summary.services, summary.records
+        ))
+    }
+}
+
 pub fn exec(global: &Global, args: &CheckArgs, ui: &Ui) -> anyhow::Result<Outcome> {
     let catalog = match super::load_catalog(global) {
         Ok(catalog) => catalog,
         Err(error) => {
-            if ui.json_output() {
-                let problems = match error.downcast_ref::<LoadError>() {
-                    Some(LoadError::Invalid(errors)) => errors.problems.as_slice(),
-                    _ => &[],
-                };
-                ui.json(&Report {
-                    ok: false,
-                    errors: problems,
-                    summary: None,
-                })?;
-            }
+            let errors = match error.downcast_ref::<LoadError>() {
+                Some(LoadError::Invalid(errors)) => errors.problems.clone(),
+                _ => Vec::new(),
+            };
+            ui.report(&CheckReport {
+                ok: false,
+                errors,
+                summary: None,
+            })?;
             return Err(error);
         }
     };
-    let secret_problems = if args.secrets {
+    let problems = if args.secrets {
         check_secrets(&catalog)
     } else {
         Vec::new()
@@ -56,34 +76,16 @@ pub fn exec(global: &Global, args: &CheckArgs, ui: &Ui) -> anyhow::Result<Outcom
             0
         },
     };
-    let ok = secret_problems.is_empty();
-    if ui.json_output() {
-        ui.json(&Report {
-            ok,
-            errors: &secret_problems,
-            summary: Some(summary),
-        })?;
+    let ok = problems.is_empty();
+    ui.report(&CheckReport {
+        ok,
+        errors: problems.clone(),
+        summary: Some(summary),
+    })?;
+    if let Some(first) = problems.first() {
+        let file = first.file.clone();
+        return Err(CatalogErrors { file, problems }.into());
     }
-    if !ok {
-        let file = secret_problems
-            .first()
-            .map(|problem| problem.file.clone())
-            .unwrap_or_default();
-        return Err(crate::catalog::CatalogErrors {
-            file,
-            problems: secret_problems,
-        }
-        .into());
-    }
-    let secrets = if args.secrets {
-        format!(", {} secrets readable", summary.secrets_checked)
-    } else {
-        String::new()
-    };
-    ui.status(&format!(
-        "ok: {} hosts, {} services, {} DNS records{secrets}",
-        summary.hosts, summary.services, summary.records
-    ));
     Ok(Outcome::Done)
 }
 

@@ -1,4 +1,5 @@
-//! One module per subcommand: each `exec` loads what it needs, plans, and asks `ui` to print.
+//! One module per subcommand: each `exec` loads what it needs, runs a stage or builds a report,
+//! and hands the report to the printer.
 
 pub mod caddy_push;
 pub mod check;
@@ -7,20 +8,18 @@ pub mod dns;
 pub mod render;
 pub mod services;
 
-use crate::catalog::{self, Catalog, LoadError};
+use crate::catalog::{self, Catalog};
 use crate::cli::Global;
-use crate::ui::Hinted;
+use crate::render::Renderer;
 
-/// Loads the catalog named by `--catalog`, with a hint when the file is missing.
+/// Loads the catalog named by `--catalog`.
 pub fn load_catalog(global: &Global) -> anyhow::Result<Catalog> {
-    catalog::load(&global.catalog).map_err(|error| match error {
-        LoadError::Unreadable { path, source } if source.kind() == std::io::ErrorKind::NotFound => {
-            Hinted::new(
-                format!("catalog `{path}` not found"),
-                "run boma next to services.toml, or pass --catalog PATH (or set BOMA_CATALOG)",
-            )
-            .into()
-        }
-        other => other.into(),
-    })
+    Ok(catalog::load(&global.catalog)?)
+}
+
+/// The catalog and its template engine (`--templates`, else `templates/` beside the catalog).
+pub fn load(global: &Global) -> anyhow::Result<(Catalog, Renderer)> {
+    let catalog = load_catalog(global)?;
+    let renderer = Renderer::for_catalog(&catalog.dir, global.templates.as_deref());
+    Ok((catalog, renderer))
 }

@@ -4,59 +4,64 @@ use anyhow::Context;
 use serde::Serialize;
 
 use crate::Outcome;
+use crate::caddy;
 use crate::cli::{Global, RenderArgs};
 use crate::files::{WriteStatus, write_if_changed};
-use crate::render::{Artifact, Renderer, artifacts};
-use crate::ui::{Hinted, Ui};
+use crate::hint::check_known;
+use crate::render::Artifact;
+use crate::ui::{Plain, Ui};
 
 #[derive(Serialize)]
-struct Written<'a> {
-    name: &'a str,
+struct Written {
+    name: String,
     path: String,
     status: WriteStatus,
 }
 
 pub fn exec(global: &Global, args: &RenderArgs, ui: &Ui) -> anyhow::Result<Outcome> {
-    let catalog = super::load_catalog(global)?;
-    let renderer = Renderer::for_catalog(&catalog, global.templates.as_deref());
-    let selected = select(artifacts(&catalog, &renderer)?, &args.artifacts)?;
-    match &args.out {
-        None if ui.json_output() => ui.json(&selected)?,
-        None => ui.data(&concatenate(&selected))?,
-        Some(dir) => {
-            let mut written = Vec::new();
-            for artifact in &selected {
-                let path = dir.join(&artifact.path);
-                let status = write_if_changed(&path, artifact.content.as_bytes())
-                    .with_context(|| format!("cannot write `{}`", path.display()))?;
-                written.push(Written {
-                    name: &artifact.name,
-                    path: path.display().to_string(),
-                    status,
-                });
-            }
-            if ui.json_output() {
-                ui.json(&written)?;
-            } else {
-                let changed = written
-                    .iter()
-                    .filter(|file| file.status == WriteStatus::Written)
-                    .count();
-                for file in written
-                    .iter()
-                    .filter(|file| file.status == WriteStatus::Written)
-                {
-                    ui.debug(&format!("wrote {}", file.path));
-                }
-                ui.status(&format!(
-                    "rendered {} artifacts into {}: {changed} written, {} unchanged",
-                    written.len(),
-                    dir.display(),
-                    written.len() - changed
-                ));
-            }
+    let (catalog, renderer) = super::load(global)?;
+    // Every subsystem that renders files is asked for its artifacts here.
+    let all = caddy::artifacts(&catalog, &renderer)?;
+    let selected = select(all, &args.artifacts)?;
+    let Some(dir) = &args.out else {
+        let text = concatenate(&selected);
+        ui.report(&Plain {
+            text,
+            value: selected,
+            summary: None,
+        })?;
+        return Ok(Outcome::Done);
+    };
+    let mut written = Vec::new();
+    for artifact in selected {
+        let path = dir.join(&artifact.path);
+        let status = write_if_changed(&path, artifact.content.as_bytes())
+            .with_context(|| format!("cannot write `{}`", path.display()))?;
+        if status == WriteStatus::Written {
+            ui.debug(&format!("wrote {}", path.display()));
         }
+        let path = path.display().to_string();
+        written.push(Written {
+            name: artifact.name,
+            path,
+            status,
+        });
     }
+    let changed = written
+        .iter()
+        .filter(|file| file.status == WriteStatus::Written)
+        .count();
+    let summary = format!(
+        "rendered {} artifacts into {}: {changed} written, {} unchanged",
+        written.len(),
+        dir.display(),
+        written.len() - changed
+    );
+    ui.report(&Plain {
+        text: String::new(),
+        value: written,
+        summary: Some(summary),
+    })?;
     Ok(Outcome::Done)
 }
 
@@ -65,17 +70,8 @@ fn select(all: Vec<Artifact>, wanted: &[String]) -> anyhow::Result<Vec<Artifact>
     if wanted.is_empty() {
         return Ok(all);
     }
-    if let Some(unknown) = wanted
-        .iter()
-        .find(|name| !all.iter().any(|artifact| &artifact.name == *name))
-    {
-        let known: Vec<&str> = all.iter().map(|artifact| artifact.name.as_str()).collect();
-        return Err(Hinted::new(
-            format!("no artifact named `{unknown}`"),
-            format!("the catalog renders: {}", known.join(", ")),
-        )
-        .into());
-    }
+    let known: Vec<&str> = all.iter().map(|artifact| artifact.name.as_str()).collect();
+    check_known("artifact", "artifacts", wanted, &known)?;
     Ok(all
         .into_iter()
         .filter(|artifact| wanted.contains(&artifact.name))

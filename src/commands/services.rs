@@ -3,9 +3,9 @@
 use serde::Serialize;
 
 use crate::Outcome;
-use crate::catalog::Exposure;
+use crate::catalog::{Catalog, Exposure};
 use crate::cli::Global;
-use crate::ui::{Ui, table};
+use crate::ui::{Plain, Ui, table};
 
 #[derive(Serialize)]
 struct Row<'a> {
@@ -20,7 +20,18 @@ struct Row<'a> {
 
 pub fn exec(global: &Global, ui: &Ui) -> anyhow::Result<Outcome> {
     let catalog = super::load_catalog(global)?;
-    let rows: Vec<Row> = catalog
+    let rows = rows(&catalog);
+    let text = text(&rows);
+    ui.report(&Plain {
+        text,
+        value: rows,
+        summary: None,
+    })?;
+    Ok(Outcome::Done)
+}
+
+fn rows(catalog: &Catalog) -> Vec<Row<'_>> {
+    catalog
         .services
         .values()
         .map(|service| Row {
@@ -35,11 +46,10 @@ pub fn exec(global: &Global, ui: &Ui) -> anyhow::Result<Outcome> {
                 .map(|container| container.image.as_str()),
             backup: service.backup.is_some(),
         })
-        .collect();
-    if ui.json_output() {
-        ui.json(&rows)?;
-        return Ok(Outcome::Done);
-    }
+        .collect()
+}
+
+fn text(rows: &[Row<'_>]) -> String {
     let listed = |names: &[String]| {
         if names.is_empty() {
             "-".to_string()
@@ -47,6 +57,7 @@ pub fn exec(global: &Global, ui: &Ui) -> anyhow::Result<Outcome> {
             names.join(",")
         }
     };
+    let yes_no = |on: bool| if on { "yes" } else { "no" }.to_string();
     let cells: Vec<Vec<String>> = rows
         .iter()
         .map(|row| {
@@ -56,16 +67,15 @@ pub fn exec(global: &Global, ui: &Ui) -> anyhow::Result<Outcome> {
                 listed(row.names),
                 listed(row.public),
                 row.exposure.as_str().to_string(),
-                if row.image.is_some() { "yes" } else { "no" }.to_string(),
-                if row.backup { "yes" } else { "no" }.to_string(),
+                yes_no(row.image.is_some()),
+                yes_no(row.backup),
             ]
         })
         .collect();
-    ui.data(&table(
+    table(
         &[
             "SERVICE", "HOST", "PRIVATE", "PUBLIC", "EXPOSURE", "IMAGE", "BACKUP",
         ],
         &cells,
-    ))?;
-    Ok(Outcome::Done)
+    )
 }

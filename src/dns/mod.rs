@@ -3,10 +3,37 @@
 pub mod plan;
 pub mod providers;
 pub mod report;
+mod stage;
 
 use serde::Serialize;
 
 use crate::catalog::{Catalog, Record};
+use crate::hint::Hint;
+
+pub use stage::DnsStage;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DnsError {
+    #[error("the catalog has no [dns] section")]
+    NoDnsSection,
+    #[error("{provider}: zone `{zone}` does not exist")]
+    ZoneMissing {
+        provider: &'static str,
+        zone: String,
+    },
+    #[error("the DNS stage was asked to apply a plan it did not make")]
+    NotPlanned,
+}
+
+impl Hint for DnsError {
+    fn hint(&self) -> Option<String> {
+        match self {
+            Self::NoDnsSection => Some("declare [dns] with provider and zone".to_string()),
+            Self::ZoneMissing { .. } => Some("pass --create-zone to create it".to_string()),
+            Self::NotPlanned => None,
+        }
+    }
+}
 
 /// One name and type with its values: the unit every provider reads and writes.
 ///

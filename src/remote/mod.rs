@@ -1,18 +1,29 @@
-//! Running one script on a host: over SSH through a ControlMaster per host, or on this machine.
+//! Reaching hosts: over SSH through one ControlMaster per host, or on this machine for `local`.
 //!
-//! Masters live in a short private folder (the control socket path must fit in 107 bytes), exit
-//! on their own after a short idle time, and are closed when their `Connection` is dropped, so a
-//! boma that returns, fails or is interrupted leaves no ssh process behind.
+//! `HostPool` (pool.rs) opens one connection per host on first use and keeps it for every stage
+//! of a run, fans work out over N hosts at a time and handles Ctrl-C once. `HostScript`
+//! (script.rs) is a POSIX sh script with a header of named settings that speaks the line protocol
+//! every host script shares (`step`, `detail`, `result`, facts). Masters live in a short private
+//! folder (the control socket path must fit in 107 bytes), exit on their own after a short idle
+//! time, and are closed when the pool is dropped, so a boma that returns, fails or is interrupted
+//! leaves no ssh process behind.
+
+mod connection;
+mod pool;
+mod script;
 
 use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::Duration;
 
 use openssh::{ControlPersist, KnownHosts, SessionBuilder};
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 
 use crate::catalog::{Address, Host};
+use crate::hint::Hint;
+
+pub use connection::{Connection, Finished, converse};
+pub use pool::{HostPool, Step};
+pub use script::{HostScript, Transcript};
 
 /// How connections are made, from the command line.
 #[derive(Debug, Clone)]
@@ -22,15 +33,62 @@ pub struct Options {
     pub connect_timeout: Duration,
 }
 
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            accept_new_host_keys: false,
+            connect_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
 /// A master idle this long exits by itself, even if boma was killed with SIGKILL.
 const MASTER_IDLE_SECONDS: usize = 30;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RemoteError {
-    #[error("cannot connect to `{destination}`: {detail}")]
-    Connect { destination: String, detail: String },
-    #[error("cannot run the remote script: {0}")]
-    Run(String),
+    #[error("cannot connect to `{destination}`")]
+    Connect {
+        destination: String,
+        #[source]
+        source: openssh::Error,
+    },
+    #[error("cannot run the host script")]
+    Run(#[source] std::io::Error),
+}
+
+impl Hint for RemoteError {
+    fn hint(&self) -> Option<String> {
+        let text = self.chain_text();
+        if text.contains("Host key verification failed") {
+            Some("the host key is unknown or has changed; check it and add it to known_hosts, or pass --accept-new-host-keys to trust a new host on first use".to_string())
+        } else if text.contains("Permission denied") {
+            Some("check the catalog's ssh user and identity".to_string())
+        } else {
+            None
+        }
+    }
+}
+
+impl RemoteError {
+    /// The message and every cause, `: `-joined on one line.
+    fn chain_text(&self) -> String {
+        let mut text = self.to_string();
+        let mut source = std::error::Error::source(self);
+        while let Some(cause) = source {
+            text.push_str(&format!(": {}", cause.to_string().trim()));
+            source = cause.source();
+        }
+        text.replace('\n', "; ")
+    }
+
+    /// The whole error with its hint on one line: for a host's row in a report table.
+    pub fn one_line(&self) -> String {
+        match self.hint() {
+            Some(hint) => format!("{} ({hint})", self.chain_text()),
+            None => self.chain_text(),
+        }
+    }
 }
 
 /// Opens connections; owns the private folder that holds the control sockets.
@@ -39,20 +97,6 @@ pub struct Connector {
     control_dir: tempfile::TempDir,
     /// Relative `identity` and `known_hosts` paths are relative to the catalog.
     catalog_dir: PathBuf,
-}
-
-/// An open way to run commands on one host.
-pub enum Connection {
-    Ssh(openssh::Session),
-    Local,
-}
-
-/// What a finished script left behind, besides the lines it printed.
-#[derive(Debug)]
-pub struct Finished {
-    /// `None` when it was killed by a signal or the connection dropped.
-    pub code: Option<i32>,
-    pub stderr: String,
 }
 
 impl Connector {
@@ -109,9 +153,9 @@ impl Connector {
             .connect(destination)
             .await
             .map(Connection::Ssh)
-            .map_err(|error| RemoteError::Connect {
+            .map_err(|source| RemoteError::Connect {
                 destination: destination.clone(),
-                detail: describe(&error),
+                source,
             })
     }
 
@@ -122,156 +166,4 @@ impl Connector {
             _ => self.catalog_dir.join(path),
         }
     }
-}
-
-/// ssh's own words, with what to do about the ones an operator meets most.
-fn describe(error: &openssh::Error) -> String {
-    let mut detail = error.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        detail = format!("{detail}: {cause}");
-        source = cause.source();
-    }
-    let detail = detail.trim().replace('\n', "; ");
-    if detail.contains("Host key verification failed") {
-        format!(
-            "{detail} (the host key is unknown or has changed; check it and add it to known_hosts, or pass --accept-new-host-keys to trust a new host on first use)"
-        )
-    } else if detail.contains("Permission denied") {
-        format!("{detail} (check the catalog's ssh user and identity)")
-    } else {
-        detail
-    }
-}
-
-impl Connection {
-    /// Runs `sh -c SCRIPT boma ARGS...` with `input` on stdin, handing each stdout line to `on_line`
-    /// as it arrives.
-    pub async fn run_script(
-        &self,
-        script: &str,
-        args: &[String],
-        input: &[u8],
-        on_line: impl FnMut(&str),
-    ) -> Result<Finished, RemoteError> {
-        let fail = |error: &dyn std::fmt::Display| RemoteError::Run(error.to_string());
-        match self {
-            Self::Ssh(session) => {
-                let mut child = session
-                    .command("env")
-                    .args(["LC_ALL=C", "sh", "-c", script, "boma"])
-                    .args(args)
-                    .stdin(openssh::Stdio::piped())
-                    .stdout(openssh::Stdio::piped())
-                    .stderr(openssh::Stdio::piped())
-                    .spawn()
-                    .await
-                    .map_err(|error| fail(&error))?;
-                let stdin = child.stdin().take();
-                let stdout = child.stdout().take();
-                let stderr = child.stderr().take();
-                let stderr = exchange(stdin, stdout, stderr, input, on_line)
-                    .await
-                    .map_err(|error| fail(&error))?;
-                let code = match child.wait().await {
-                    Ok(status) => status.code(),
-                    Err(openssh::Error::RemoteProcessTerminated) => None,
-                    Err(error) => return Err(fail(&error)),
-                };
-                Ok(Finished { code, stderr })
-            }
-            Self::Local => {
-                let mut child = tokio::process::Command::new("sh")
-                    .args(["-c", script, "boma"])
-                    .args(args)
-                    .env("LC_ALL", "C")
-                    .stdin(Stdio::piped())
-                    .stdout(Stdio::piped())
-                    .stderr(Stdio::piped())
-                    .kill_on_drop(true)
-                    .spawn()
-                    .map_err(|error| fail(&error))?;
-                let stdin = child.stdin.take();
-                let stdout = child.stdout.take();
-                let stderr = child.stderr.take();
-                let stderr = exchange(stdin, stdout, stderr, input, on_line)
-                    .await
-                    .map_err(|error| fail(&error))?;
-                let status = child.wait().await.map_err(|error| fail(&error))?;
-                Ok(Finished {
-                    code: status.code(),
-                    stderr,
-                })
-            }
-        }
-    }
-
-    /// Closes the master now (dropping the connection does the same, synchronously).
-    pub async fn close(self) {
-        if let Self::Ssh(session) = self {
-            // A master that is already gone has nothing left to close.
-            let _ = session.close().await;
-        }
-    }
-}
-
-/// Resolves when the operator asks boma to stop: Ctrl-C (SIGINT), SIGTERM or SIGHUP. Racing work
-/// against it lets that work be dropped, which closes its connections.
-pub async fn stop_requested() {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut streams: Vec<_> = [
-        SignalKind::interrupt(),
-        SignalKind::terminate(),
-        SignalKind::hangup(),
-    ]
-    .into_iter()
-    .filter_map(|kind| signal(kind).ok())
-    .collect();
-    if streams.is_empty() {
-        // Signals cannot be watched: never resolve, as if no one asked.
-        std::future::pending::<()>().await;
-    }
-    let waits = streams.iter_mut().map(|stream| Box::pin(stream.recv()));
-    futures_util::future::select_all(waits).await;
-}
-
-/// Writes `input`, reads stdout line by line and stderr to the end, all at once so no pipe fills.
-async fn exchange(
-    stdin: Option<impl AsyncWrite + Unpin>,
-    stdout: Option<impl AsyncRead + Unpin>,
-    stderr: Option<impl AsyncRead + Unpin>,
-    input: &[u8],
-    mut on_line: impl FnMut(&str),
-) -> std::io::Result<String> {
-    let write = async {
-        if let Some(mut stdin) = stdin {
-            // The script may stop reading early (a refused lock); a closed pipe is not our error.
-            match stdin.write_all(input).await {
-                Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => {}
-                other => other?,
-            }
-            let _ = stdin.shutdown().await;
-        }
-        Ok::<_, std::io::Error>(())
-    };
-    let read = async {
-        if let Some(stdout) = stdout {
-            let mut lines = BufReader::new(stdout).lines();
-            while let Some(line) = lines.next_line().await? {
-                on_line(&line);
-            }
-        }
-        Ok::<_, std::io::Error>(())
-    };
-    let errors = async {
-        let mut text = String::new();
-        if let Some(mut stderr) = stderr {
-            let mut bytes = Vec::new();
-            stderr.read_to_end(&mut bytes).await?;
-            text = String::from_utf8_lossy(&bytes).into_owned();
-        }
-        Ok::<_, std::io::Error>(text)
-    };
-    let ((), (), text) = tokio::try_join!(write, read, errors)?;
-    Ok(text)
 }

@@ -310,9 +310,9 @@ impl TestHost {
         std::fs::read(&self.config).unwrap_or_else(|error| panic!("{error}"))
     }
 
-    /// boma's state folder on this host (lock, backups, audit log).
+    /// boma's state folder for this host's live Caddyfile (lock, backups, audit log).
     pub fn state(&self) -> PathBuf {
-        self.home.join(".local/state/boma/caddy")
+        state_for(&self.home, &self.config)
     }
 
     /// Files boma leaves only while a push runs: the staged file and the incoming copy.
@@ -370,6 +370,16 @@ impl TestHost {
             }
         }
     }
+}
+
+/// The state folder boma keeps under `home` for the live file at `config`: one per live file,
+/// named by its path with `%` and `/` escaped.
+pub fn state_for(home: &Path, config: &Path) -> PathBuf {
+    let key = config
+        .to_string_lossy()
+        .replace('%', "%25")
+        .replace('/', "%2F");
+    home.join(".local/state/boma/caddy/files").join(key)
 }
 
 /// A login user for the least-privilege test: no password (`*`, not locked), a real shell.

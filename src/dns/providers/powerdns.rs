@@ -61,10 +61,10 @@ impl Provider for PowerDns {
         let response = match self.http.send(Method::GET, &self.zone_url, None) {
             Err(error) if error.status == Some(404) || error.status == Some(422) => {
                 if !self.create_zone {
-                    return Err(crate::ui::Hinted::new(
-                        format!("powerdns: zone `{}` does not exist", self.zone),
-                        "pass --create-zone to create it",
-                    )
+                    return Err(crate::dns::DnsError::ZoneMissing {
+                        provider: "powerdns",
+                        zone: self.zone.clone(),
+                    }
                     .into());
                 }
                 self.missing = true;

@@ -1,0 +1,174 @@
+//! The one place that prints: data on stdout (a `Report` in the format asked for), progress,
+//! logs and errors on stderr.
+
+mod errors;
+mod progress;
+mod table;
+
+use std::io::{self, IsTerminal, Write};
+
+pub use progress::{Bars, Progress};
+pub use table::table;
+
+use crate::cli::{Color, Global, Output};
+
+/// Something a command hands to the printer, which picks the format: text, JSON or Markdown.
+pub trait Report {
+    /// The data for stdout in text form (may be empty).
+    fn text(&self) -> String;
+    fn json(&self) -> serde_json::Value;
+    /// Markdown for a pull-request comment; the text where a report has no Markdown form.
+    fn markdown(&self) -> String {
+        self.text()
+    }
+    /// A closing line for stderr (counts, where things were written), not data.
+    fn summary(&self) -> Option<String> {
+        None
+    }
+}
+
+pub struct Ui {
+    output: Output,
+    quiet: bool,
+    verbose: u8,
+    color: bool,
+}
+
+const CYAN: &str = "\x1b[36m";
+const RESET: &str = "\x1b[0m";
+
+impl Ui {
+    pub fn new(global: &Global) -> Self {
+        let color = match global.color {
+            Color::Always => true,
+            Color::Never => false,
+            Color::Auto => {
+                std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty())
+                    && io::stderr().is_terminal()
+            }
+        };
+        Self {
+            output: global.output,
+            quiet: global.quiet,
+            verbose: global.verbose,
+            color,
+        }
+    }
+
+    /// Prints a report in the format `--output` asks for, then its summary line on stderr.
+    pub fn report(&self, report: &dyn Report) -> io::Result<()> {
+        match self.output {
+            Output::Json => {
+                let mut text =
+                    serde_json::to_string_pretty(&report.json()).map_err(io::Error::other)?;
+                text.push('\n');
+                self.data(&text)?;
+            }
+            Output::Markdown => self.data(&report.markdown())?,
+            Output::Text => self.data(&report.text())?,
+        }
+        if let Some(line) = report.summary() {
+            self.status(&line);
+        }
+        Ok(())
+    }
+
+    /// Data for stdout. A closed pipe (`boma render | head`) is not an error.
+    fn data(&self, text: &str) -> io::Result<()> {
+        if text.is_empty() {
+            return Ok(());
+        }
+        let mut stdout = io::stdout().lock();
+        match stdout
+            .write_all(text.as_bytes())
+            .and_then(|()| stdout.flush())
+        {
+            Err(error) if error.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+            other => other,
+        }
+    }
+
+    /// A progress or summary line on stderr, unless `--quiet`.
+    pub fn status(&self, message: &str) {
+        if !self.quiet {
+            eprintln!("{message}");
+        }
+    }
+
+    /// Detail for `-v`.
+    pub fn debug(&self, message: &str) {
+        (self.logger())(message);
+    }
+
+    /// A logger for `-v` detail that a long-lived component (an HTTP client) can keep.
+    pub fn logger(&self) -> Box<dyn Fn(&str)> {
+        let (verbose, color) = (self.verbose > 0, self.color);
+        Box::new(move |message| {
+            if verbose {
+                let line = format!("debug: {message}");
+                if color {
+                    eprintln!("{CYAN}{line}{RESET}")
+                } else {
+                    eprintln!("{line}")
+                }
+            }
+        })
+    }
+
+    /// A spinner on a terminal; nothing with `--quiet`, in CI or when stderr is not a terminal.
+    pub fn spinner(&self, message: &str) -> Progress {
+        if self.progress_shown() {
+            Progress::spinner(message)
+        } else {
+            Progress::hidden()
+        }
+    }
+
+    /// A bar of `total` steps on a terminal; nothing otherwise.
+    pub fn bar(&self, total: usize, message: &str) -> Progress {
+        if self.progress_shown() {
+            Progress::bar(total, message)
+        } else {
+            Progress::hidden()
+        }
+    }
+
+    /// One line a host, each showing its current step; nothing when hidden.
+    pub fn bars(&self) -> Bars {
+        Bars::shown(self.progress_shown())
+    }
+
+    fn progress_shown(&self) -> bool {
+        !self.quiet && std::env::var_os("CI").is_none() && io::stderr().is_terminal()
+    }
+
+    /// The error printer: catalog problems one per line, then `error:`, `caused by:` and hints.
+    pub fn error(&self, error: &anyhow::Error, hints: &[String]) {
+        let text = errors::Painted {
+            color: self.color,
+            error,
+            hints,
+        }
+        .render();
+        eprint!("{text}");
+    }
+}
+
+/// A report that is a plain value: its JSON is itself and its text is given.
+pub struct Plain<T> {
+    pub text: String,
+    pub value: T,
+    pub summary: Option<String>,
+}
+
+impl<T: serde::Serialize> Report for Plain<T> {
+    fn text(&self) -> String {
+        self.text.clone()
+    }
+    fn json(&self) -> serde_json::Value {
+        serde_json::to_value(&self.value).unwrap_or_default()
+    }
+    fn summary(&self) -> Option<String> {
+        self.summary.clone()
+    }
+}
