@@ -135,9 +135,7 @@ pub fn up<S: Stage>(
 /// A plan that boma will not apply as it stands.
 #[derive(Debug, thiserror::Error)]
 pub enum Refusal {
-    #[error(
-        "the {stage} plan changed since it was reviewed: checksum {reviewed} expected, {now} now"
-    )]
+    #[error("the plan changed since it was reviewed: checksum {reviewed} expected, {now} now")]
     ChecksumMismatch {
         stage: &'static str,
         preview: &'static str,
@@ -165,8 +163,8 @@ pub enum Refusal {
 impl Hint for Refusal {
     fn hint(&self) -> Option<String> {
         Some(match self {
-            Self::ChecksumMismatch { preview, .. } => {
-                format!("run {preview} again and review the new plan")
+            Self::ChecksumMismatch { stage, preview, .. } => {
+                format!("run {preview} again and review the new {stage} plan")
             }
             Self::Conflicts { .. } => {
                 "check them, then run again with --adopt to take them over".to_string()

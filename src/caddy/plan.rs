@@ -116,6 +116,7 @@ pub fn settings(target: &Target, mode: &str) -> HostScript {
         .set("expected", &target.sha256)
         .set("required", target.modules.join(" "))
         .set("reload", &target.host.caddy.reload)
+        .set("stale_after", super::push::LOCK_STALE_AFTER.as_secs())
 }
 
 /// What the plan run said about one host.

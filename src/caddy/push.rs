@@ -11,7 +11,7 @@ use crate::remote;
 use crate::stage::Context;
 
 /// A lock older than this is taken over, whoever holds it.
-const LOCK_STALE_AFTER: Duration = Duration::from_secs(15 * 60);
+pub const LOCK_STALE_AFTER: Duration = Duration::from_secs(15 * 60);
 
 /// What every host's push shares.
 #[derive(Debug, Clone)]
@@ -69,8 +69,13 @@ fn settings_for(target: &Target, planned: &HostReport, push: &Settings) -> remot
     settings(target, "push")
         .set("want_diff", 0)
         .set("lock_wait", push.lock_wait.as_secs())
-        .set("stale_after", LOCK_STALE_AFTER.as_secs())
         .set("holder", &push.operator)
         .set("revision", &push.revision)
-        .set("planned", planned.old_sha256.as_deref().unwrap_or("none"))
+        .set(
+            "planned",
+            match (planned.busy, planned.old_sha256.as_deref()) {
+                (true, _) => "any",
+                (false, old) => old.unwrap_or("none"),
+            },
+        )
 }

@@ -6,7 +6,8 @@
 #   want_diff    0|1: send the live file back        lock_wait  seconds to wait for the lock
 #   stale_after  seconds after which a lock is taken over
 #   holder       user@machine    revision  the catalog's commit, for the audit line
-#   expected     sha256 of the new Caddyfile         planned    sha256 the plan saw live (push)
+#   expected     sha256 of the new Caddyfile
+#   planned      sha256 the plan saw live, `none`, or `any` when a push was under way (push)
 #   required     the Caddy modules the file needs    reload     the reload command
 # One push run is the whole push: lock, compare, stage, validate, back up, install, reload, roll
 # back, audit, unlock. Each step is announced (`step NAME`) so boma can show progress, and a
@@ -57,23 +58,31 @@ restore() {
     fi
 }
 
+# Whether the lock is held by a live, fresh holder; sets `info` (who) and `since`.
+held() {
+    info="" pid="" since=""
+    [ -d "$lock" ] || return 1
+    IFS= read -r info <"$lock/holder" 2>/dev/null
+    case "$info" in *" pid="*" since="*)
+        rest=${info#* pid=}
+        pid=${rest%% *}
+        since=${info##* since=}
+        ;;
+    esac
+    now=$(date +%s)
+    [ -n "$since" ] || since=$(stat -c %Y "$lock" 2>/dev/null) || since=$now
+    if { [ -n "$pid" ] && [ ! -d "/proc/$pid" ]; } || [ $((now - since)) -ge "$stale_after" ]; then
+        return 1
+    fi
+    return 0
+}
+
 acquire() {
     deadline=$((epoch + lock_wait))
     announced=""
     while ! mkdir "$lock" 2>/dev/null; do
-        now=$(date +%s)
-        info=""
-        IFS= read -r info <"$lock/holder" 2>/dev/null
-        pid="" since=""
-        case "$info" in *" pid="*" since="*)
-            rest=${info#* pid=}
-            pid=${rest%% *}
-            since=${info##* since=}
-            ;;
-        esac
-        [ -n "$since" ] || since=$(stat -c %Y "$lock" 2>/dev/null) || since=$now
-        if { [ -n "$pid" ] && [ ! -d "/proc/$pid" ]; } || [ $((now - since)) -ge "$stale_after" ]; then
-            say "step stale-lock ${info:-unknown holder}"
+        if ! held; then
+            [ -d "$lock" ] && say "step stale-lock ${info:-unknown holder}"
             rm -rf "$lock"
             continue
         fi
@@ -161,6 +170,12 @@ if [ -e "$live" ]; then
     old=${sum%% *}
 fi
 say "live-sha256 $old"
+if [ "$mode" = plan ] && held; then
+    # Another push is under way: what is live now may still be rolled back. The push waits for
+    # the lock and compares again.
+    say "busy $info"
+    finish "would-change a push is in progress (lock held by ${info:-an unknown holder})"
+fi
 [ "$old" = "$expected" ] && finish unchanged
 if [ "$mode" = plan ]; then
     if [ "$want_diff" = 1 ] && [ "$old" != none ]; then
@@ -169,7 +184,7 @@ if [ "$mode" = plan ]; then
     finish would-change
 fi
 # A push applies exactly the plan: a live file changed since then is someone else's change.
-[ "$old" = "$planned" ] ||
+[ "$planned" = any ] || [ "$old" = "$planned" ] ||
     finish "failed the live Caddyfile changed since the plan (sha256 ${old%"${old#????????????}"}, planned ${planned%"${planned#????????????}"}); plan again"
 
 audit() {

@@ -51,6 +51,9 @@ pub struct HostReport {
     pub new_sha256: String,
     /// Unified diff of the live file against the rendered one (`--diff`).
     pub diff: Option<String>,
+    /// The plan found another push under way: the push waits for it and compares again.
+    #[serde(skip)]
+    pub busy: bool,
 }
 
 fn milliseconds<S: serde::Serializer>(
@@ -99,6 +102,7 @@ impl HostReport {
                 .map(str::to_string),
             new_sha256: new_sha256.to_string(),
             diff: None,
+            busy: transcript.fact("busy").is_some(),
         }
     }
 }

@@ -1,0 +1,270 @@
+//! `[hosts.NAME]`: the address, SSH settings and the Caddy instance of each host, and the
+//! check that a host's `dns_challenge` has private names to serve.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use toml::Spanned;
+
+use super::super::model::{Address, Caddy, DnsChallenge, Host, Ssh};
+use super::super::parse::Reader;
+use super::super::schema;
+use super::super::services;
+use super::super::values::{is_env_name, is_hostname, is_identifier};
+use super::check_entry_name;
+
+pub const DEFAULT_CADDY_CONFIG: &str = "/etc/caddy/Caddyfile";
+pub const DEFAULT_CADDY_RELOAD: &str = "systemctl reload caddy";
+
+/// A host as read, with the spans later checks point at.
+pub struct HostEntry {
+    pub model: Host,
+    pub dns_challenge_span: Option<std::ops::Range<usize>>,
+}
+
+pub fn hosts(reader: &mut Reader<'_>) -> BTreeMap<String, HostEntry> {
+    let mut hosts = BTreeMap::new();
+    for (name, value) in reader.entries("hosts") {
+        let path = format!("hosts.{}", name.get_ref());
+        check_entry_name(reader, &name, "host");
+        let Some(raw) = reader.read::<schema::Host>(value, &path) else {
+            continue;
+        };
+        if let Some(host) = host(reader, &path, name.get_ref(), raw) {
+            hosts.insert(name.into_inner(), host);
+        }
+    }
+    hosts
+}
+
+fn host(reader: &mut Reader<'_>, path: &str, name: &str, raw: schema::Host) -> Option<HostEntry> {
+    let address = match raw.address.get_ref().as_str() {
+        "local" => Address::Local,
+        other if is_hostname(other) || other.parse::<IpAddr>().is_ok() => {
+            Address::Remote(other.to_string())
+        }
+        other => {
+            reader.error_with_hint(
+                raw.address.span(),
+                format!("`{path}.address`: `{other}` is not a host name or IP address"),
+                "write the SSH destination, or \"local\" for this machine",
+            );
+            return None;
+        }
+    };
+    let ip = raw.ip.and_then(|ip| match ip.get_ref().parse::<IpAddr>() {
+        Ok(parsed) => Some(parsed),
+        Err(_) => {
+            reader.error(
+                ip.span(),
+                format!("`{path}.ip`: `{}` is not an IP address", ip.get_ref()),
+            );
+            None
+        }
+    });
+    let ssh = ssh(reader, path, raw.ssh);
+    let (caddy, dns_challenge_span) = caddy(reader, path, raw.caddy, raw.sudo);
+    let model = Host {
+        name: name.to_string(),
+        address,
+        ssh,
+        sudo: raw.sudo,
+        ip,
+        public: raw.public,
+        caddy,
+    };
+    Some(HostEntry {
+        model,
+        dns_challenge_span,
+    })
+}
+
+fn ssh(reader: &mut Reader<'_>, path: &str, raw: schema::Ssh) -> Ssh {
+    for (key, value) in [
+        ("user", &raw.user),
+        ("jump", &raw.jump),
+        ("identity", &raw.identity),
+        ("known_hosts", &raw.known_hosts),
+    ] {
+        if let Some(value) = value.as_ref().filter(|value| {
+            value.get_ref().is_empty() || value.get_ref().contains(char::is_whitespace)
+        }) {
+            reader.error(
+                value.span(),
+                format!("`{path}.ssh.{key}` must be non-empty and without spaces"),
+            );
+        }
+    }
+    if let Some(port) = raw.port.as_ref().filter(|port| *port.get_ref() == 0) {
+        reader.error(port.span(), format!("`{path}.ssh.port` must be 1 to 65535"));
+    }
+    Ssh {
+        user: raw.user.map(Spanned::into_inner),
+        port: raw.port.map(Spanned::into_inner),
+        identity: raw
+            .identity
+            .map(|identity| PathBuf::from(identity.into_inner())),
+        known_hosts: raw
+            .known_hosts
+            .map(|known_hosts| PathBuf::from(known_hosts.into_inner())),
+        jump: raw.jump.map(Spanned::into_inner),
+    }
+}
+
+fn caddy(
+    reader: &mut Reader<'_>,
+    path: &str,
+    raw: Option<Spanned<schema::Caddy>>,
+    sudo: bool,
+) -> (Caddy, Option<std::ops::Range<usize>>) {
+    let Some(raw) = raw.map(Spanned::into_inner) else {
+        let caddy = Caddy {
+            config: DEFAULT_CADDY_CONFIG.to_string(),
+            reload: DEFAULT_CADDY_RELOAD.to_string(),
+            dns_challenge: None,
+            admin: None,
+            http_port: None,
+            https_port: None,
+        };
+        return (caddy, None);
+    };
+    check_caddy_keys(reader, path, &raw, sudo);
+    let span = raw.dns_challenge.as_ref().map(Spanned::span);
+    let dns_challenge = raw
+        .dns_challenge
+        .map(|challenge| dns_challenge(reader, path, challenge.into_inner()));
+    let caddy = Caddy {
+        config: raw
+            .config
+            .map_or_else(|| DEFAULT_CADDY_CONFIG.to_string(), Spanned::into_inner),
+        reload: raw
+            .reload
+            .map_or_else(|| DEFAULT_CADDY_RELOAD.to_string(), Spanned::into_inner),
+        dns_challenge,
+        admin: raw.admin.map(Spanned::into_inner),
+        http_port: raw.http_port.map(Spanned::into_inner),
+        https_port: raw.https_port.map(Spanned::into_inner),
+    };
+    (caddy, span)
+}
+
+/// The keys of `[hosts.NAME.caddy]` that stand alone: paths, the reload command, admin, ports.
+fn check_caddy_keys(reader: &mut Reader<'_>, path: &str, raw: &schema::Caddy, sudo: bool) {
+    if let Some(config) = raw
+        .config
+        .as_ref()
+        .filter(|config| !config.get_ref().starts_with('/'))
+    {
+        reader.error(
+            config.span(),
+            format!("`{path}.caddy.config` must be an absolute path on the host"),
+        );
+    }
+    if let Some(reload) = raw
+        .reload
+        .as_ref()
+        .filter(|reload| reload.get_ref().trim().is_empty())
+    {
+        reader.error(reload.span(), format!("`{path}.caddy.reload` is empty"));
+    }
+    if let Some(reload) = raw.reload.as_ref().filter(|reload| {
+        sudo && reload.get_ref().contains([
+            '|', '&', ';', '<', '>', '(', ')', '$', '`', '\\', '"', '\'', '\n',
+        ])
+    }) {
+        reader.error_with_hint(
+            reload.span(),
+            format!("`{path}.caddy.reload` uses shell syntax, but with `sudo = true` it runs as `sudo -n` and its words, without a shell"),
+            "write one plain command (the exact line the sudoers entry allows), e.g. `systemctl reload caddy`",
+        );
+    }
+    if let Some(admin) = raw
+        .admin
+        .as_ref()
+        .filter(|admin| !valid_admin(admin.get_ref()))
+    {
+        reader.error_with_hint(
+            admin.span(),
+            format!(
+                "`{path}.caddy.admin`: `{}` is not an admin address",
+                admin.get_ref()
+            ),
+            "write HOST:PORT (e.g. 127.0.0.1:2019), unix//path/to/socket, or off",
+        );
+    }
+    for port in [&raw.http_port, &raw.https_port].into_iter().flatten() {
+        if *port.get_ref() == 0 {
+            reader.error(
+                port.span(),
+                format!("`{path}.caddy` ports must be 1 to 65535"),
+            );
+        }
+    }
+}
+
+/// A DNS-01 challenge: a caddy-dns module name and the variable holding its token.
+fn dns_challenge(
+    reader: &mut Reader<'_>,
+    path: &str,
+    challenge: schema::DnsChallenge,
+) -> DnsChallenge {
+    if !is_identifier(challenge.provider.get_ref()) {
+        reader.error(
+            challenge.provider.span(),
+            format!(
+                "`{path}.caddy.dns_challenge.provider`: `{}` is not a caddy-dns module name",
+                challenge.provider.get_ref()
+            ),
+        );
+    }
+    if !is_env_name(challenge.token_env.get_ref()) {
+        reader.error_with_hint(
+            challenge.token_env.span(),
+            format!(
+                "`{path}.caddy.dns_challenge.token_env`: `{}` is not an environment variable name",
+                challenge.token_env.get_ref()
+            ),
+            "token_env names the variable in Caddy's service environment, never the token itself",
+        );
+    }
+    DnsChallenge {
+        provider: challenge.provider.into_inner(),
+        token_env: challenge.token_env.into_inner(),
+    }
+}
+
+fn valid_admin(admin: &str) -> bool {
+    if admin == "off" || admin.starts_with("unix/") {
+        return !admin.contains(char::is_whitespace);
+    }
+    admin.rsplit_once(':').is_some_and(|(host, port)| {
+        port.parse::<u16>().is_ok_and(|port| port > 0)
+            && (host.is_empty()
+                || is_hostname(host)
+                || host.trim_matches(['[', ']']).parse::<IpAddr>().is_ok())
+    })
+}
+
+/// A `dns_challenge` is for private names (they cannot answer HTTP-01); a host without any is a mistake.
+pub fn check_dns_challenges(
+    reader: &mut Reader<'_>,
+    hosts: &BTreeMap<String, HostEntry>,
+    services: &BTreeMap<String, services::ServiceEntry>,
+) {
+    for (name, host) in hosts {
+        let Some(span) = host.dns_challenge_span.clone() else {
+            continue;
+        };
+        let serves_private = services.values().any(|service| {
+            service.model.host.as_deref() == Some(name) && !service.model.names.is_empty()
+        });
+        if !serves_private {
+            reader.error_with_hint(
+                span,
+                format!("host `{name}` has a `dns_challenge` but serves no private names"),
+                "DNS-01 is for private names; remove it or move a service's `names` here",
+            );
+        }
+    }
+}

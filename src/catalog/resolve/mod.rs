@@ -1,0 +1,82 @@
+//! The catalog's sections, read into the resolved model with every cross-reference checked.
+//! One file a section: defaults and secrets, DNS, hosts (SSH and Caddy), edge and auth.
+
+mod defaults;
+mod dns;
+mod edge;
+mod hosts;
+
+use std::path::{Path, PathBuf};
+
+use toml::Spanned;
+
+use super::diagnostic::LineIndex;
+use super::model::Catalog;
+use super::parse::Reader;
+use super::{records, services};
+
+pub use defaults::{check_entry_name, check_secret};
+pub use dns::provider_name;
+pub use hosts::HostEntry;
+
+/// Reads every section. Returns `None` when any diagnostic was recorded.
+pub fn catalog(reader: &mut Reader<'_>, path: &Path, text: &str) -> Option<Catalog> {
+    defaults::check_top_level(reader);
+    let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let dir = if dir.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        dir
+    };
+    let lines = LineIndex::new(text);
+
+    let defaults = defaults::defaults(reader);
+    let secrets = defaults::secrets(reader, &dir, &lines);
+    let (dns, declared_records) = dns::dns(reader, &dir, &secrets);
+    let hosts = hosts::hosts(reader);
+    let edge = edge::edge(reader, &secrets);
+    let authentik = edge::auth(reader);
+    let context = services::Context {
+        hosts: &hosts,
+        secrets: &secrets,
+        edge: edge.as_ref(),
+        authentik: &authentik,
+        dir: &dir,
+    };
+    let services = services::services(reader, &context);
+    let records = records::derive(
+        reader,
+        &defaults,
+        dns.as_ref(),
+        declared_records,
+        &hosts,
+        edge.as_ref(),
+        &services,
+    );
+    hosts::check_dns_challenges(reader, &hosts, &services);
+
+    if !reader.diagnostics.is_empty() {
+        return None;
+    }
+    let hosts = hosts
+        .into_iter()
+        .map(|(name, host)| (name, host.model))
+        .collect();
+    let services = services
+        .into_iter()
+        .map(|(name, service)| (name, service.model))
+        .collect();
+    let authentik = authentik.map(Spanned::into_inner);
+    Some(Catalog {
+        path: path.to_path_buf(),
+        dir,
+        defaults,
+        secrets,
+        dns,
+        hosts,
+        edge,
+        authentik,
+        services,
+        records,
+    })
+}
