@@ -1,6 +1,6 @@
 //! Malformed catalogs: each one exits 2 with `services.toml:LINE:COL: message`, never a panic.
 
-use crate::support::Boma;
+use crate::support::{Boma, snapshot, test_name};
 
 const HEAD: &str = "version = 1\n[dns]\nprovider = \"zonefile\"\nzone = \"example.org\"\npath = \"z.zone\"\n[hosts.indri]\naddress = \"indri.example.net\"\n";
 
@@ -22,6 +22,8 @@ fn rejected(catalog: impl AsRef<[u8]>, expected: &str) {
         "expected a first line starting with {expected:?}, got:\n{}",
         run.stderr
     );
+    // The whole of what the operator sees: every problem, the error line, the hints.
+    snapshot(&test_name(), &run.stderr);
 }
 
 #[test]

@@ -199,3 +199,23 @@ fn the_shipped_catalog_works_out_of_the_box() {
         .success()
         .stderr_has("no changes for zone example.org");
 }
+
+#[test]
+fn preview_text_and_markdown_show_creates_updates_and_deletes_whole() {
+    let boma = Boma::new().catalog(&catalog(&[("app", "indri"), ("wiki", "ringtail")]));
+    let first = boma.run_with(["dns-preview"]);
+    first.success();
+    crate::support::snapshot("dns_preview__first_sync_text", &first.stdout);
+    boma.run_with(["dns-up"]).success();
+    // indri gets a new address (an update), `wiki` leaves (a delete), `blog` arrives (a create).
+    let boma = boma.file(
+        "services.toml",
+        catalog(&[("app", "indri"), ("blog", "ringtail")]).replace("100.64.0.1", "100.64.0.2"),
+    );
+    let text = boma.run_with(["dns-preview"]);
+    text.success();
+    crate::support::snapshot("dns_preview__changes_text", &text.stdout);
+    let markdown = boma.run_with(["--output", "markdown", "dns-preview"]);
+    markdown.success();
+    crate::support::snapshot("dns_preview__changes_markdown", &markdown.stdout);
+}

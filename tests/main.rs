@@ -5,6 +5,7 @@ mod support;
 mod bad_input;
 mod caddy_push;
 mod caddy_serve;
+mod caddy_stage;
 mod caddy_validate;
 mod check;
 mod dns_cloudflare;

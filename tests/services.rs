@@ -1,6 +1,6 @@
 //! `boma services`: the table and its JSON form.
 
-use crate::support::Boma;
+use crate::support::{Boma, snapshot};
 
 #[test]
 fn table_lists_every_service_of_the_shipped_catalog() {
@@ -26,6 +26,7 @@ fn json_rows_carry_the_same_facts() {
         .args(["--output", "json", "services"])
         .run();
     run.success();
+    snapshot("services__json", &run.stdout);
     let rows = run.json();
     let shower = rows
         .as_array()

@@ -224,6 +224,37 @@ pub fn strip_dns_challenges(caddyfile: &str) -> String {
     kept.join("\n") + "\n"
 }
 
+/// What changes from run to run in boma's output, replaced so a snapshot shows only what matters.
+const FILTERS: &[(&str, &str)] = &[
+    (r"/tmp/[A-Za-z0-9_.-]+", "[TMP]"),
+    (r"\b[0-9a-f]{64}\b", "[SHA256]"),
+    (r"\b[0-9a-f]{16}\b", "[CHECKSUM]"),
+    (r"\b\d+\.\d\ds\b", "[DURATION]"),
+    (r#""duration_ms": \d+"#, r#""duration_ms": "[MS]""#),
+    (r#""caddy": "[^"]*""#, r#""caddy": "[CADDY VERSION]""#),
+    (r"127\.0\.0\.1:\d+", "127.0.0.1:[PORT]"),
+];
+
+/// A whole-output snapshot in `tests/snapshots/`, named `name`, with `FILTERS` applied.
+#[track_caller]
+pub fn snapshot(name: &str, value: &str) {
+    let mut settings = insta::Settings::clone_current();
+    settings.set_snapshot_path("../snapshots");
+    settings.set_prepend_module_to_snapshot(false);
+    for (matcher, replacement) in FILTERS {
+        settings.add_filter(matcher, *replacement);
+    }
+    settings.bind(|| insta::assert_snapshot!(name, value));
+}
+
+/// The running test's name, `module__test`, for snapshots taken in a shared helper.
+pub fn test_name() -> String {
+    std::thread::current()
+        .name()
+        .unwrap_or("unnamed")
+        .replace("::", "__")
+}
+
 /// A child process killed when the test ends, pass or fail.
 pub struct Daemon(pub std::process::Child);
 
