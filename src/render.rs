@@ -20,12 +20,15 @@ pub struct Artifact {
     pub content: String,
 }
 
+/// A template that failed; minijinja's error (with its own causes) is the source, so the
+/// printer shows each as a `caused by:` line.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot render `{artifact}` from template `{template}`: {detail}")]
+#[error("cannot render `{artifact}` from template `{template}`")]
 pub struct RenderError {
     pub artifact: String,
     pub template: String,
-    pub detail: String,
+    #[source]
+    pub source: minijinja::Error,
 }
 
 pub struct Renderer {
@@ -76,24 +79,14 @@ impl Renderer {
         template: &str,
         context: impl Serialize,
     ) -> Result<String, RenderError> {
-        let error = |error: minijinja::Error| RenderError {
+        let error = |source: minijinja::Error| RenderError {
             artifact: artifact.to_string(),
             template: template.to_string(),
-            detail: describe(&error),
+            source,
         };
         self.environment
             .get_template(template)
             .and_then(|compiled| compiled.render(context))
             .map_err(error)
     }
-}
-
-fn describe(error: &minijinja::Error) -> String {
-    let mut detail = error.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        detail.push_str(&format!(": {cause}"));
-        source = cause.source();
-    }
-    detail
 }

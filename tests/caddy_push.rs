@@ -40,11 +40,7 @@ async fn assert_serves(host: &TestHost) {
 }
 
 fn audit(host: &TestHost) -> Vec<String> {
-    std::fs::read_to_string(host.state().join("audit.log"))
-        .unwrap_or_default()
-        .lines()
-        .map(str::to_string)
-        .collect()
+    crate::support::lab::audit_lines(&host.state())
 }
 
 #[tokio::test(flavor = "multi_thread")]

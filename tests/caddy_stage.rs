@@ -1,16 +1,8 @@
 //! The Caddy stage's plan and apply: a reviewed checksum, whole-output snapshots, and two Caddy
 //! instances on one machine and user that push at once without waiting on each other.
 
-use crate::support::lab::{Lab, state_for};
+use crate::support::lab::{Lab, audit_lines as audit, state_for};
 use crate::support::{Boma, snapshot};
-
-fn audit(state: &std::path::Path) -> Vec<String> {
-    std::fs::read_to_string(state.join("audit.log"))
-        .unwrap_or_default()
-        .lines()
-        .map(str::to_string)
-        .collect()
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn check_then_push_the_reviewed_plan_by_its_checksum() {

@@ -119,10 +119,12 @@ fn undefined_variables_are_errors() {
         .catalog(ONE_SERVICE)
         .file("templates/Caddyfile.j2", "{{ hostname }}\n")
         .args(["render"]);
-    boma.run()
-        .code(2)
+    let run = boma.run();
+    run.code(2)
         .stderr_has("error: cannot render `caddy/indri` from template `Caddyfile.j2`")
         .stderr_has("undefined");
+    // minijinja's own words come as a `caused by:` line under boma's.
+    crate::support::snapshot("render__undefined_variable", &run.stderr);
 }
 
 #[test]

@@ -372,6 +372,15 @@ impl TestHost {
     }
 }
 
+/// The audit log lines in a state folder.
+pub fn audit_lines(state: &Path) -> Vec<String> {
+    std::fs::read_to_string(state.join("audit.log"))
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
 /// The state folder boma keeps under `home` for the live file at `config`: one per live file,
 /// named by its path with `%` and `/` escaped.
 pub fn state_for(home: &Path, config: &Path) -> PathBuf {
