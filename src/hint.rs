@@ -42,6 +42,18 @@ fn scored(given: &str, known: &[impl AsRef<str>]) -> Option<(f64, String)> {
         .map(|(score, candidate)| (score, candidate.to_string()))
 }
 
+/// The hint for a reference to an unknown name: "did you mean" a likely typo, else `otherwise`
+/// followed by the closest known name, so the operator always sees one.
+pub fn did_you_mean(given: &str, known: &[impl AsRef<str>], otherwise: String) -> String {
+    if let Some(close) = suggest(given, known) {
+        return format!("did you mean `{close}`?");
+    }
+    match closest(given, known) {
+        Some(close) => format!("{otherwise} (the closest known is `{close}`)"),
+        None => otherwise,
+    }
+}
+
 /// A name given on the command line that the catalog does not know: a host, an artifact.
 #[derive(Debug, thiserror::Error)]
 pub struct UnknownName {

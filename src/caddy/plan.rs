@@ -112,11 +112,18 @@ pub fn settings(target: &Target, mode: &str) -> HostScript {
     HostScript::new(SCRIPT)
         .set("mode", mode)
         .set("live", &target.host.caddy.config)
+        .set("state_key", state_key(&target.host.caddy.config))
         .set("use_sudo", u8::from(target.host.sudo))
         .set("expected", &target.sha256)
         .set("required", target.modules.join(" "))
         .set("reload", &target.host.caddy.reload)
         .set("stale_after", super::push::LOCK_STALE_AFTER.as_secs())
+}
+
+/// The name of a live file's state folder on its host: its path with `%` and `/` escaped, so
+/// two files never share one.
+fn state_key(live: &str) -> String {
+    live.replace('%', "%25").replace('/', "%2F")
 }
 
 /// What the plan run said about one host.
@@ -177,6 +184,15 @@ fn diff(target: &Target, live: Option<&[u8]>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn state_keys_never_collide() {
+        assert_eq!(
+            state_key("/etc/caddy/Caddyfile"),
+            "%2Fetc%2Fcaddy%2FCaddyfile"
+        );
+        assert_ne!(state_key("/a/b%2Fc"), state_key("/a/b/c"));
+    }
 
     #[test]
     fn modules_come_from_dns_directives() {

@@ -9,6 +9,7 @@
 #   expected     sha256 of the new Caddyfile
 #   planned      sha256 the plan saw live, `none`, or `any` when a push was under way (push)
 #   required     the Caddy modules the file needs    reload     the reload command
+#   state_key    the configured live path with `%` and `/` escaped (its state folder's name)
 # One push run is the whole push: lock, compare, stage, validate, back up, install, reload, roll
 # back, audit, unlock. Each step is announced (`step NAME`) so boma can show progress, and a
 # closed connection (boma interrupted) ends the script through SIGPIPE with everything cleaned up.
@@ -97,7 +98,37 @@ acquire() {
         sleep 0.2
     done
     locked=1
-    printf '%s pid=%s since=%s\n' "$holder" "$$" "$(date +%s)" >"$lock/holder"
+    printf '%s pid=%s since=%s\n' "$holder" "$$" "$epoch" >"$lock/holder"
+}
+
+# What this host's Caddy build is and which modules it has, read once: kept in the state folder
+# and read afresh whenever the binary changes (another inode, size or time). Refuses a file that
+# needs a module the build lacks.
+probe() {
+    binary=$(command -v caddy) || finish "failed caddy is not installed (not on PATH)"
+    build="$(stat -L -c '%i %s %Y' "$binary") $binary"
+    cache="$base_state/caddy-build"
+    cached="" version="" modules=""
+    if [ -r "$cache" ]; then
+        {
+            IFS= read -r cached
+            IFS= read -r version
+            while IFS= read -r line; do modules="$modules$nl$line"; done
+        } <"$cache"
+    fi
+    if [ "$cached" != "$build" ]; then
+        version=$(caddy version 2>&1)
+        version=${version%%"$nl"*}
+        modules=$(caddy list-modules 2>&1) || { details "$modules"; finish "failed caddy list-modules failed"; }
+        modules="$nl$modules"
+        printf '%s\n%s%s\n' "$build" "$version" "$modules" >"$cache.$$" && mv -f "$cache.$$" "$cache"
+    fi
+    say "caddy $version"
+    missing=""
+    for module in $required; do
+        case "$modules$nl" in *"$nl$module$nl"*) ;; *) missing="$missing $module" ;; esac
+    done
+    [ -z "$missing" ] || finish "failed this host's caddy lacks module${missing}: build caddy with it (xcaddy --with github.com/caddy-dns/...)"
 }
 
 # Few processes: each fork costs about a millisecond, and ten hosts may share two cores.
@@ -106,6 +137,7 @@ nl='
 now=$(date -u '+%s %Y-%m-%dT%H:%M:%SZ')
 epoch=${now% *} iso=${now#* }
 
+configured=$live
 [ -L "$live" ] && live=$(readlink -f -- "$live")
 case "$live" in /*) ;; *) finish "failed the live Caddyfile path does not resolve to a file" ;; esac
 dir=${live%/*} base=${live##*/}
@@ -113,8 +145,9 @@ new="${dir:-/}/.$base.boma-new"
 [ -d "${dir:-/}" ] || finish "failed directory ${dir:-/} does not exist"
 
 # Each live file's own state folder: its path with `%` and `/` escaped, so names never collide.
-key=$(printf '%s' "$live" | sed 's/%/%25/g; s|/|%2F|g')
-state="$base_state/files/$key"
+# boma sends the key of the configured path; a symlink is keyed on the file it points to.
+[ "$live" = "$configured" ] || state_key=$(printf '%s' "$live" | sed 's/%/%25/g; s|/|%2F|g')
+state="$base_state/files/$state_key"
 lock="$state/lock"
 if [ ! -d "$state/backups" ]; then
     { mkdir -p "$state/backups" && chmod 700 "$base_state"; } || finish "failed cannot create $state"
@@ -131,32 +164,10 @@ if [ "$mode" = push ]; then
     [ "$actual" = "$expected" ] || finish "failed the Caddyfile arrived incomplete (sha256 $actual)"
 fi
 
-# What this host's Caddy build is and which modules it has, read once: kept in the state folder
-# and read afresh whenever the binary changes (another inode, size or time).
-binary=$(command -v caddy) || finish "failed caddy is not installed (not on PATH)"
-build="$(stat -L -c '%i %s %Y' "$binary") $binary"
-cache="$base_state/caddy-build"
-cached="" version="" modules=""
-if [ -r "$cache" ]; then
-    {
-        IFS= read -r cached
-        IFS= read -r version
-        while IFS= read -r line; do modules="$modules$nl$line"; done
-    } <"$cache"
+# The plan probed this host's Caddy; a push skips that (ten hosts may share two cores).
+if [ "$mode" = plan ]; then
+    probe
 fi
-if [ "$cached" != "$build" ]; then
-    version=$(caddy version 2>&1)
-    version=${version%%"$nl"*}
-    modules=$(caddy list-modules 2>&1) || { details "$modules"; finish "failed caddy list-modules failed"; }
-    modules="$nl$modules"
-    printf '%s\n%s%s\n' "$build" "$version" "$modules" >"$cache.$$" && mv -f "$cache.$$" "$cache"
-fi
-say "caddy $version"
-missing=""
-for module in $required; do
-    case "$modules$nl" in *"$nl$module$nl"*) ;; *) missing="$missing $module" ;; esac
-done
-[ -z "$missing" ] || finish "failed this host's caddy lacks module${missing}: build caddy with it (xcaddy --with github.com/caddy-dns/...)"
 
 if [ "$mode" = push ]; then
     say "step lock"

@@ -182,33 +182,16 @@ pub fn check_host(
         return;
     }
     let known: Vec<&String> = context.hosts.keys().collect();
-    let hint = suggest(host.get_ref(), &known).map_or_else(
-        || {
-            format!(
-                "declare [hosts.{}] or use one of: {}",
-                host.get_ref(),
-                join_or_none(&known)
-            )
-        },
-        |close| format!("did you mean `{close}`?"),
+    let hint = crate::hint::did_you_mean(
+        host.get_ref(),
+        &known,
+        format!("declare [hosts.{}]", host.get_ref()),
     );
     reader.error_with_hint(
         host.span(),
         format!("`{key}`: host `{}` is not in the catalog", host.get_ref()),
         hint,
     );
-}
-
-fn join_or_none(names: &[&String]) -> String {
-    if names.is_empty() {
-        "(no hosts declared)".to_string()
-    } else {
-        names
-            .iter()
-            .map(|n| n.as_str())
-            .collect::<Vec<_>>()
-            .join(", ")
-    }
 }
 
 fn paths(reader: &mut Reader<'_>, paths: Vec<Spanned<String>>, key: Key<'_>) -> Vec<String> {

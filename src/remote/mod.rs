@@ -149,8 +149,9 @@ impl Connector {
         if let Some(jump) = &host.ssh.jump {
             builder.jump_hosts([jump]);
         }
+        // The native multiplexer talks to the master's socket itself: no `ssh` process per command.
         builder
-            .connect(destination)
+            .connect_mux(destination)
             .await
             .map(Connection::Ssh)
             .map_err(|source| RemoteError::Connect {

@@ -173,14 +173,13 @@ pub fn check_secret(
         return;
     }
     let known: Vec<&String> = secrets.keys().collect();
-    let hint = suggest(reference.get_ref(), &known).map_or_else(
-        || {
-            format!(
-                "declare it under [secrets], e.g. {} = {{ env = \"VAR\" }}",
-                reference.get_ref()
-            )
-        },
-        |close| format!("did you mean `{close}`?"),
+    let hint = crate::hint::did_you_mean(
+        reference.get_ref(),
+        &known,
+        format!(
+            "declare it under [secrets], e.g. {} = {{ env = \"VAR\" }}",
+            reference.get_ref()
+        ),
     );
     reader.error_with_hint(
         reference.span(),
