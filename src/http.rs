@@ -14,6 +14,12 @@ use crate::secret::Secret;
 const ATTEMPTS: u32 = 4;
 const BACKOFF: Duration = Duration::from_millis(250);
 const LONGEST_WAIT: Duration = Duration::from_secs(60);
+/// The largest answer boma reads; a zone of 5,000 services is about 2 MB.
+pub const MAX_BODY: u64 = 32 * 1024 * 1024;
+/// How many pages a paged listing may take before boma stops it.
+pub const MAX_PAGES: usize = 1000;
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+const REDIRECTS: usize = 5;
 
 /// How a provider wants its token.
 pub enum Auth {
@@ -33,6 +39,8 @@ pub struct RateLimit {
 pub struct Http {
     client: Client,
     provider: &'static str,
+    /// `scheme://host:port` of the configured API: the only place the token is sent.
+    origin: String,
     token: Secret,
     limit: Option<RateLimit>,
     sent: RefCell<VecDeque<Instant>>,
@@ -54,11 +62,14 @@ pub struct HttpError {
     pub request: String,
     pub status: Option<u16>,
     pub detail: String,
+    /// A write that timed out: the server may have applied it, so it is not sent again blindly.
+    pub unsure_write: bool,
 }
 
 impl Http {
     pub fn new(
         provider: &'static str,
+        base: &str,
         token: Secret,
         auth: Auth,
         limit: Option<RateLimit>,
@@ -80,11 +91,26 @@ impl Http {
         })?;
         value.set_sensitive(true);
         headers.insert(name, value);
-        let timeout = std::env::var("BOMA_HTTP_TIMEOUT")
-            .ok()
-            .and_then(|seconds| seconds.parse().ok())
-            .map_or(Duration::from_secs(30), Duration::from_secs_f64);
+        let timeout = timeout_from_env()?;
+        let origin = origin_of(base)
+            .ok_or_else(|| anyhow::anyhow!("{provider}: `{base}` is not an http(s) URL"))?;
+        let allowed = origin.clone();
+        // Redirects stay on the API's origin: reqwest strips only its standard auth headers
+        // when leaving it, and a provider's token header must never follow.
+        let redirects = reqwest::redirect::Policy::custom(move |attempt| {
+            let target = origin_of(attempt.url().as_str()).unwrap_or_default();
+            if target != allowed {
+                attempt.error(format!(
+                    "a redirect to {target} was refused: the token goes only to {allowed}"
+                ))
+            } else if attempt.previous().len() > REDIRECTS {
+                attempt.error(format!("more than {REDIRECTS} redirects"))
+            } else {
+                attempt.follow()
+            }
+        });
         let client = Client::builder()
+            .redirect(redirects)
             .default_headers(headers)
             .user_agent(concat!("boma/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(timeout.min(Duration::from_secs(10)))
@@ -93,6 +119,7 @@ impl Http {
         Ok(Self {
             client,
             provider,
+            origin,
             token,
             limit,
             sent: RefCell::new(VecDeque::new()),
@@ -113,6 +140,16 @@ impl Http {
         body: Option<&serde_json::Value>,
     ) -> Result<Response, HttpError> {
         let request = format!("{method} {}", path_of(url));
+        let target = origin_of(url).unwrap_or_default();
+        if target != self.origin {
+            return Err(self.refusal(
+                &request,
+                format!(
+                    "refused: {target} is not {}, the only origin the token is sent to",
+                    self.origin
+                ),
+            ));
+        }
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -123,15 +160,20 @@ impl Http {
                 builder = builder.json(body);
             }
             self.requests.set(self.requests.get() + 1);
-            let result = builder.send().and_then(|response| {
+            let result = builder.send().map(|response| {
                 let status = response.status().as_u16();
                 let headers = response.headers().clone();
-                response.text().map(|body| Response {
+                read_body(response).map(|body| Response {
                     status,
                     headers,
                     body,
                 })
             });
+            let result = match result {
+                Ok(Ok(response)) => Ok(response),
+                Ok(Err(too_big)) => return Err(self.refusal(&request, too_big)),
+                Err(error) => Err(error),
+            };
             let elapsed = started.elapsed().as_millis();
             let shown = match &result {
                 Ok(response) => response.status.to_string(),
@@ -148,13 +190,32 @@ impl Http {
                 }
                 Ok(ref response) if response.status >= 500 => Some(BACKOFF * 2u32.pow(attempt - 1)),
                 Ok(_) => None,
+                // A write that timed out may have been applied: its caller re-reads instead.
+                Err(ref error) if error.is_timeout() && method != Method::GET => None,
                 Err(ref error) => (error.is_timeout() || error.is_connect())
                     .then(|| BACKOFF * 2u32.pow(attempt - 1)),
             };
             match retry_in {
                 Some(wait) if attempt < ATTEMPTS => std::thread::sleep(wait.min(LONGEST_WAIT)),
-                _ => return Err(self.failure(&request, result, attempt)),
+                _ => {
+                    let unsure_write = method != Method::GET
+                        && result.as_ref().is_err_and(reqwest::Error::is_timeout);
+                    let mut failure = self.failure(&request, result, attempt);
+                    failure.unsure_write = unsure_write;
+                    return Err(failure);
+                }
             }
+        }
+    }
+
+    /// A request boma would not make or an answer it would not read.
+    fn refusal(&self, request: &str, detail: String) -> HttpError {
+        HttpError {
+            provider: self.provider,
+            request: request.to_string(),
+            status: None,
+            detail: self.redact(&detail),
+            unsure_write: false,
         }
     }
 
@@ -171,7 +232,9 @@ impl Http {
         };
         let (status, detail) = match result {
             Ok(response) => {
-                let excerpt: String = response.body.trim().chars().take(300).collect();
+                // Redacted whole before it is cut, so no part of a token survives the cut.
+                let body = self.redact(response.body.trim());
+                let excerpt: String = body.chars().take(300).collect();
                 let excerpt = if excerpt.is_empty() {
                     String::new()
                 } else {
@@ -190,17 +253,23 @@ impl Http {
             request: request.to_string(),
             status,
             detail: self.redact(&detail),
+            unsure_write: false,
         }
     }
 
     /// A token must never be printed, even if a server echoes it back.
-    fn redact(&self, text: &str) -> String {
+    pub fn redact(&self, text: &str) -> String {
         let token = self.token.expose();
         if token.len() >= 4 {
             text.replace(token, "[redacted]")
         } else {
             text.to_string()
         }
+    }
+
+    /// Whether `url` may be asked with the token: the same origin as the configured API.
+    pub fn same_origin(&self, url: &str) -> bool {
+        origin_of(url).is_some_and(|origin| origin == self.origin)
     }
 
     fn wait_for_rate_limit(&self) {
@@ -223,15 +292,68 @@ impl Http {
     }
 }
 
+/// How long a 429 asks to wait: seconds (bounded, never negative or NaN) or an HTTP date.
 fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    headers
-        .get("retry-after")?
-        .to_str()
-        .ok()?
-        .trim()
+    let value = headers.get("retry-after")?.to_str().ok()?.trim();
+    if let Ok(seconds) = value.parse::<f64>() {
+        return Duration::try_from_secs_f64(seconds.clamp(0.0, LONGEST_WAIT.as_secs_f64())).ok();
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(
+        at.duration_since(std::time::SystemTime::now())
+            .unwrap_or(Duration::ZERO)
+            .min(LONGEST_WAIT),
+    )
+}
+
+/// `BOMA_HTTP_TIMEOUT` seconds: a positive number up to an hour; anything else is an error.
+fn timeout_from_env() -> anyhow::Result<Duration> {
+    let Ok(text) = std::env::var("BOMA_HTTP_TIMEOUT") else {
+        return Ok(DEFAULT_TIMEOUT);
+    };
+    text.trim()
         .parse::<f64>()
         .ok()
-        .map(Duration::from_secs_f64)
+        .filter(|seconds| seconds.is_finite() && *seconds > 0.0 && *seconds <= 3600.0)
+        .and_then(|seconds| Duration::try_from_secs_f64(seconds).ok())
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "BOMA_HTTP_TIMEOUT must be a number of seconds above 0 and at most 3600, not `{}`",
+                crate::ui::escape(&text)
+            )
+        })
+}
+
+/// `scheme://host:port` of an http(s) URL.
+pub fn origin_of(url: &str) -> Option<String> {
+    let parsed = reqwest::Url::parse(url).ok()?;
+    matches!(parsed.scheme(), "http" | "https").then(|| parsed.origin().ascii_serialization())
+}
+
+/// The body, read up to `MAX_BODY`; a larger answer is refused before it fills memory.
+fn read_body(response: reqwest::blocking::Response) -> Result<String, String> {
+    use std::io::Read;
+    let too_big = || {
+        format!(
+            "the answer is larger than {} MiB; boma does not read it",
+            MAX_BODY >> 20
+        )
+    };
+    if response
+        .content_length()
+        .is_some_and(|length| length > MAX_BODY)
+    {
+        return Err(too_big());
+    }
+    let mut bytes = Vec::new();
+    let mut limited = response.take(MAX_BODY + 1);
+    if let Err(error) = limited.read_to_end(&mut bytes) {
+        return Err(format!("cannot read the answer: {error}"));
+    }
+    if bytes.len() as u64 > MAX_BODY {
+        return Err(too_big());
+    }
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
 fn path_of(url: &str) -> String {

@@ -4,6 +4,8 @@ use std::fmt;
 use std::io::Read;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use crate::position::Position;
 
@@ -22,6 +24,41 @@ pub enum SecretSource {
     /// Already joined to the catalog's folder when relative.
     File(PathBuf),
     Command(Vec<String>),
+}
+
+/// The most a secret file or a secret command's output may hold.
+pub const MAX_SECRET_BYTES: u64 = 64 * 1024;
+/// How long a secret command may run (`BOMA_SECRET_TIMEOUT` seconds overrides).
+const SECRET_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Every secret value read in this process, so that the printer can mask them wherever they turn
+/// up (an API that echoes its token, a command's error message).
+static READ_SO_FAR: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+/// `text` with every secret read so far replaced by `[redacted]` (values under 4 bytes aside:
+/// masking those would mangle ordinary text).
+pub fn redact(text: &str) -> String {
+    let known = READ_SO_FAR
+        .lock()
+        .map(|known| known.clone())
+        .unwrap_or_default();
+    let mut text = text.to_string();
+    for value in known.iter().filter(|value| value.len() >= 4) {
+        if text.contains(value.as_str()) {
+            text = text.replace(value.as_str(), "[redacted]");
+        }
+    }
+    text
+}
+
+fn remember(value: &str) {
+    if let Ok(mut known) = READ_SO_FAR.lock()
+        && !known.iter().any(|old| old == value)
+    {
+        known.push(value.to_string());
+        // Longest first, so a secret that contains another is masked whole.
+        known.sort_by_key(|value| std::cmp::Reverse(value.len()));
+    }
 }
 
 /// A resolved secret. Its `Debug` and `Display` print `[redacted]`; only `expose` reveals it.
@@ -99,12 +136,23 @@ impl SecretRef {
             },
             SecretSource::File(path) => {
                 let shown = path.display().to_string();
-                let value =
-                    std::fs::read_to_string(path).map_err(|error| SecretError::FileUnreadable {
-                        name: name.clone(),
-                        path: shown.clone(),
-                        reason: error.to_string(),
-                    })?;
+                let unreadable = |reason: String| SecretError::FileUnreadable {
+                    name: name.clone(),
+                    path: shown.clone(),
+                    reason,
+                };
+                let mut bytes = Vec::new();
+                std::fs::File::open(path)
+                    .and_then(|file| file.take(MAX_SECRET_BYTES + 1).read_to_end(&mut bytes))
+                    .map_err(|error| unreadable(error.to_string()))?;
+                if bytes.len() as u64 > MAX_SECRET_BYTES {
+                    return Err(unreadable(format!(
+                        "it holds more than {} KiB, more than a secret",
+                        MAX_SECRET_BYTES >> 10
+                    )));
+                }
+                let value = String::from_utf8(bytes)
+                    .map_err(|_| unreadable("it is not UTF-8 text".to_string()))?;
                 non_empty(value).ok_or(SecretError::FileEmpty { name, path: shown })
             }
             SecretSource::Command(argv) => run_command(name, argv),
@@ -114,7 +162,10 @@ impl SecretRef {
 
 fn non_empty(value: String) -> Option<Secret> {
     let trimmed = value.trim();
-    (!trimmed.is_empty()).then(|| Secret(trimmed.to_string()))
+    (!trimmed.is_empty()).then(|| {
+        remember(trimmed);
+        Secret(trimmed.to_string())
+    })
 }
 
 fn run_command(name: String, argv: &[String]) -> Result<Secret, SecretError> {
@@ -139,30 +190,51 @@ fn run_command(name: String, argv: &[String]) -> Result<Secret, SecretError> {
             program: program.clone(),
             reason: error.to_string(),
         })?;
-    let mut stdout = String::new();
-    let mut stderr = String::new();
-    // Read stderr on a thread so that a chatty command cannot block on a full pipe.
-    let stderr_pipe = child.stderr.take();
-    let stderr_reader = std::thread::spawn(move || {
-        let mut text = String::new();
-        if let Some(mut pipe) = stderr_pipe {
-            let _ = pipe.read_to_string(&mut text);
+    let stdout = capped_reader(child.stdout.take());
+    let stderr = capped_reader(child.stderr.take());
+    let timeout = secret_timeout();
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(10)),
+            Ok(None) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(SecretError::CommandFailed {
+                    name,
+                    program: program.clone(),
+                    status: format!("no answer within {}s", timeout.as_secs_f64()),
+                    detail: String::new(),
+                });
+            }
+            Err(error) => {
+                return Err(SecretError::CommandFailedToStart {
+                    name: name.clone(),
+                    program: program.clone(),
+                    reason: error.to_string(),
+                });
+            }
         }
-        text
-    });
-    if let Some(mut pipe) = child.stdout.take() {
-        let _ = pipe.read_to_string(&mut stdout);
-    }
-    if let Ok(text) = stderr_reader.join() {
-        stderr = text;
-    }
-    let status = child
-        .wait()
-        .map_err(|error| SecretError::CommandFailedToStart {
-            name: name.clone(),
+    };
+    // A command that exited has closed its pipes, unless it left a child holding them: then
+    // what was read by the deadline is all there is.
+    let stdout = stdout
+        .recv_timeout(Duration::from_secs(1))
+        .unwrap_or_default();
+    let stderr = stderr
+        .recv_timeout(Duration::from_secs(1))
+        .unwrap_or_default();
+    if stdout.len() as u64 > MAX_SECRET_BYTES {
+        return Err(SecretError::CommandFailed {
+            name,
             program: program.clone(),
-            reason: error.to_string(),
-        })?;
+            status: format!("more than {} KiB of output", MAX_SECRET_BYTES >> 10),
+            detail: String::new(),
+        });
+    }
+    let stdout = String::from_utf8_lossy(&stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&stderr).into_owned();
     if !status.success() {
         // The first line of stderr says why (`pass`: "not in the password store"); stdout may hold
         // part of a secret and is never shown.
@@ -170,6 +242,7 @@ fn run_command(name: String, argv: &[String]) -> Result<Secret, SecretError> {
             .lines()
             .map(str::trim)
             .find(|line| !line.is_empty())
+            .map(|line| mask(line, &stdout))
             .map(|line| format!(": {}", line.chars().take(200).collect::<String>()))
             .unwrap_or_default();
         let status = status
@@ -186,6 +259,41 @@ fn run_command(name: String, argv: &[String]) -> Result<Secret, SecretError> {
         name,
         program: program.clone(),
     })
+}
+
+/// Reads a pipe on a thread, up to one byte past the cap, and sends what it read.
+fn capped_reader(pipe: Option<impl Read + Send + 'static>) -> std::sync::mpsc::Receiver<Vec<u8>> {
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        if let Some(pipe) = pipe {
+            let _ = pipe.take(MAX_SECRET_BYTES + 1).read_to_end(&mut bytes);
+        }
+        let _ = sender.send(bytes);
+    });
+    receiver
+}
+
+/// `line` with whatever the command printed on stdout masked: a failing command may echo the
+/// secret in its error.
+fn mask(line: &str, stdout: &str) -> String {
+    let mut line = line.to_string();
+    let whole = stdout.trim();
+    let parts = std::iter::once(whole).chain(stdout.lines().map(str::trim));
+    for part in parts.filter(|part| part.len() >= 4) {
+        line = line.replace(part, "[redacted]");
+    }
+    line
+}
+
+/// `BOMA_SECRET_TIMEOUT` seconds when it is a sane number, else 30 s.
+fn secret_timeout() -> Duration {
+    std::env::var("BOMA_SECRET_TIMEOUT")
+        .ok()
+        .and_then(|text| text.trim().parse::<f64>().ok())
+        .filter(|seconds| seconds.is_finite() && *seconds > 0.0 && *seconds <= 3600.0)
+        .and_then(|seconds| Duration::try_from_secs_f64(seconds).ok())
+        .unwrap_or(SECRET_TIMEOUT)
 }
 
 #[cfg(test)]

@@ -56,14 +56,31 @@ pub fn load(path: &Path) -> Result<Catalog, LoadError> {
             source,
         },
     };
-    let size = std::fs::metadata(path).map_err(unreadable)?.len();
-    if size > MAX_CATALOG_BYTES {
-        let message = format!(
-            "the catalog is {size} bytes; boma reads catalogs of at most {MAX_CATALOG_BYTES} bytes"
-        );
+    // Read with a cap whatever the file is: a pipe or `/dev/zero` has no size to check first.
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|file| {
+            std::io::Read::read_to_end(
+                &mut std::io::Read::take(file, MAX_CATALOG_BYTES + 1),
+                &mut bytes,
+            )
+        })
+        .map_err(unreadable)?;
+    if bytes.len() as u64 > MAX_CATALOG_BYTES {
+        let message = match std::fs::metadata(path)
+            .ok()
+            .filter(std::fs::Metadata::is_file)
+        {
+            Some(meta) => format!(
+                "the catalog is {} bytes; boma reads catalogs of at most {MAX_CATALOG_BYTES} bytes",
+                meta.len()
+            ),
+            None => {
+                format!("the catalog is larger than {MAX_CATALOG_BYTES} bytes, the most boma reads")
+            }
+        };
         return Err(CatalogErrors::whole_file(path, 1, 1, message).into());
     }
-    let bytes = std::fs::read(path).map_err(unreadable)?;
     Ok(parse_bytes(path, &bytes)?)
 }
 

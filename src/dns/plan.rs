@@ -75,6 +75,7 @@ pub struct Summary {
     pub conflicts: usize,
 }
 
+#[derive(Debug, Clone, Copy)]
 pub struct Options {
     /// The provider's zone is boma's alone (zone files): no markers, everything is owned.
     pub owns_everything: bool,

@@ -17,6 +17,9 @@ pub struct DnsStage {
     pub force: bool,
     provider: Option<Box<dyn Provider>>,
     max_change_percent: u8,
+    /// What the plan compared: kept so a write that timed out can be re-planned.
+    wanted: Vec<super::Rrset>,
+    options: Option<plan::Options>,
 }
 
 impl DnsStage {
@@ -27,6 +30,8 @@ impl DnsStage {
             force,
             provider: None,
             max_change_percent: 100,
+            wanted: Vec::new(),
+            options: None,
         }
     }
 }
@@ -99,8 +104,11 @@ impl Stage for DnsStage {
             purge: dns.purge,
             adopt: self.adopt,
         };
+        let plan = plan::plan(&dns.zone, &wanted, &existing, &options);
+        self.wanted = wanted;
+        self.options = Some(options);
         Ok(DnsPlan {
-            plan: plan::plan(&dns.zone, &wanted, &existing, &options),
+            plan,
             provider: provider.name(),
         })
     }
@@ -145,46 +153,35 @@ impl Stage for DnsStage {
 
     fn apply(&mut self, cx: &Context<'_>, plan: DnsPlan) -> anyhow::Result<DnsApplied> {
         let DnsPlan { plan, .. } = plan;
-        let Some(provider) = self.provider.as_mut() else {
-            return Err(DnsError::NotPlanned.into());
-        };
         if plan.is_empty() {
             return Ok(DnsApplied {
                 line: format!("no changes for zone {}", plan.zone),
             });
         }
-        let bar = cx.ui.bar(
-            plan.changes.len(),
-            &format!("applying to {}", provider.name()),
-        );
-        let result = provider.apply(&plan.changes, &mut |done| bar.set(done));
-        bar.finish();
-        if let Err(failure) = result {
-            let listed = |changes: &[plan::Change]| {
-                let names: Vec<String> = changes.iter().map(describe).collect();
-                if names.is_empty() {
-                    "nothing".to_string()
-                } else {
-                    names.join(", ")
-                }
+        let mut result = self.send(cx, &plan);
+        let mut replanned = "";
+        if let Err(failure) = &result
+            && unsure_write(failure)
+        {
+            // The server may have applied the write that timed out: read the zone again and
+            // send only what is still missing, once.
+            cx.ui
+                .status("a write timed out; reading the zone again before going on");
+            let again = self.replan(&plan.zone)?;
+            replanned = " after re-reading the zone once";
+            result = if again.is_empty() {
+                Ok(())
+            } else {
+                self.send(cx, &again)
             };
-            cx.ui.status(&format!(
-                "applied: {}",
-                listed(&plan.changes[..failure.applied])
-            ));
-            cx.ui.status(&format!(
-                "not applied: {}",
-                listed(&plan.changes[failure.applied..])
-            ));
-            return Err(anyhow::Error::new(failure).context(format!(
-                "dns-up on zone `{}` ({}) stopped part-way; a re-run converges",
-                plan.zone,
-                provider.name()
-            )));
         }
+        let Some(provider) = self.provider.as_ref() else {
+            return Err(DnsError::NotPlanned.into());
+        };
+        result.map_err(|failure| part_way(cx, &plan, provider.name(), failure))?;
         Ok(DnsApplied {
             line: format!(
-                "applied {} changes to zone {} ({} HTTP requests)",
+                "applied {} changes to zone {} ({} HTTP requests{replanned})",
                 plan.changes.len(),
                 plan.zone,
                 provider.requests()
@@ -195,6 +192,76 @@ impl Stage for DnsStage {
     fn outcome(_applied: &DnsApplied) -> Outcome {
         Outcome::Done
     }
+}
+
+impl DnsStage {
+    fn send(&mut self, cx: &Context<'_>, plan: &Plan) -> Result<(), providers::ApplyError> {
+        let Some(provider) = self.provider.as_mut() else {
+            return Err(providers::ApplyError {
+                applied: 0,
+                total: plan.changes.len(),
+                cause: DnsError::NotPlanned.into(),
+            });
+        };
+        let bar = cx.ui.bar(
+            plan.changes.len(),
+            &format!("applying to {}", provider.name()),
+        );
+        let result = provider.apply(&plan.changes, &mut |done| bar.set(done));
+        bar.finish();
+        result
+    }
+
+    /// The plan again, against the zone as it is now.
+    fn replan(&mut self, zone: &str) -> anyhow::Result<Plan> {
+        let (Some(provider), Some(options)) = (self.provider.as_mut(), self.options) else {
+            return Err(DnsError::NotPlanned.into());
+        };
+        let existing = provider.list()?;
+        Ok(plan::plan(zone, &self.wanted, &existing, &options))
+    }
+}
+
+/// Whether the failure is a write that timed out (the server may have applied it).
+fn unsure_write(failure: &providers::ApplyError) -> bool {
+    failure.cause.chain().any(|cause| {
+        cause
+            .downcast_ref::<crate::http::HttpError>()
+            .is_some_and(|error| error.unsure_write)
+    })
+}
+
+/// Lists what was and was not applied, and says whether running again converges.
+fn part_way(
+    cx: &Context<'_>,
+    plan: &Plan,
+    provider: &str,
+    failure: providers::ApplyError,
+) -> anyhow::Error {
+    let listed = |changes: &[plan::Change]| {
+        let names: Vec<String> = changes.iter().map(describe).collect();
+        if names.is_empty() {
+            "nothing".to_string()
+        } else {
+            names.join(", ")
+        }
+    };
+    let applied = failure.applied.min(plan.changes.len());
+    cx.ui
+        .status(&format!("applied: {}", listed(&plan.changes[..applied])));
+    cx.ui.status(&format!(
+        "not applied: {}",
+        listed(&plan.changes[applied..])
+    ));
+    let what = if applied == 0 {
+        "failed; nothing was applied".to_string()
+    } else {
+        "stopped part-way; a re-run converges".to_string()
+    };
+    anyhow::Error::new(failure).context(format!(
+        "dns-up on zone `{}` ({provider}) {what}",
+        plan.zone
+    ))
 }
 
 fn describe(change: &plan::Change) -> String {

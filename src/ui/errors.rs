@@ -1,6 +1,7 @@
 //! The one error printer: catalog problems one a line, then `error:`, a `caused by:` line for each
 //! cause in the chain, and every hint an error in the chain carries.
 
+use super::clean;
 use crate::catalog::{CatalogErrors, LoadError};
 
 pub struct Painted<'a> {
@@ -60,9 +61,10 @@ impl Painted<'_> {
     }
 }
 
-/// Continuation lines of a multi-line message line up under its first line.
+/// Continuation lines of a multi-line message line up under its first line; secrets and control
+/// characters are cleaned first (colors are added after, so they survive).
 fn indented(message: &str) -> String {
-    message.trim_end().replace('\n', "\n    ")
+    clean(message).trim_end().replace('\n', "\n    ")
 }
 
 fn catalog_errors(error: &anyhow::Error) -> Option<&CatalogErrors> {

@@ -78,6 +78,7 @@ impl Ui {
         if text.is_empty() {
             return Ok(());
         }
+        let text = clean(text);
         let mut stdout = io::stdout().lock();
         match stdout
             .write_all(text.as_bytes())
@@ -91,7 +92,7 @@ impl Ui {
     /// A progress or summary line on stderr, unless `--quiet`.
     pub fn status(&self, message: &str) {
         if !self.quiet {
-            eprintln!("{message}");
+            eprintln!("{}", clean(message));
         }
     }
 
@@ -105,7 +106,7 @@ impl Ui {
         let (verbose, color) = (self.verbose > 0, self.color);
         Box::new(move |message| {
             if verbose {
-                let line = format!("debug: {message}");
+                let line = clean(&format!("debug: {message}"));
                 if color {
                     eprintln!("{CYAN}{line}{RESET}")
                 } else {
@@ -152,6 +153,34 @@ impl Ui {
         .render();
         eprint!("{text}");
     }
+}
+
+/// Control characters shown, not obeyed: an API's error body or a catalog value with `\x1b[2K\r`
+/// or an OSC title sequence must not rewrite the terminal (or fake an "applied" line). Newlines
+/// and tabs stay.
+pub fn escape(text: &str) -> String {
+    if !text.chars().any(is_unsafe) {
+        return text.to_string();
+    }
+    let mut shown = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if is_unsafe(c) {
+            shown.push_str(&c.escape_default().to_string());
+        } else {
+            shown.push(c);
+        }
+    }
+    shown
+}
+
+fn is_unsafe(c: char) -> bool {
+    c.is_control() && c != '\n' && c != '\t'
+}
+
+/// What the printer does to every text before it reaches a screen or a pipe: secrets masked
+/// (before anything else, so no cut can leave part of one), then control characters escaped.
+fn clean(text: &str) -> String {
+    escape(&crate::secret::redact(text))
 }
 
 /// A report that is a plain value: its JSON is itself and its text is given.

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use super::{ApplyError, Provider};
 use crate::dns::plan::Change;
 use crate::dns::{Rrset, unquote_txt};
-use crate::http::{Auth, Http, RateLimit};
+use crate::http::{Auth, Http, MAX_PAGES, RateLimit};
 use crate::secret::Secret;
 
 pub const DEFAULT_URL: &str = "https://api.cloudflare.com/client/v4";
@@ -40,7 +40,14 @@ impl Cloudflare {
             window: std::time::Duration::from_secs(300),
         };
         Ok(Self {
-            http: Http::new("cloudflare", token, Auth::Bearer, Some(limit), log)?,
+            http: Http::new(
+                "cloudflare",
+                url.unwrap_or(DEFAULT_URL),
+                token,
+                Auth::Bearer,
+                Some(limit),
+                log,
+            )?,
             base: url.unwrap_or(DEFAULT_URL).to_string(),
             zone: zone.to_string(),
             zone_id: None,
@@ -201,6 +208,8 @@ impl Provider for Cloudflare {
         let zone_id = self.zone_id()?;
         let mut grouped: HashMap<(String, String), Rrset> = HashMap::new();
         let mut page = 1;
+        // The page count of the first answer: a count that changes while boma reads is refused.
+        let mut announced: Option<u64> = None;
         loop {
             let url = format!(
                 "{}/zones/{zone_id}/dns_records?page={page}&per_page={PER_PAGE}",
@@ -245,8 +254,27 @@ impl Provider for Cloudflare {
                     .or_insert(single);
             }
             let total_pages = body["result_info"]["total_pages"].as_u64().unwrap_or(1);
+            let records = body["result"].as_array().map_or(0, Vec::len);
+            match announced {
+                None if total_pages > MAX_PAGES as u64 => bail!(
+                    "cloudflare: `{}` announces {total_pages} pages of records, more than boma reads ({MAX_PAGES})",
+                    self.zone
+                ),
+                None => announced = Some(total_pages),
+                Some(first) if first != total_pages => bail!(
+                    "cloudflare: the page count of `{}` changed while boma read it ({first}, then {total_pages}); run again",
+                    self.zone
+                ),
+                Some(_) => {}
+            }
             if page >= total_pages {
                 break;
+            }
+            if records == 0 {
+                bail!(
+                    "cloudflare: page {page} of `{}` is empty although {total_pages} pages were announced; boma stopped reading",
+                    self.zone
+                );
             }
             page += 1;
         }

@@ -3,14 +3,14 @@
 
 use std::collections::HashMap;
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 use reqwest::Method;
 use serde_json::{Value, json};
 
 use super::{ApplyError, Provider};
 use crate::dns::plan::Change;
 use crate::dns::{Rrset, from_wire, relative_name, to_wire};
-use crate::http::{Auth, Http, RateLimit};
+use crate::http::{Auth, Http, MAX_PAGES, RateLimit};
 use crate::secret::Secret;
 
 pub const DEFAULT_URL: &str = "https://api.gandi.net/v5/livedns";
@@ -38,7 +38,14 @@ impl Gandi {
             window: std::time::Duration::from_secs(60),
         };
         Ok(Self {
-            http: Http::new("gandi", token, Auth::Bearer, Some(limit), log)?,
+            http: Http::new(
+                "gandi",
+                url.unwrap_or(DEFAULT_URL),
+                token,
+                Auth::Bearer,
+                Some(limit),
+                log,
+            )?,
             records_url: format!("{}/domains/{zone}/records", url.unwrap_or(DEFAULT_URL)),
             zone: zone.to_string(),
             stored_names: HashMap::new(),
@@ -90,7 +97,20 @@ impl Provider for Gandi {
     fn list(&mut self) -> anyhow::Result<Vec<Rrset>> {
         let mut rrsets = Vec::new();
         let mut url = format!("{}?page=1&per_page={PER_PAGE}", self.records_url);
+        let mut read = std::collections::HashSet::new();
         for page in 1.. {
+            if page > MAX_PAGES {
+                bail!(
+                    "gandi: the records of `{}` take more than {MAX_PAGES} pages; boma stopped reading",
+                    self.zone
+                );
+            }
+            if !read.insert(url.clone()) {
+                bail!(
+                    "gandi: paging of `{}` came back to a page already read (page {page}); boma stopped reading",
+                    self.zone
+                );
+            }
             let response = self.http.send(Method::GET, &url, None)?;
             let items: Vec<Value> = serde_json::from_str(&response.body).with_context(|| {
                 format!(
@@ -126,16 +146,33 @@ impl Provider for Gandi {
                     .and_then(|value| value.to_str().ok())
                     .map(str::to_string)
             };
-            if let Some(next) = header("link").as_deref().and_then(next_link) {
-                url = next;
-                continue;
-            }
+            let next = header("link").as_deref().and_then(next_link);
             let total = header("total-count").and_then(|total| total.trim().parse::<usize>().ok());
-            match total {
-                Some(total) if rrsets.len() < total && count > 0 => {
+            let more = next.is_some() || total.is_some_and(|total| rrsets.len() < total);
+            if more && count == 0 {
+                bail!(
+                    "gandi: page {page} of `{}` is empty although more records were announced; boma stopped reading",
+                    self.zone
+                );
+            }
+            if let Some(total) = total.filter(|total| total.div_ceil(PER_PAGE) > MAX_PAGES) {
+                bail!(
+                    "gandi: `{}` announces {total} records, more than boma reads ({MAX_PAGES} pages of {PER_PAGE})",
+                    self.zone
+                );
+            }
+            match next {
+                // The token goes only to Gandi's own origin, whatever a Link header says.
+                Some(next) if !self.http.same_origin(&next) => bail!(
+                    "gandi: the next page of `{}` is on another origin ({}); boma does not send the token there",
+                    self.zone,
+                    crate::http::origin_of(&next).unwrap_or(next)
+                ),
+                Some(next) => url = next,
+                None if more => {
                     url = format!("{}?page={}&per_page={PER_PAGE}", self.records_url, page + 1);
                 }
-                _ => break,
+                None => break,
             }
         }
         Ok(rrsets)

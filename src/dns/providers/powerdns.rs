@@ -34,7 +34,7 @@ impl PowerDns {
     ) -> anyhow::Result<Self> {
         let zones_url = format!("{url}/api/v1/servers/{server}/zones");
         Ok(Self {
-            http: Http::new("powerdns", key, Auth::Header("x-api-key"), None, log)?,
+            http: Http::new("powerdns", url, key, Auth::Header("x-api-key"), None, log)?,
             zone_url: format!("{zones_url}/{zone}."),
             zones_url,
             zone: zone.to_string(),

@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 
@@ -15,7 +16,13 @@ pub struct ZoneFile {
     /// What `list` read: the records and the SOA serial, the base that `apply` edits.
     current: Vec<Rrset>,
     serial: u64,
+    /// The file's bytes when `list` read it (`None`: no file): `apply` refuses a file that
+    /// changed since, so two runs at once never lose a change set.
+    read: Option<Vec<u8>>,
 }
+
+/// How long `dns-up` waits for another run holding the same zone file.
+const LOCK_WAIT: Duration = Duration::from_secs(30);
 
 impl ZoneFile {
     pub fn new(path: &Path, zone: &str) -> Self {
@@ -24,6 +31,7 @@ impl ZoneFile {
             zone: zone.to_string(),
             current: Vec::new(),
             serial: 0,
+            read: None,
         }
     }
 
@@ -132,13 +140,10 @@ impl Provider for ZoneFile {
     }
 
     fn list(&mut self) -> anyhow::Result<Vec<Rrset>> {
-        match std::fs::read_to_string(&self.path) {
-            Ok(text) => self.parse(&text)?,
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
-            Err(error) => {
-                return Err(error)
-                    .with_context(|| format!("cannot read zone file `{}`", self.path.display()));
-            }
+        self.read = read_zone(&self.path)?;
+        if let Some(bytes) = &self.read {
+            let text = String::from_utf8_lossy(bytes).into_owned();
+            self.parse(&text)?;
         }
         Ok(self.current.clone())
     }
@@ -168,6 +173,13 @@ impl Provider for ZoneFile {
         }
         let serial = self.serial + 1;
         let text = self.render(&records, serial);
+        let _lock = lock(&self.path).map_err(failed)?;
+        if read_zone(&self.path).map_err(failed)? != self.read {
+            return Err(failed(anyhow::anyhow!(
+                "zone file `{}` changed since the plan was made (another dns-up?); nothing was written: run again",
+                self.path.display()
+            )));
+        }
         write_checked(&self.path, &self.zone, &text).map_err(failed)?;
         progress(changes.len());
         self.current = records;
@@ -176,37 +188,87 @@ impl Provider for ZoneFile {
     }
 }
 
-/// Writes the zone through a temp file that `named-checkzone` (when installed) must accept
-/// first: a rejected zone leaves the live file untouched.
-fn write_checked(path: &Path, zone: &str, text: &str) -> anyhow::Result<()> {
-    let dir = path
+/// The zone file's bytes, or `None` when it does not exist yet.
+fn read_zone(path: &Path) -> anyhow::Result<Option<Vec<u8>>> {
+    match std::fs::read(path) {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(error) => {
+            Err(error).with_context(|| format!("cannot read zone file `{}`", path.display()))
+        }
+    }
+}
+
+/// An exclusive lock on the zone file (a `.NAME.boma-lock` file beside its target, locked with
+/// flock, released when dropped), waited for up to `LOCK_WAIT`.
+fn lock(path: &Path) -> anyhow::Result<std::fs::File> {
+    let target = crate::files::resolve(path)?;
+    let dir = target
         .parent()
         .filter(|dir| !dir.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
-    let mut temp = tempfile::Builder::new()
-        .prefix(".boma-")
-        .suffix(".zone")
-        .tempfile_in(dir)?;
-    std::io::Write::write_all(&mut temp, text.as_bytes())?;
-    temp.as_file().sync_all()?;
-    if let Ok(checker) = which::which("named-checkzone") {
-        let output = Command::new(checker)
-            .args(["-q", "-i", "local", zone])
-            .arg(temp.path())
-            .output()?;
-        if !output.status.success() {
-            let detail = String::from_utf8_lossy(&output.stdout).trim().to_string();
-            bail!(
-                "named-checkzone rejects the new zone; `{}` is unchanged: {detail}",
-                path.display()
-            );
+    let name = target
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let lock_path = dir.join(format!(".{name}.boma-lock"));
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .with_context(|| format!("cannot open lock file `{}`", lock_path.display()))?;
+    let deadline = Instant::now() + LOCK_WAIT;
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(file),
+            Err(std::fs::TryLockError::WouldBlock) if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            Err(std::fs::TryLockError::WouldBlock) => bail!(
+                "another dns-up has held zone file `{}` for over {}s; try again when it is done",
+                path.display(),
+                LOCK_WAIT.as_secs()
+            ),
+            Err(std::fs::TryLockError::Error(error)) => {
+                return Err(error)
+                    .with_context(|| format!("cannot lock `{}`", lock_path.display()));
+            }
         }
     }
-    temp.persist(path)
-        .map_err(|error| error.error)
-        .with_context(|| format!("cannot write `{}`", path.display()))?;
-    Ok(())
+}
+
+/// Writes the zone through a temp file that `named-checkzone` (when installed) must accept
+/// first: a rejected zone leaves the live file untouched. The file keeps its mode and owner, and
+/// a symlink is written through to its target.
+fn write_checked(path: &Path, zone: &str, text: &str) -> anyhow::Result<()> {
+    let target = crate::files::resolve(path)?;
+    crate::files::replace(&target, text.as_bytes(), |staged| {
+        let Ok(checker) = which::which("named-checkzone") else {
+            return Ok(());
+        };
+        let output = Command::new(checker)
+            .args(["-i", "local", zone])
+            .arg(staged)
+            .output()?;
+        if output.status.success() {
+            return Ok(());
+        }
+        // named-checkzone's own reason, without the temp file's name.
+        let said = String::from_utf8_lossy(&output.stdout).to_string()
+            + &String::from_utf8_lossy(&output.stderr);
+        let reason: Vec<String> = said
+            .lines()
+            .map(|line| line.replace(&staged.display().to_string(), "the new zone"))
+            .filter(|line| !line.trim().is_empty())
+            .collect();
+        bail!(
+            "named-checkzone rejects the new zone; `{}` is unchanged: {}",
+            path.display(),
+            reason.join("; ")
+        )
+    })
 }
 
 #[cfg(test)]
