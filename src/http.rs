@@ -292,11 +292,13 @@ impl Http {
     }
 }
 
-/// How long a 429 asks to wait: seconds (bounded, never negative or NaN) or an HTTP date.
+/// How long a 429 asks to wait: seconds or an HTTP date, up to `LONGEST_WAIT`. Anything else
+/// (negative, NaN, infinite, absurd) is ignored and the caller's backoff applies.
 fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let value = headers.get("retry-after")?.to_str().ok()?.trim();
     if let Ok(seconds) = value.parse::<f64>() {
-        return Duration::try_from_secs_f64(seconds.clamp(0.0, LONGEST_WAIT.as_secs_f64())).ok();
+        return (seconds.is_finite() && (0.0..=LONGEST_WAIT.as_secs_f64()).contains(&seconds))
+            .then(|| Duration::from_secs_f64(seconds));
     }
     let at = httpdate::parse_http_date(value).ok()?;
     Some(

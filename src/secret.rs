@@ -190,23 +190,40 @@ fn run_command(name: String, argv: &[String]) -> Result<Secret, SecretError> {
             program: program.clone(),
             reason: error.to_string(),
         })?;
-    let stdout = capped_reader(child.stdout.take());
-    let stderr = capped_reader(child.stderr.take());
+    let stdout_pipe = capped_reader(child.stdout.take());
+    let stderr_pipe = capped_reader(child.stderr.take());
     let timeout = secret_timeout();
     let deadline = Instant::now() + timeout;
+    let mut stdout: Option<Vec<u8>> = None;
+    let fail = |status: String| SecretError::CommandFailed {
+        name: name.clone(),
+        program: program.clone(),
+        status,
+        detail: String::new(),
+    };
     let status = loop {
+        if stdout.is_none() {
+            stdout = stdout_pipe.try_recv().ok();
+        }
+        // A command that prints without end is stopped as soon as it passes the cap.
+        if stdout
+            .as_ref()
+            .is_some_and(|bytes| bytes.len() as u64 > MAX_SECRET_BYTES)
+        {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(fail(format!(
+                "more than {} KiB of output",
+                MAX_SECRET_BYTES >> 10
+            )));
+        }
         match child.try_wait() {
             Ok(Some(status)) => break status,
             Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(10)),
             Ok(None) => {
                 let _ = child.kill();
                 let _ = child.wait();
-                return Err(SecretError::CommandFailed {
-                    name,
-                    program: program.clone(),
-                    status: format!("no answer within {}s", timeout.as_secs_f64()),
-                    detail: String::new(),
-                });
+                return Err(fail(format!("no answer within {}s", timeout.as_secs_f64())));
             }
             Err(error) => {
                 return Err(SecretError::CommandFailedToStart {
@@ -218,20 +235,18 @@ fn run_command(name: String, argv: &[String]) -> Result<Secret, SecretError> {
         }
     };
     // A command that exited has closed its pipes, unless it left a child holding them: then
-    // what was read by the deadline is all there is.
+    // what was read by now is all there is.
     let stdout = stdout
-        .recv_timeout(Duration::from_secs(1))
+        .or_else(|| stdout_pipe.recv_timeout(Duration::from_secs(1)).ok())
         .unwrap_or_default();
-    let stderr = stderr
+    let stderr = stderr_pipe
         .recv_timeout(Duration::from_secs(1))
         .unwrap_or_default();
     if stdout.len() as u64 > MAX_SECRET_BYTES {
-        return Err(SecretError::CommandFailed {
-            name,
-            program: program.clone(),
-            status: format!("more than {} KiB of output", MAX_SECRET_BYTES >> 10),
-            detail: String::new(),
-        });
+        return Err(fail(format!(
+            "more than {} KiB of output",
+            MAX_SECRET_BYTES >> 10
+        )));
     }
     let stdout = String::from_utf8_lossy(&stdout).into_owned();
     let stderr = String::from_utf8_lossy(&stderr).into_owned();

@@ -12,5 +12,6 @@ mod dns_cloudflare;
 mod dns_gandi;
 mod dns_powerdns;
 mod dns_zonefile;
+mod hostile;
 mod render;
 mod services;

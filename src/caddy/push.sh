@@ -139,7 +139,9 @@ epoch=${now% *} iso=${now#* }
 
 configured=$live
 [ -L "$live" ] && live=$(readlink -f -- "$live")
-case "$live" in /*) ;; *) finish "failed the live Caddyfile path does not resolve to a file" ;; esac
+case "$live" in /*) ;; *) finish "failed $configured is a symlink that loops or cannot be followed; fix it first" ;; esac
+[ "$live" = "$configured" ] || [ -e "$live" ] ||
+    finish "failed $configured is a dangling symlink (to $live); fix it first"
 dir=${live%/*} base=${live##*/}
 new="${dir:-/}/.$base.boma-new"
 [ -d "${dir:-/}" ] || finish "failed directory ${dir:-/} does not exist"

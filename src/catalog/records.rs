@@ -193,9 +193,17 @@ fn declared<'t>(
             continue;
         };
         let Some(name) = absolute_name(raw.name.get_ref(), &dns.zone) else {
+            let why = super::values::hostname_problem(
+                raw.name
+                    .get_ref()
+                    .trim_end_matches('.')
+                    .trim_start_matches("*."),
+            )
+            .map(|why| format!(": {why}"))
+            .unwrap_or_default();
             reader.error_with_hint(
                 raw.name.span(),
-                format!("`{key}.name`: `{}` is not a name in the zone `{}`", raw.name.get_ref(), dns.zone),
+                format!("`{key}.name`: `{}` is not a name in the zone `{}`{why}", raw.name.get_ref(), dns.zone),
                 "write `@` for the apex, a relative name like `www`, or an absolute name ending in `.`",
             );
             continue;

@@ -159,14 +159,15 @@ fn lowercase_names(
         .iter()
         .filter_map(|name| {
             let lowered = name.get_ref().trim_end_matches('.').to_ascii_lowercase();
-            if is_hostname(&lowered) {
-                Some(Spanned::new(name.span(), lowered))
-            } else {
-                reader.error(
-                    name.span(),
-                    format!("`{key}`: `{}` is not a domain name", name.get_ref()),
-                );
-                None
+            match super::values::hostname_problem(&lowered) {
+                None => Some(Spanned::new(name.span(), lowered)),
+                Some(why) => {
+                    reader.error(
+                        name.span(),
+                        format!("`{key}`: `{}` is not a domain name: {why}", name.get_ref()),
+                    );
+                    None
+                }
             }
         })
         .collect()
@@ -181,7 +182,12 @@ pub fn check_host(
     if context.hosts.contains_key(host.get_ref()) {
         return;
     }
-    let known: Vec<&String> = context.hosts.keys().collect();
+    // Only names that are valid suggestions: a misspelt entry name is an error of its own.
+    let known: Vec<&String> = context
+        .hosts
+        .keys()
+        .filter(|name| super::values::is_identifier(name))
+        .collect();
     let hint = crate::hint::did_you_mean(
         host.get_ref(),
         &known,

@@ -124,6 +124,13 @@ impl RecordType {
 
     /// Checks one value of this type; the error says what was expected.
     pub fn check_value(self, value: &str) -> Result<(), String> {
+        if value.chars().any(char::is_control) {
+            return Err(format!(
+                "`{}` is not a valid {} value: it holds a control character (a newline would start another record)",
+                value.escape_default(),
+                self.as_str()
+            ));
+        }
         let fields: Vec<&str> = value.split_whitespace().collect();
         let ok = match self {
             Self::A => value.parse::<std::net::Ipv4Addr>().is_ok(),
@@ -134,8 +141,7 @@ impl RecordType {
             Self::Srv => matches!(fields.as_slice(), [priority, weight, port, target]
                 if [priority, weight, port].iter().all(|n| n.parse::<u16>().is_ok())
                     && (*target == "." || is_hostname(target.trim_end_matches('.')))),
-            Self::Caa => matches!(fields.as_slice(), [flags, tag, rest @ ..]
-                if flags.parse::<u8>().is_ok() && ["issue", "issuewild", "iodef"].contains(tag) && !rest.is_empty()),
+            Self::Caa => is_caa(value),
             Self::Txt => !value.is_empty() && !value.contains(['\n', '\r']),
         };
         if ok {
@@ -147,7 +153,9 @@ impl RecordType {
             Self::Cname | Self::Ns => "a host name",
             Self::Mx => "`PREFERENCE HOST`, e.g. `10 mx1.example.net.`",
             Self::Srv => "`PRIORITY WEIGHT PORT TARGET`, e.g. `10 5 5060 sip.example.org.`",
-            Self::Caa => "`FLAGS TAG VALUE`, e.g. `0 issue \"letsencrypt.org\"`",
+            Self::Caa => {
+                "`FLAGS TAG \"VALUE\"`: flags 0-255, a tag of letters and digits, a quoted value, e.g. `0 issue \"letsencrypt.org\"`"
+            }
             Self::Txt => "non-empty text on one line",
         };
         Err(format!(
@@ -192,6 +200,54 @@ impl fmt::Display for RecordType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
+}
+
+/// A CAA value: `FLAGS TAG "VALUE"` (RFC 8659): flags 0-255, a tag of 1-15 letters and digits,
+/// and one quoted string without an unescaped quote inside.
+fn is_caa(value: &str) -> bool {
+    let mut parts = value.trim().splitn(3, ' ');
+    let (Some(flags), Some(tag), Some(quoted)) = (parts.next(), parts.next(), parts.next()) else {
+        return false;
+    };
+    let inner = quoted
+        .trim()
+        .strip_prefix('"')
+        .and_then(|rest| rest.strip_suffix('"'));
+    flags.parse::<u8>().is_ok()
+        && (1..=15).contains(&tag.len())
+        && tag.bytes().all(|b| b.is_ascii_alphanumeric())
+        && inner.is_some_and(|inner| {
+            let mut escaped = false;
+            inner.chars().all(|c| {
+                let fine = escaped || c != '"';
+                escaped = !escaped && c == '\\';
+                fine
+            })
+        })
+}
+
+/// Why `name` is not a host name, in the words DNS uses; `None` when it is one.
+pub fn hostname_problem(name: &str) -> Option<String> {
+    if is_hostname(name) {
+        return None;
+    }
+    if name.len() > 253 {
+        return Some(format!(
+            "it is {} bytes; a DNS name is at most 253",
+            name.len()
+        ));
+    }
+    if let Some(label) = name.split('.').find(|label| label.len() > 63) {
+        return Some(format!(
+            "its label `{}…` is {} bytes; a DNS label is at most 63",
+            label.chars().take(16).collect::<String>(),
+            label.len()
+        ));
+    }
+    if name.split('.').any(str::is_empty) {
+        return Some("it has an empty label".to_string());
+    }
+    Some("labels are letters, digits, `-` and `_`, not starting or ending with `-`".to_string())
 }
 
 /// A host name: dot-separated labels of letters, digits, `-` and `_` (for `_dmarc` and friends).
@@ -379,6 +435,9 @@ mod tests {
     #[test]
     fn names_and_urls() {
         assert!(is_hostname("_dmarc.example.org"));
+        let long = format!("{}.example.org", "a".repeat(64));
+        assert!(hostname_problem(&long).is_some_and(|why| why.contains("64 bytes")));
+        assert_eq!(hostname_problem("example.org"), None);
         assert!(!is_hostname("-bad.example.org"));
         assert!(!is_hostname("a..b"));
         assert!(is_identifier("indri"));

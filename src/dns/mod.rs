@@ -146,21 +146,34 @@ pub fn from_wire(record_type: &str, value: &str) -> String {
     }
 }
 
-/// TXT values as DNS wire text: quoted strings of at most 255 bytes, with `"` and `\` escaped.
+/// TXT values as DNS wire text: quoted strings of at most 255 bytes each, cut between characters
+/// (never inside one), with `"` and `\` escaped.
 pub fn quote_txt(value: &str) -> String {
-    let escaped: Vec<String> = value
-        .as_bytes()
-        .chunks(255)
-        .map(|chunk| {
-            let text = String::from_utf8_lossy(chunk);
-            format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\""))
-        })
+    let escaped: Vec<String> = txt_chunks(value)
+        .into_iter()
+        .map(|text| format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\"")))
         .collect();
     if escaped.is_empty() {
         "\"\"".to_string()
     } else {
         escaped.join(" ")
     }
+}
+
+/// `value` in pieces of at most 255 bytes, each ending on a character boundary.
+fn txt_chunks(value: &str) -> Vec<&str> {
+    let mut chunks = Vec::new();
+    let mut rest = value;
+    while !rest.is_empty() {
+        let mut end = rest.len().min(255);
+        while !rest.is_char_boundary(end) {
+            end -= 1;
+        }
+        let (chunk, tail) = rest.split_at(end);
+        chunks.push(chunk);
+        rest = tail;
+    }
+    chunks
 }
 
 /// The inverse of `quote_txt`: concatenates the quoted strings; unquoted text is kept as is.
@@ -186,6 +199,19 @@ pub fn unquote_txt(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_txt_values_split_between_characters_and_round_trip() {
+        // 254 ASCII bytes then a 2-byte character: a byte cut at 255 would split it.
+        let value = format!("{}é{}", "a".repeat(254), "b".repeat(300));
+        let wire = quote_txt(&value);
+        assert!(
+            wire.split("\" \"")
+                .all(|part| part.trim_matches('"').len() <= 255)
+        );
+        assert_eq!(unquote_txt(&wire), value);
+        assert!(!wire.contains('\u{fffd}'));
+    }
 
     #[test]
     fn rrsets_are_canonical() {

@@ -64,7 +64,9 @@ impl Connection {
                     .stdin(Stdio::piped())
                     .stdout(Stdio::piped())
                     .stderr(Stdio::piped())
-                    .kill_on_drop(true)
+                    // Not killed when boma stops: like a remote script whose connection closed,
+                    // it meets a closed pipe at its next line and cleans up (restores, unlocks).
+                    .kill_on_drop(false)
                     .spawn()
                     .map_err(|error| fail(&error))?;
                 let stdin = child.stdin.take();

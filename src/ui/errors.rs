@@ -31,13 +31,14 @@ impl Painted<'_> {
         let mut text = String::new();
         if let Some(errors) = catalog_errors(error) {
             for problem in &errors.problems {
-                let place = format!("{}:{}:{}", problem.file, problem.line, problem.column);
-                text.push_str(&format!(
-                    "{}: {}\n",
-                    self.paint(BOLD, &place),
-                    problem.message
+                let place = clean(&format!(
+                    "{}:{}:{}",
+                    problem.file, problem.line, problem.column
                 ));
+                let message = clean(&problem.message);
+                text.push_str(&format!("{}: {message}\n", self.paint(BOLD, &place)));
                 if let Some(hint) = &problem.hint {
+                    let hint = clean(hint);
                     text.push_str(&format!("  {} {hint}\n", self.paint(CYAN, "hint:")));
                 }
             }

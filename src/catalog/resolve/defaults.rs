@@ -172,7 +172,7 @@ pub fn check_secret(
     if secrets.contains_key(reference.get_ref()) {
         return;
     }
-    let known: Vec<&String> = secrets.keys().collect();
+    let known: Vec<&String> = secrets.keys().filter(|name| is_identifier(name)).collect();
     let hint = crate::hint::did_you_mean(
         reference.get_ref(),
         &known,

@@ -50,7 +50,8 @@ fn host(reader: &mut Reader<'_>, path: &str, name: &str, raw: schema::Host) -> O
                 format!("`{path}.address`: `{other}` is not a host name or IP address"),
                 "write the SSH destination, or \"local\" for this machine",
             );
-            return None;
+            // Kept, so that its services do not also report it missing.
+            Address::Remote(other.to_string())
         }
     };
     let ip = raw.ip.and_then(|ip| match ip.get_ref().parse::<IpAddr>() {
