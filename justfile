@@ -15,7 +15,7 @@ ci:
 bench:
     scripts/bench
 
-# fuzz catalog parsing and validation (not in CI); SECONDS bounds the run
+# fuzz catalog parsing, the zone-file reader and TXT/CAA quoting (not in CI); SECONDS for each target
 fuzz SECONDS="60":
     scripts/fuzz {{SECONDS}}
 

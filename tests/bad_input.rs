@@ -324,3 +324,76 @@ fn shell_syntax_in_a_reload_that_runs_through_sudo() {
         "services.toml:6:10: `hosts.h.caddy.reload` uses shell syntax, but with `sudo = true`",
     );
 }
+
+#[test]
+fn caa_value_that_smuggles_a_record() {
+    rejected(
+        with_head(
+            "[[dns.records]]\nname = \"@\"\ntype = \"CAA\"\nvalues = [\"0 issue \\\"x\\\"\\nevil2 300 IN A 6.6.6.6\"]\n",
+        ),
+        "services.toml:11:11: `dns.records[0].values`:",
+    );
+}
+
+#[test]
+fn caa_with_bad_flags_or_an_unquoted_value() {
+    rejected(
+        with_head(
+            "[[dns.records]]\nname = \"@\"\ntype = \"CAA\"\nvalues = [\"256 issue \\\"x\\\"\", \"0 issue x\"]\n",
+        ),
+        "services.toml:11:11: `dns.records[0].values`:",
+    );
+}
+
+#[test]
+fn label_over_63_bytes() {
+    let label = "x".repeat(64);
+    rejected(
+        with_head(&format!(
+            "[services.a]\nhost = \"indri\"\nupstream = \"http://127.0.0.1:1\"\nnames = [\"{label}.example.org\"]\n"
+        )),
+        "services.toml:11:10: `services.a.names`:",
+    );
+}
+
+#[test]
+fn host_with_a_bad_address_does_not_hide_its_services() {
+    let run = Boma::new()
+        .file(
+            "services.toml",
+            "version = 1\n[hosts.web]\naddress = \"not an address\"\n[services.a]\nhost = \"web\"\nupstream = \"http://127.0.0.1:1\"\n",
+        )
+        .args(["check"])
+        .run();
+    run.code(2)
+        .stderr_has("services.toml:3:11: `hosts.web.address`: `not an address` is not a host name or IP address");
+    assert!(
+        !run.stderr.contains("is not in the catalog"),
+        "{}",
+        run.stderr
+    );
+    snapshot(&test_name(), &run.stderr);
+}
+
+#[test]
+fn suggestions_name_only_valid_hosts() {
+    let run = Boma::new()
+        .file(
+            "services.toml",
+            "version = 1\n[hosts.\"web box\"]\naddress = \"web.example.net\"\n[services.a]\nhost = \"web bo\"\nupstream = \"http://127.0.0.1:1\"\n",
+        )
+        .args(["check"])
+        .run();
+    run.code(2).stderr_has("host name `web box` is not allowed");
+    assert!(
+        !run.stderr.contains("did you mean `web box`"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        !run.stderr.contains("closest known is `web box`"),
+        "{}",
+        run.stderr
+    );
+    snapshot(&test_name(), &run.stderr);
+}

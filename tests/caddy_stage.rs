@@ -163,3 +163,72 @@ async fn backups_from_the_per_user_layout_move_to_the_live_files_folder() {
     );
     assert_eq!(std::fs::read_dir(&legacy).map_or(0, Iterator::count), 0);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ctrl_c_during_a_local_push_restores_unlocks_and_cleans_up() {
+    let Some(mut lab) = Lab::start(1).await else {
+        return;
+    };
+    let before = lab.host("h1").live();
+    // The reload is slow and fails: the new file is installed when Ctrl-C comes.
+    lab.host_mut("h1").reload = "sleep 3; exit 1".to_string();
+    let host = lab.host("h1");
+    let catalog = lab.catalog().replace(
+        "address = \"127.0.0.1\"",
+        "address = \"local\"\nip = \"127.0.0.1\"",
+    );
+    let boma = Boma::new().catalog(&catalog);
+    let state_home = host.home.join(".local/state");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_boma"))
+        .args(["caddy-push"])
+        .current_dir(boma.path())
+        .env("XDG_STATE_HOME", &state_home)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while host.live() == before {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the new file was never installed"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    crate::support::lab::run("kill", &["-INT", &child.id().to_string()]);
+    let status = child.wait().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(status.code(), Some(130));
+    // The script meets the closed pipe after the reload fails, and puts things back.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while host.live() != before || !host.leftovers().is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "live file restored: {}, left: {:?}",
+            host.live() == before,
+            host.leftovers()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    // The next run sees the difference again instead of calling it unchanged.
+    boma.run_with(["caddy-push", "--check"])
+        .code(1)
+        .stdout_has("would change");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dangling_live_symlink_is_refused_before_anything_is_written() {
+    let Some(lab) = Lab::start(1).await else {
+        return;
+    };
+    let host = lab.host("h1");
+    let nowhere = lab.dir.path().join("nowhere/Caddyfile");
+    std::fs::remove_file(&host.config).unwrap_or_else(|e| panic!("{e}"));
+    std::os::unix::fs::symlink(&nowhere, &host.config).unwrap_or_else(|e| panic!("{e}"));
+    let run = Boma::new()
+        .catalog(&lab.catalog())
+        .args(["caddy-push"])
+        .run();
+    run.code(1).stdout_has("is a dangling symlink");
+    assert!(!nowhere.exists());
+    assert!(!std::path::Path::new("/.Caddyfile.boma-new").exists());
+}

@@ -172,7 +172,10 @@ fn a_zone_named_checkzone_rejects_leaves_the_live_file_untouched() {
     boma.run_with(["dns-up", "--force"])
         .code(2)
         .stderr_has("named-checkzone rejects the new zone")
-        .stderr_has("is unchanged");
+        .stderr_has("is unchanged")
+        // named-checkzone's own reason, not only that it failed.
+        .stderr_has("has no NS records")
+        .stderr_has("nothing was applied");
     assert_eq!(zone(&boma), before);
 }
 
@@ -218,4 +221,170 @@ fn preview_text_and_markdown_show_creates_updates_and_deletes_whole() {
     let markdown = boma.run_with(["--output", "markdown", "dns-preview"]);
     markdown.success();
     crate::support::snapshot("dns_preview__changes_markdown", &markdown.stdout);
+}
+
+fn mode(path: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).map_or(0, |meta| meta.permissions().mode() & 0o7777)
+}
+
+#[test]
+fn the_zone_file_keeps_its_mode_owner_and_symlink() {
+    use std::os::unix::fs::MetadataExt;
+    let boma = Boma::new().catalog(&catalog(&[("app", "indri")]));
+    boma.run_with(["dns-up"]).success();
+    let real = boma.path().join("zones/example.org.zone");
+    assert_eq!(
+        mode(&real),
+        0o644,
+        "a new zone file is world-readable, as BIND needs"
+    );
+    // BIND runs as `bind`: a 0640 file owned by another user must stay so.
+    std::fs::set_permissions(&real, std::os::unix::fs::PermissionsExt::from_mode(0o640))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let is_root = std::fs::metadata(boma.path()).is_ok_and(|meta| meta.uid() == 0);
+    if is_root {
+        std::os::unix::fs::chown(&real, Some(65534), Some(65534)).unwrap_or_else(|e| panic!("{e}"));
+    }
+    // The zone path becomes a symlink to the real file, as BIND setups often have.
+    let data = boma.path().join("bind/db.example.org");
+    std::fs::create_dir_all(boma.path().join("bind")).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::rename(&real, &data).unwrap_or_else(|e| panic!("{e}"));
+    std::os::unix::fs::symlink(&data, &real).unwrap_or_else(|e| panic!("{e}"));
+
+    let boma = boma.file(
+        "services.toml",
+        catalog(&[("app", "indri"), ("wiki", "indri")]),
+    );
+    boma.run_with(["dns-up"]).success();
+    assert!(
+        std::fs::symlink_metadata(&real).is_ok_and(|meta| meta.file_type().is_symlink()),
+        "the symlink stays a symlink"
+    );
+    let written = std::fs::read_to_string(&data).unwrap_or_default();
+    assert!(
+        written.contains("wiki"),
+        "the target got the change:\n{written}"
+    );
+    assert_eq!(mode(&data), 0o640);
+    if is_root {
+        assert_eq!(
+            std::fs::metadata(&data).map(|meta| meta.uid()).ok(),
+            Some(65534)
+        );
+    }
+    boma.run_with(["dns-up"]).success().stderr_has("no changes");
+}
+
+#[test]
+fn a_dangling_zone_symlink_is_refused_and_nothing_is_created() {
+    let boma = Boma::new().catalog(&catalog(&[("app", "indri")]));
+    std::fs::create_dir_all(boma.path().join("zones")).unwrap_or_else(|e| panic!("{e}"));
+    let missing = boma.path().join("gone/db.example.org");
+    std::os::unix::fs::symlink(&missing, boma.path().join("zones/example.org.zone"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    boma.run_with(["dns-up"])
+        .code(2)
+        .stderr_has("is a symlink to")
+        .stderr_has("which cannot be followed");
+    assert!(!missing.exists());
+}
+
+#[test]
+fn a_local_write_failure_does_not_claim_a_rerun_converges() {
+    // Readable (it does not exist yet) but not writable, even by root: /proc takes no new files.
+    let boma = Boma::new().catalog(
+        &catalog(&[("app", "indri")])
+            .replace("zones/example.org.zone", "/proc/boma-test/example.org.zone"),
+    );
+    let run = boma.run_with(["dns-up"]);
+    run.code(2).stderr_has("failed; nothing was applied");
+    assert!(!run.stderr.contains("converges"), "{}", run.stderr);
+}
+
+#[test]
+fn render_out_writes_world_readable_files() {
+    let boma = Boma::new().catalog(crate::support::ONE_SERVICE);
+    boma.run_with(["render", "--out", "out"]).success();
+    assert_eq!(mode(&boma.path().join("out/caddy/indri/Caddyfile")), 0o644);
+}
+
+#[test]
+fn two_dns_up_at_once_never_lose_a_change_set() {
+    let Some(checker) = require("named-checkzone") else {
+        return;
+    };
+    // A slow named-checkzone keeps the first run inside its write while the second one plans.
+    let boma = Boma::new()
+        .catalog(&catalog(&[("app", "indri")]))
+        .file("a.toml", catalog(&[("app", "indri"), ("alpha", "indri")]))
+        .file("b.toml", catalog(&[("app", "indri"), ("beta", "indri")]))
+        .file(
+            "bin/named-checkzone",
+            format!("#!/bin/sh\nsleep 2\nexec {} \"$@\"\n", checker.display()),
+        );
+    boma.run_with(["dns-up"]).success();
+    let bin = boma.path().join("bin");
+    std::fs::set_permissions(
+        bin.join("named-checkzone"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let start = |catalog: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_boma"))
+            .args(["--catalog", catalog, "dns-up"])
+            .current_dir(boma.path())
+            .env("PATH", &path)
+            .output()
+    };
+    let (first, second) = std::thread::scope(|scope| {
+        let first = scope.spawn(|| start("a.toml"));
+        std::thread::sleep(std::time::Duration::from_millis(700));
+        let second = scope.spawn(|| start("b.toml"));
+        (first.join(), second.join())
+    });
+    let outcome = |result: std::thread::Result<std::io::Result<std::process::Output>>| {
+        let output = result
+            .ok()
+            .and_then(Result::ok)
+            .unwrap_or_else(|| panic!("boma did not run"));
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    let ((first_code, _), (second_code, second_err)) = (outcome(first), outcome(second));
+    assert_eq!(first_code, Some(0));
+    assert_eq!(second_code, Some(2), "{second_err}");
+    assert!(
+        second_err.contains("changed since the plan was made"),
+        "{second_err}"
+    );
+    let written = zone(&boma);
+    assert!(
+        written.contains("alpha") && !written.contains("beta"),
+        "{written}"
+    );
+    // Run again, the second change set lands on top of the first: nothing was lost.
+    boma.run_with(["--catalog", "b.toml", "dns-up"]).success();
+    assert!(zone(&boma).contains("beta"));
+}
+
+#[test]
+fn long_non_ascii_txt_values_stay_intact_and_converge() {
+    let value = format!("{}é{}", "a".repeat(254), "ü".repeat(200));
+    let text = catalog(&[("app", "indri")]).replace(
+        "values = [\"v=spf1 -all\"]",
+        &format!("values = [\"{value}\"]"),
+    );
+    let boma = Boma::new().catalog(&text);
+    boma.run_with(["dns-up"]).success();
+    check_zone(&boma);
+    assert!(!zone(&boma).contains('\u{fffd}'));
+    boma.run_with(["dns-up"]).success().stderr_has("no changes");
 }

@@ -138,10 +138,12 @@ now=$(date -u '+%s %Y-%m-%dT%H:%M:%SZ')
 epoch=${now% *} iso=${now#* }
 
 configured=$live
-[ -L "$live" ] && live=$(readlink -f -- "$live")
-case "$live" in /*) ;; *) finish "failed $configured is a symlink that loops or cannot be followed; fix it first" ;; esac
-[ "$live" = "$configured" ] || [ -e "$live" ] ||
-    finish "failed $configured is a dangling symlink (to $live); fix it first"
+if [ -L "$live" ]; then
+    # Written through to the target; a link to nothing would stage its temp file anywhere.
+    if ! live=$(readlink -f -- "$configured") || [ ! -e "$live" ]; then
+        finish "failed $configured is a dangling symlink or a loop; fix it first"
+    fi
+fi
 dir=${live%/*} base=${live##*/}
 new="${dir:-/}/.$base.boma-new"
 [ -d "${dir:-/}" ] || finish "failed directory ${dir:-/} does not exist"

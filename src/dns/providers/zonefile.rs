@@ -188,6 +188,13 @@ impl Provider for ZoneFile {
     }
 }
 
+/// The rrsets of zone-file `text` for `zone`, as `list` reads them (for the fuzzer and tests).
+pub fn parse(zone: &str, text: &str) -> anyhow::Result<Vec<Rrset>> {
+    let mut file = ZoneFile::new(Path::new("zone"), zone);
+    file.parse(text)?;
+    Ok(file.current)
+}
+
 /// The zone file's bytes, or `None` when it does not exist yet.
 fn read_zone(path: &Path) -> anyhow::Result<Option<Vec<u8>>> {
     match std::fs::read(path) {
