@@ -59,6 +59,27 @@ fn gandi_record(name: &str) -> Value {
     json!({ "rrset_name": name, "rrset_type": "TXT", "rrset_ttl": 300, "rrset_values": ["\"x\""] })
 }
 
+/// Gandi answering every records page with `records` and one header.
+async fn gandi_pages(api: &MockServer, records: Value, header: (&str, &str)) {
+    Mock::given(method("GET"))
+        .and(path(GANDI_RECORDS))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(records)
+                .insert_header(header.0, header.1),
+        )
+        .mount(api)
+        .await;
+}
+
+fn gandi_preview(api: &MockServer) -> Run {
+    run(
+        "gandi",
+        &format!("{}/v5/livedns", api.uri()),
+        &["dns-preview"],
+    )
+}
+
 async fn requests(server: &MockServer) -> usize {
     server.received_requests().await.map_or(0, |all| all.len())
 }
@@ -98,22 +119,10 @@ async fn a_gandi_next_link_to_another_host_is_not_followed() {
         .mount(&elsewhere)
         .await;
     let link = format!("<{}{GANDI_RECORDS}?page=2>; rel=\"next\"", elsewhere.uri());
-    Mock::given(method("GET"))
-        .and(path(GANDI_RECORDS))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(json!([gandi_record("@")]))
-                .insert_header("Link", link.as_str()),
-        )
-        .mount(&api)
-        .await;
-    run(
-        "gandi",
-        &format!("{}/v5/livedns", api.uri()),
-        &["dns-preview"],
-    )
-    .code(2)
-    .stderr_has("is on another origin (http://127.0.0.1:");
+    gandi_pages(&api, json!([gandi_record("@")]), ("Link", link.as_str())).await;
+    gandi_preview(&api)
+        .code(2)
+        .stderr_has("is on another origin (http://127.0.0.1:");
     assert_eq!(requests(&elsewhere).await, 0);
 }
 
@@ -225,60 +234,34 @@ async fn gandi_paging_that_loops_or_announces_too_much_is_stopped() {
         "<{}{GANDI_RECORDS}?page=1&per_page=100>; rel=\"next\"",
         api.uri()
     );
-    Mock::given(method("GET"))
-        .and(path(GANDI_RECORDS))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(json!([gandi_record("@")]))
-                .insert_header("Link", same_page.as_str()),
-        )
-        .mount(&api)
-        .await;
-    run(
-        "gandi",
-        &format!("{}/v5/livedns", api.uri()),
-        &["dns-preview"],
+    gandi_pages(
+        &api,
+        json!([gandi_record("@")]),
+        ("Link", same_page.as_str()),
     )
-    .code(2)
-    .stderr_has("came back to a page already read");
+    .await;
+    gandi_preview(&api)
+        .code(2)
+        .stderr_has("came back to a page already read");
     assert!(requests(&api).await <= 2);
 
     let api = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path(GANDI_RECORDS))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(json!([gandi_record("@")]))
-                .insert_header("Total-Count", "1000000000"),
-        )
-        .mount(&api)
-        .await;
-    run(
-        "gandi",
-        &format!("{}/v5/livedns", api.uri()),
-        &["dns-preview"],
+    gandi_pages(
+        &api,
+        json!([gandi_record("@")]),
+        ("Total-Count", "1000000000"),
     )
-    .code(2)
-    .stderr_has("announces 1000000000 records, more than boma reads");
+    .await;
+    gandi_preview(&api)
+        .code(2)
+        .stderr_has("announces 1000000000 records, more than boma reads");
     assert_eq!(requests(&api).await, 1);
 
     let api = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path(GANDI_RECORDS))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(json!([]))
-                .insert_header("Total-Count", "500"),
-        )
-        .mount(&api)
-        .await;
-    run(
-        "gandi",
-        &format!("{}/v5/livedns", api.uri()),
-        &["dns-preview"],
-    )
-    .code(2)
-    .stderr_has("is empty although more records were announced");
+    gandi_pages(&api, json!([]), ("Total-Count", "500")).await;
+    gandi_preview(&api)
+        .code(2)
+        .stderr_has("is empty although more records were announced");
 }
 
 /// Cloudflare answers with one more page every time it is asked.
