@@ -341,13 +341,11 @@ fn read_body(response: reqwest::blocking::Response) -> Result<String, String> {
             MAX_BODY >> 20
         )
     };
-    if response
-        .content_length()
-        .is_some_and(|length| length > MAX_BODY)
-    {
+    let announced = response.content_length().unwrap_or(0);
+    if announced > MAX_BODY {
         return Err(too_big());
     }
-    let mut bytes = Vec::new();
+    let mut bytes = Vec::with_capacity(usize::try_from(announced).unwrap_or(0));
     let mut limited = response.take(MAX_BODY + 1);
     if let Err(error) = limited.read_to_end(&mut bytes) {
         return Err(format!("cannot read the answer: {error}"));
@@ -355,7 +353,8 @@ fn read_body(response: reqwest::blocking::Response) -> Result<String, String> {
     if bytes.len() as u64 > MAX_BODY {
         return Err(too_big());
     }
-    Ok(String::from_utf8_lossy(&bytes).into_owned())
+    Ok(String::from_utf8(bytes)
+        .unwrap_or_else(|invalid| String::from_utf8_lossy(invalid.as_bytes()).into_owned()))
 }
 
 fn path_of(url: &str) -> String {
