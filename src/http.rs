@@ -341,11 +341,23 @@ fn read_body(response: reqwest::blocking::Response) -> Result<String, String> {
             MAX_BODY >> 20
         )
     };
-    let announced = response.content_length().unwrap_or(0);
-    if announced > MAX_BODY {
-        return Err(too_big());
+    let text = |bytes: Vec<u8>| {
+        String::from_utf8(bytes)
+            .unwrap_or_else(|invalid| String::from_utf8_lossy(invalid.as_bytes()).into_owned())
+    };
+    match response.content_length() {
+        Some(length) if length > MAX_BODY => return Err(too_big()),
+        // An announced length bounds the body (the HTTP library holds the server to it): read it
+        // in one go, which is much cheaper than many small reads.
+        Some(_) => {
+            return response
+                .bytes()
+                .map(|bytes| text(bytes.to_vec()))
+                .map_err(|error| format!("cannot read the answer: {error}"));
+        }
+        None => {}
     }
-    let mut bytes = Vec::with_capacity(usize::try_from(announced).unwrap_or(0));
+    let mut bytes = Vec::new();
     let mut limited = response.take(MAX_BODY + 1);
     if let Err(error) = limited.read_to_end(&mut bytes) {
         return Err(format!("cannot read the answer: {error}"));
@@ -353,8 +365,7 @@ fn read_body(response: reqwest::blocking::Response) -> Result<String, String> {
     if bytes.len() as u64 > MAX_BODY {
         return Err(too_big());
     }
-    Ok(String::from_utf8(bytes)
-        .unwrap_or_else(|invalid| String::from_utf8_lossy(invalid.as_bytes()).into_owned()))
+    Ok(text(bytes))
 }
 
 fn path_of(url: &str) -> String {

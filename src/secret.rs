@@ -37,15 +37,14 @@ static READ_SO_FAR: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
 /// `text` with every secret read so far replaced by `[redacted]` (values under 4 bytes aside:
 /// masking those would mangle ordinary text).
-pub fn redact(text: &str) -> String {
-    let known = READ_SO_FAR
-        .lock()
-        .map(|known| known.clone())
-        .unwrap_or_default();
-    let mut text = text.to_string();
+pub fn redact(text: &str) -> std::borrow::Cow<'_, str> {
+    let Ok(known) = READ_SO_FAR.lock() else {
+        return std::borrow::Cow::Borrowed(text);
+    };
+    let mut text = std::borrow::Cow::Borrowed(text);
     for value in known.iter().filter(|value| value.len() >= 4) {
         if text.contains(value.as_str()) {
-            text = text.replace(value.as_str(), "[redacted]");
+            text = std::borrow::Cow::Owned(text.replace(value.as_str(), "[redacted]"));
         }
     }
     text

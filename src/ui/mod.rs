@@ -5,6 +5,7 @@ mod errors;
 mod progress;
 mod table;
 
+use std::borrow::Cow;
 use std::io::{self, IsTerminal, Write};
 
 pub use progress::{Bars, Progress};
@@ -158,29 +159,33 @@ impl Ui {
 /// Control characters shown, not obeyed: an API's error body or a catalog value with `\x1b[2K\r`
 /// or an OSC title sequence must not rewrite the terminal (or fake an "applied" line). Newlines
 /// and tabs stay.
-pub fn escape(text: &str) -> String {
-    if !text.chars().any(is_unsafe) {
-        return text.to_string();
+pub fn escape(text: &str) -> Cow<'_, str> {
+    // Every control character but newline and tab is below 0x20, 0x7f, or (U+0080..U+009F)
+    // behind a 0xc2 byte: a byte scan finds clean text (nearly all of it) without decoding.
+    if !text
+        .bytes()
+        .any(|b| (b < 0x20 && b != b'\n' && b != b'\t') || b == 0x7f || b == 0xc2)
+    {
+        return Cow::Borrowed(text);
     }
     let mut shown = String::with_capacity(text.len() + 8);
     for c in text.chars() {
-        if is_unsafe(c) {
-            shown.push_str(&c.escape_default().to_string());
+        if c.is_control() && c != '\n' && c != '\t' {
+            shown.extend(c.escape_default());
         } else {
             shown.push(c);
         }
     }
-    shown
-}
-
-fn is_unsafe(c: char) -> bool {
-    c.is_control() && c != '\n' && c != '\t'
+    Cow::Owned(shown)
 }
 
 /// What the printer does to every text before it reaches a screen or a pipe: secrets masked
 /// (before anything else, so no cut can leave part of one), then control characters escaped.
 fn clean(text: &str) -> String {
-    escape(&crate::secret::redact(text))
+    match crate::secret::redact(text) {
+        Cow::Borrowed(text) => escape(text).into_owned(),
+        Cow::Owned(text) => escape(&text).into_owned(),
+    }
 }
 
 /// A report that is a plain value: its JSON is itself and its text is given.
@@ -199,5 +204,19 @@ impl<T: serde::Serialize> Report for Plain<T> {
     }
     fn summary(&self) -> Option<String> {
         self.summary.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_escaped_and_the_rest_kept() {
+        assert_eq!(
+            escape("a\x1b[2Kb\r\n\tc\u{9b}é ©"),
+            "a\\u{1b}[2Kb\\r\n\tc\\u{9b}é ©"
+        );
+        assert!(matches!(escape("plain\ttext\n"), Cow::Borrowed(_)));
     }
 }

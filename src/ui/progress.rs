@@ -34,7 +34,7 @@ impl Progress {
 
     pub fn message(&self, text: &str) {
         if let Some(bar) = &self.0 {
-            bar.set_message(super::escape(text));
+            bar.set_message(super::escape(text).into_owned());
         }
     }
 
