@@ -21,6 +21,10 @@ async fn check_then_push_the_reviewed_plan_by_its_checksum() {
         .unwrap_or_default()
         .to_string();
     assert_eq!(reviewed.len(), 16, "{}", plan.stdout);
+    assert!(
+        !lab.host("h1").state().exists(),
+        "a plan makes no state folder on the host"
+    );
 
     let live = lab.host("h1").live();
     let refused = boma.run_with(["caddy-push", "--checksum", "0123456789abcdef"]);

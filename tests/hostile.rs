@@ -80,6 +80,14 @@ fn gandi_preview(api: &MockServer) -> Run {
     )
 }
 
+fn cloudflare_preview(api: &MockServer) -> Run {
+    run(
+        "cloudflare",
+        &format!("{}/client/v4", api.uri()),
+        &["dns-preview"],
+    )
+}
+
 async fn requests(server: &MockServer) -> usize {
     server.received_requests().await.map_or(0, |all| all.len())
 }
@@ -150,13 +158,9 @@ async fn cloudflare_error_bodies_that_echo_the_token_are_masked() {
         .respond_with(ResponseTemplate::new(200).set_body_json(errors))
         .mount(&api)
         .await;
-    run(
-        "cloudflare",
-        &format!("{}/client/v4", api.uri()),
-        &["dns-preview"],
-    )
-    .code(2)
-    .stderr_has("Invalid access token [redacted]");
+    cloudflare_preview(&api)
+        .code(2)
+        .stderr_has("Invalid access token [redacted]");
 }
 
 #[test]
@@ -299,13 +303,9 @@ async fn cloudflare_paging_that_keeps_growing_is_stopped() {
         .respond_with(GrowingPages(AtomicUsize::new(0)))
         .mount(&api)
         .await;
-    run(
-        "cloudflare",
-        &format!("{}/client/v4", api.uri()),
-        &["dns-preview"],
-    )
-    .code(2)
-    .stderr_has("the page count of `example.org` changed while boma read it (2, then 3)");
+    cloudflare_preview(&api)
+        .code(2)
+        .stderr_has("the page count of `example.org` changed while boma read it (2, then 3)");
     assert!(requests(&api).await <= 3);
 }
 

@@ -121,7 +121,9 @@ probe() {
         version=${version%%"$nl"*}
         modules=$(caddy list-modules 2>&1) || { details "$modules"; finish "failed caddy list-modules failed"; }
         modules="$nl$modules"
-        printf '%s\n%s%s\n' "$build" "$version" "$modules" >"$cache.$$" && mv -f "$cache.$$" "$cache"
+        # The one thing a plan may write: this cache of what the binary said, in boma's own folder.
+        { [ -d "$base_state" ] || { mkdir -p "$base_state" && chmod 700 "$base_state"; }; } 2>/dev/null &&
+            printf '%s\n%s%s\n' "$build" "$version" "$modules" >"$cache.$$" && mv -f "$cache.$$" "$cache"
     fi
     say "caddy $version"
     missing=""
@@ -153,7 +155,8 @@ new="${dir:-/}/.$base.boma-new"
 [ "$live" = "$configured" ] || state_key=$(printf '%s' "$live" | sed 's/%/%25/g; s|/|%2F|g')
 state="$base_state/files/$state_key"
 lock="$state/lock"
-if [ ! -d "$state/backups" ]; then
+# A plan writes nothing there; a push makes the folder on first use.
+if [ "$mode" = push ] && [ ! -d "$state/backups" ]; then
     { mkdir -p "$state/backups" && chmod 700 "$base_state"; } || finish "failed cannot create $state"
     # Backups from the layout before per-file state (one folder for the SSH user) move here.
     for legacy in "$base_state/backups/$base".*; do
