@@ -5,6 +5,7 @@ pub mod catalog;
 pub mod cli;
 mod commands;
 pub mod dns;
+pub mod edge;
 mod errors;
 mod files;
 pub mod hint;

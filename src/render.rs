@@ -7,9 +7,13 @@ use minijinja::{Environment, UndefinedBehavior};
 use serde::Serialize;
 
 pub const CADDYFILE: &str = "Caddyfile.j2";
+pub const EDGE_NGINX: &str = "edge/nginx.conf.j2";
 
 /// The templates compiled into the binary, by name.
-const BUILT_IN: &[(&str, &str)] = &[(CADDYFILE, include_str!("../templates/Caddyfile.j2"))];
+const BUILT_IN: &[(&str, &str)] = &[
+    (CADDYFILE, include_str!("../templates/Caddyfile.j2")),
+    (EDGE_NGINX, include_str!("../templates/edge/nginx.conf.j2")),
+];
 
 /// One rendered file, with the stable path it gets under `render --out`.
 #[derive(Debug, Clone, Serialize)]

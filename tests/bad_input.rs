@@ -397,3 +397,13 @@ fn suggestions_name_only_valid_hosts() {
     );
     snapshot(&test_name(), &run.stderr);
 }
+
+#[test]
+fn edge_deny_ips_that_are_not_addresses() {
+    rejected(
+        with_head(
+            "[secrets]\nfly = { env = \"FLY\" }\n[edge]\napp = \"proxy\"\ntarget = \"proxy.fly.dev\"\ntoken = \"fly\"\ndeny_ips = [\"203.0.113.0/24\", \"300.1.2.3\", \"10.0.0.0/33\"]\n",
+        ),
+        "services.toml:14:31: `edge.deny_ips`: `300.1.2.3` is not an IP address or CIDR block",
+    );
+}

@@ -12,6 +12,7 @@ mod dns_cloudflare;
 mod dns_gandi;
 mod dns_powerdns;
 mod dns_zonefile;
+mod edge_nginx;
 mod hostile;
 mod render;
 mod services;

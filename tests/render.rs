@@ -63,7 +63,7 @@ fn out_writes_stable_paths_and_is_idempotent() {
     let boma = Boma::new()
         .catalog(&shipped)
         .args(["render", "--out", "rendered"]);
-    boma.run().success().stderr_has("2 written, 0 unchanged");
+    boma.run().success().stderr_has("6 written, 0 unchanged");
     let indri = boma.path().join("rendered/caddy/indri/Caddyfile");
     let first = std::fs::read(&indri).unwrap_or_default();
     assert!(!first.is_empty());
@@ -72,7 +72,18 @@ fn out_writes_stable_paths_and_is_idempotent() {
             .join("rendered/caddy/ringtail/Caddyfile")
             .is_file()
     );
-    boma.run().success().stderr_has("0 written, 2 unchanged");
+    for edge in [
+        "nginx.conf",
+        "deny.geo",
+        "bans/shower.map",
+        "bans/forge.map",
+    ] {
+        assert!(
+            boma.path().join("rendered/edge").join(edge).is_file(),
+            "{edge}"
+        );
+    }
+    boma.run().success().stderr_has("0 written, 6 unchanged");
     assert_eq!(
         std::fs::read(&indri).unwrap_or_default(),
         first,

@@ -113,6 +113,12 @@ pub struct Edge {
     pub dir: PathBuf,
     pub token: String,
     pub resolver: Option<IpAddr>,
+    /// The edge machines' image (nginx + fail2ban), when boma should set it.
+    pub image: Option<String>,
+    /// The Machines API base (certificates too), without a final `/`.
+    pub api_url: String,
+    /// Hand-written bans: addresses and CIDR blocks, answered 403 at the edge.
+    pub deny_ips: Vec<String>,
 }
 
 #[derive(Debug, Clone)]

@@ -110,6 +110,10 @@ pub struct Edge {
     pub dir: Option<Text>,
     pub token: Text,
     pub resolver: Option<Text>,
+    pub image: Option<Text>,
+    pub api_url: Option<Text>,
+    #[serde(default)]
+    pub deny_ips: Vec<Text>,
 }
 
 #[derive(Debug, Deserialize)]

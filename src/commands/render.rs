@@ -4,12 +4,12 @@ use anyhow::Context;
 use serde::Serialize;
 
 use crate::Outcome;
-use crate::caddy;
 use crate::cli::{Global, RenderArgs};
 use crate::files::{WriteStatus, write_if_changed};
 use crate::hint::check_known;
 use crate::render::Artifact;
 use crate::ui::{Plain, Ui};
+use crate::{caddy, edge};
 
 #[derive(Serialize)]
 struct Written {
@@ -21,7 +21,8 @@ struct Written {
 pub fn exec(global: &Global, args: &RenderArgs, ui: &Ui) -> anyhow::Result<Outcome> {
     let (catalog, renderer) = super::load(global)?;
     // Every subsystem that renders files is asked for its artifacts here.
-    let all = caddy::artifacts(&catalog, &renderer)?;
+    let mut all = caddy::artifacts(&catalog, &renderer)?;
+    all.extend(edge::artifacts(&catalog, &renderer)?);
     let selected = select(all, &args.artifacts)?;
     let Some(dir) = &args.out else {
         let text = concatenate(&selected);

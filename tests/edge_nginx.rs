@@ -1,0 +1,211 @@
+//! The edge's rendered nginx config, run by a real nginx on loopback in front of a local backend:
+//! deny and allow prefixes, rate limits keyed on the client after realip, the Clacks header, and
+//! hand-written CIDR bans.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::support::lab::wait_for_port;
+use crate::support::{Boma, Daemon, SHIPPED, free_port, require};
+
+/// A scratch nginx prefix `P/` holding the rendered edge folder as `P/conf/`.
+fn prefix_with(rendered: &Path, dir: &Path) -> PathBuf {
+    let prefix = dir.join("prefix");
+    for sub in ["conf/bans", "logs", "tmp"] {
+        std::fs::create_dir_all(prefix.join(sub)).unwrap_or_else(|e| panic!("{e}"));
+    }
+    copy_tree(&rendered.join("edge"), &prefix.join("conf"));
+    prefix
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    for entry in std::fs::read_dir(from).into_iter().flatten().flatten() {
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            std::fs::create_dir_all(&target).unwrap_or_else(|e| panic!("{e}"));
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap_or_else(|e| panic!("{e}"));
+        }
+    }
+}
+
+fn nginx_test(nginx: &Path, prefix: &Path) -> (bool, String) {
+    let output = Command::new(nginx)
+        .args(["-t", "-q", "-p"])
+        .arg(format!("{}/", prefix.display()))
+        .args(["-c", "conf/nginx.conf"])
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn every_shipped_edge_passes_nginx_t() {
+    let Some(nginx) = require("nginx") else {
+        return;
+    };
+    let mut checked = 0;
+    for catalog in SHIPPED {
+        let boma = Boma::new()
+            .shipped(catalog)
+            .args(["render", "--out", "out"]);
+        boma.run().success();
+        if !boma.path().join("out/edge/nginx.conf").exists() {
+            continue;
+        }
+        let prefix = prefix_with(&boma.path().join("out"), boma.path());
+        let (ok, said) = nginx_test(&nginx, &prefix);
+        assert!(ok, "{catalog}: nginx -t rejects the edge config:\n{said}");
+        checked += 1;
+    }
+    assert!(checked > 0, "no shipped catalog has an edge");
+}
+
+/// The shipped catalog (with its hand-written CIDR ban), rendered, then pointed at loopback:
+/// nginx listens on `port`, proxies to `backend` over plain HTTP, and trusts loopback as Fly's
+/// proxy.
+fn local_edge(dir: &Path, port: u16, backend: &str) -> PathBuf {
+    let shipped =
+        std::fs::read_to_string(crate::support::repo_file("services.toml")).unwrap_or_default();
+    assert!(
+        shipped.contains("198.51.100.0/24"),
+        "the shipped catalog bans a block"
+    );
+    let boma = Boma::new()
+        .catalog(&shipped)
+        .args(["render", "--out", "out"]);
+    boma.run().success();
+    let prefix = prefix_with(&boma.path().join("out"), dir);
+    let config = prefix.join("conf/nginx.conf");
+    let rendered = std::fs::read_to_string(&config).unwrap_or_default();
+    assert!(rendered.contains("listen 8080;"), "{rendered}");
+    let local = rendered
+        .replace("listen 8080", &format!("listen 127.0.0.1:{port}"))
+        .replace("https://shower.ops.example.org", backend)
+        .replace("set_real_ip_from fdaa::/16;", "set_real_ip_from 127.0.0.1;")
+        .replace("worker_processes auto;", "worker_processes 1;");
+    std::fs::write(&config, local).unwrap_or_else(|e| panic!("{e}"));
+    prefix
+}
+
+/// GET `path` on shower.example.org through the edge, as `client` (Fly-Client-IP) when given.
+async fn get(port: u16, path: &str, client: Option<&str>) -> (u16, String, Option<String>) {
+    let http = reqwest::Client::new();
+    let mut request = http
+        .get(format!("http://127.0.0.1:{port}{path}"))
+        .header("Host", "shower.example.org");
+    if let Some(client) = client {
+        request = request.header("Fly-Client-IP", client);
+    }
+    let response = request
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GET {path}: {e}"));
+    let status = response.status().as_u16();
+    let clacks = response
+        .headers()
+        .get("x-clacks-overhead")
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_string);
+    (status, response.text().await.unwrap_or_default(), clacks)
+}
+
+/// nginx stopped with SIGTERM first, so its master takes its workers down with it (a SIGKILLed
+/// master leaves them running).
+struct Nginx(Daemon);
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.0.0.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline && matches!(self.0.0.try_wait(), Ok(None)) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_rendered_edge_denies_allows_limits_and_bans_in_a_real_nginx() {
+    let Some(nginx) = require("nginx") else {
+        return;
+    };
+    let backend = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::any())
+        .respond_with(wiremock::ResponseTemplate::new(200).set_body_string("from the app"))
+        .mount(&backend)
+        .await;
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let port = free_port();
+    let prefix = local_edge(dir.path(), port, &backend.uri());
+    let (ok, said) = nginx_test(&nginx, &prefix);
+    assert!(ok, "{said}");
+    let _nginx = Nginx(Daemon(
+        Command::new(&nginx)
+            .arg("-p")
+            .arg(format!("{}/", prefix.display()))
+            .args(["-c", "conf/nginx.conf", "-g", "daemon off;"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{e}")),
+    ));
+    wait_for_port(port, "nginx");
+    let clacks = Some("GNU Terry Pratchett".to_string());
+
+    let (status, body, header) = get(port, "/", Some("203.0.113.9")).await;
+    assert_eq!((status, body.as_str()), (200, "from the app"));
+    assert_eq!(header, clacks, "the header is on a 200");
+
+    let (status, body, header) = get(port, "/admin/users/", Some("203.0.113.9")).await;
+    assert_eq!(status, 403);
+    assert!(
+        body.contains("reachable from the private network only"),
+        "{body}"
+    );
+    assert_eq!(header, clacks, "the header is on a 403");
+    for sneaky in ["/admin/login/../users/", "/%61dmin/users/", "/host/x"] {
+        assert_eq!(
+            get(port, sneaky, Some("203.0.113.9")).await.0,
+            403,
+            "{sneaky}"
+        );
+    }
+
+    // Allowed under a denied prefix, and rate limited at 3r/s with a burst of 10.
+    let mut statuses = Vec::new();
+    for _ in 0..16 {
+        let (status, _, header) = get(port, "/admin/login/", Some("203.0.113.10")).await;
+        assert_eq!(header, clacks, "the header is on every answer ({status})");
+        statuses.push(status);
+    }
+    assert_eq!(statuses[0], 200, "{statuses:?}");
+    assert!(statuses.contains(&429), "a burst is limited: {statuses:?}");
+    // Another client is not limited by the first one's burst.
+    assert_eq!(
+        get(port, "/admin/login/", Some("203.0.113.11")).await.0,
+        200
+    );
+
+    // Without Fly-Client-IP the proxy's own address is the client: limited too, never exempt.
+    let mut direct = Vec::new();
+    for _ in 0..16 {
+        direct.push(get(port, "/admin/login/", None).await.0);
+    }
+    assert!(
+        direct.contains(&429),
+        "requests without the header are limited: {direct:?}"
+    );
+
+    // A hand-written CIDR ban.
+    let started = Instant::now();
+    assert_eq!(get(port, "/", Some("198.51.100.77")).await.0, 403);
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
