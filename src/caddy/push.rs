@@ -79,3 +79,56 @@ fn settings_for(target: &Target, planned: &HostReport, push: &Settings) -> remot
             },
         )
 }
+
+#[cfg(test)]
+mod tests {
+    use sha2::{Digest, Sha256};
+
+    use crate::remote::{HostScript, Transcript};
+
+    fn sha(text: &str) -> String {
+        hex::encode(Sha256::digest(text.as_bytes()))
+    }
+
+    /// The host script in push mode on this machine: a live file that is neither the new one
+    /// nor what the plan saw was changed by someone else, and is left alone.
+    #[test]
+    fn a_push_refuses_a_live_file_changed_since_its_plan() -> std::io::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let live = dir.path().join("Caddyfile");
+        std::fs::write(&live, "edited by hand\n")?;
+        let script = HostScript::new(super::super::SCRIPT)
+            .set("mode", "push")
+            .set("live", live.display())
+            .set("state_key", "key")
+            .set("use_sudo", 0)
+            .set("expected", sha("new\n"))
+            .set("required", "")
+            .set("reload", "false")
+            .set("stale_after", 900)
+            .set("want_diff", 0)
+            .set("lock_wait", 0)
+            .set("holder", "test@machine")
+            .set("revision", "none")
+            .set("planned", sha("what the plan saw\n"));
+        let mut child = std::process::Command::new("sh")
+            .args(["-c", &script.text()])
+            .env("XDG_STATE_HOME", dir.path().join("state"))
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()?;
+        if let Some(mut stdin) = child.stdin.take() {
+            std::io::Write::write_all(&mut stdin, b"new\n")?;
+        }
+        let output = child.wait_with_output()?;
+        let mut transcript = Transcript::default();
+        for line in String::from_utf8_lossy(&output.stdout).lines() {
+            transcript.take(line);
+        }
+        let (status, reason) = transcript.result.unwrap_or_default();
+        assert_eq!(status, "failed");
+        assert!(reason.contains("changed since the plan"), "{reason}");
+        assert_eq!(std::fs::read_to_string(&live)?, "edited by hand\n");
+        Ok(())
+    }
+}

@@ -25,6 +25,7 @@ pub const DENIED_BODY: &str = "This path is reachable from the private network o
 #[derive(Debug, Serialize)]
 struct Template<'a> {
     app: &'a str,
+    prefix: &'static str,
     listen: u16,
     resolver: Option<String>,
     trusted_proxies: &'static [&'static str],
@@ -69,6 +70,7 @@ pub fn artifacts(catalog: &Catalog, renderer: &Renderer) -> Result<Vec<Artifact>
         .collect();
     let template = Template {
         app: &edge.app,
+        prefix: PREFIX,
         listen: LISTEN,
         resolver: edge.resolver.map(|ip| match ip {
             std::net::IpAddr::V6(v6) => format!("[{v6}]"),
