@@ -85,6 +85,9 @@ async fn two_caddy_instances_on_one_machine_and_user_push_at_once_and_roll_back_
         let host = lab.host_mut(name);
         host.reload = format!("sleep 2; {}", host.reload);
     }
+    // Caddy makes its local CA under HOME on the first validation that needs one; two validations
+    // at once in a fresh HOME race on it inside Caddy. A live machine has that CA already.
+    make_local_ca(&home);
     let boma = Boma::new().catalog(&lab.catalog());
     let run = boma.run_with(["-v", "caddy-push", "--parallel", "2", "--output", "json"]);
     run.success();
@@ -132,6 +135,35 @@ async fn two_caddy_instances_on_one_machine_and_user_push_at_once_and_roll_back_
         audit(&state1)
             .last()
             .is_some_and(|line| line.contains("result=changed"))
+    );
+}
+
+/// What a Caddy that has run once under `home` leaves there: its local CA.
+fn make_local_ca(home: &std::path::Path) {
+    let caddyfile = home.join("warm-up.Caddyfile");
+    std::fs::write(
+        &caddyfile,
+        "{\n\tskip_install_trust\n}\nwarm.test {\n\ttls internal\n}\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let status = std::process::Command::new("caddy")
+        .args(["validate", "--adapter", "caddyfile", "--config"])
+        .arg(&caddyfile)
+        .env("HOME", home)
+        .env_remove("XDG_DATA_HOME")
+        .env_remove("XDG_CONFIG_HOME")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap_or_else(|e| panic!("cannot run caddy: {e}"));
+    assert!(
+        status.success(),
+        "caddy validate in {} failed",
+        home.display()
+    );
+    assert!(
+        home.join(".local/share/caddy/pki/authorities/local/intermediate.key")
+            .exists()
     );
 }
 
