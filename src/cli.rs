@@ -64,7 +64,7 @@ pub enum Color {
 pub enum Command {
     /// Validate the catalog: syntax, keys, types and every cross-reference
     Check(CheckArgs),
-    /// Render the artifacts the catalog implies (each host's Caddyfile)
+    /// Render the artifacts the catalog implies (each host's Caddyfile, the edge's files)
     Render(RenderArgs),
     /// List the catalog's services: host, names, exposure, image, backup
     Services,
@@ -74,6 +74,8 @@ pub enum Command {
     DnsUp(DnsUpArgs),
     /// Push each host's rendered Caddyfile over SSH: validate, back up, install, reload, roll back
     CaddyPush(CaddyPushArgs),
+    /// Check and roll out the public edge on Fly.io: nginx, fail2ban, certificates, machines
+    FlyDeploy(FlyDeployArgs),
     /// Print a shell completion script
     Completions(CompletionsArgs),
 }
@@ -88,6 +90,7 @@ impl Command {
             Self::DnsPreview(_) => "dns-preview",
             Self::DnsUp(_) => "dns-up",
             Self::CaddyPush(_) => "caddy-push",
+            Self::FlyDeploy(_) => "fly-deploy",
             Self::Completions(_) => "completions",
         }
     }
@@ -115,6 +118,26 @@ pub struct CaddyPushArgs {
     pub lock_wait: std::time::Duration,
     #[command(flatten)]
     pub ssh: SshArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct FlyDeployArgs {
+    /// Render, check and diff against the last deployed render in [edge].dir; deploy nothing,
+    /// read nothing from Fly.io, exit 1 on drift
+    #[arg(long)]
+    pub check: bool,
+    /// Deploy only if the render has this checksum (from a reviewed `fly-deploy --check`)
+    #[arg(long, value_name = "CHECKSUM", conflicts_with = "check")]
+    pub checksum: Option<String>,
+    /// The flyctl to deploy with [default: `flyctl` or `fly` on PATH, else the Machines API]
+    #[arg(long, value_name = "PATH", conflicts_with = "machines_api")]
+    pub flyctl: Option<std::path::PathBuf>,
+    /// Roll the machines through the Machines API even when flyctl is on PATH
+    #[arg(long)]
+    pub machines_api: bool,
+    /// How long one machine may take to start after its update before the roll stops
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = humantime::parse_duration)]
+    pub machine_timeout: std::time::Duration,
 }
 
 #[derive(Debug, Args)]

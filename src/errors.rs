@@ -21,6 +21,7 @@ fn hint_of(error: &(dyn StdError + 'static)) -> Option<String> {
         crate::dns::DnsError,
         crate::caddy::CaddyError,
         crate::remote::RemoteError,
+        crate::edge::EdgeError,
     );
     None
 }

@@ -42,6 +42,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::DnsPreview(args) => commands::dns::preview(&cli.global, args, &ui),
         Command::DnsUp(args) => commands::dns::up(&cli.global, args, &ui),
         Command::CaddyPush(args) => commands::caddy_push::exec(&cli.global, args, &ui),
+        Command::FlyDeploy(args) => commands::fly_deploy::exec(&cli.global, args, &ui),
         Command::Completions(args) => commands::completions::exec(args, &ui),
     };
     match result {

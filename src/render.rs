@@ -8,11 +8,43 @@ use serde::Serialize;
 
 pub const CADDYFILE: &str = "Caddyfile.j2";
 pub const EDGE_NGINX: &str = "edge/nginx.conf.j2";
+pub const EDGE_F2B_SERVER: &str = "edge/fail2ban/fail2ban.conf.j2";
+pub const EDGE_F2B_JAILS: &str = "edge/fail2ban/jail.conf.j2";
+pub const EDGE_F2B_FILTER: &str = "edge/fail2ban/filter.conf.j2";
+pub const EDGE_F2B_ACTION: &str = "edge/fail2ban/action.conf.j2";
+pub const EDGE_FLY_TOML: &str = "edge/fly.toml.j2";
+pub const EDGE_CONTAINERFILE: &str = "edge/Containerfile.j2";
+pub const EDGE_ENTRYPOINT: &str = "edge/entrypoint.sh.j2";
 
 /// The templates compiled into the binary, by name.
 const BUILT_IN: &[(&str, &str)] = &[
     (CADDYFILE, include_str!("../templates/Caddyfile.j2")),
     (EDGE_NGINX, include_str!("../templates/edge/nginx.conf.j2")),
+    (
+        EDGE_F2B_SERVER,
+        include_str!("../templates/edge/fail2ban/fail2ban.conf.j2"),
+    ),
+    (
+        EDGE_F2B_JAILS,
+        include_str!("../templates/edge/fail2ban/jail.conf.j2"),
+    ),
+    (
+        EDGE_F2B_FILTER,
+        include_str!("../templates/edge/fail2ban/filter.conf.j2"),
+    ),
+    (
+        EDGE_F2B_ACTION,
+        include_str!("../templates/edge/fail2ban/action.conf.j2"),
+    ),
+    (EDGE_FLY_TOML, include_str!("../templates/edge/fly.toml.j2")),
+    (
+        EDGE_CONTAINERFILE,
+        include_str!("../templates/edge/Containerfile.j2"),
+    ),
+    (
+        EDGE_ENTRYPOINT,
+        include_str!("../templates/edge/entrypoint.sh.j2"),
+    ),
 ];
 
 /// One rendered file, with the stable path it gets under `render --out`.

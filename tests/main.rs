@@ -13,6 +13,7 @@ mod dns_gandi;
 mod dns_powerdns;
 mod dns_zonefile;
 mod edge_nginx;
+mod fly_deploy;
 mod hostile;
 mod render;
 mod services;

@@ -63,7 +63,7 @@ fn out_writes_stable_paths_and_is_idempotent() {
     let boma = Boma::new()
         .catalog(&shipped)
         .args(["render", "--out", "rendered"]);
-    boma.run().success().stderr_has("6 written, 0 unchanged");
+    boma.run().success().stderr_has("14 written, 0 unchanged");
     let indri = boma.path().join("rendered/caddy/indri/Caddyfile");
     let first = std::fs::read(&indri).unwrap_or_default();
     assert!(!first.is_empty());
@@ -77,13 +77,21 @@ fn out_writes_stable_paths_and_is_idempotent() {
         "deny.geo",
         "bans/shower.map",
         "bans/forge.map",
+        "fail2ban/fail2ban.conf",
+        "fail2ban/jail.conf",
+        "fail2ban/action.d/boma-nginx-map.conf",
+        "fail2ban/filter.d/boma-shower.conf",
+        "fail2ban/filter.d/boma-forge.conf",
+        "fly.toml",
+        "Containerfile",
+        "entrypoint.sh",
     ] {
         assert!(
             boma.path().join("rendered/edge").join(edge).is_file(),
             "{edge}"
         );
     }
-    boma.run().success().stderr_has("0 written, 6 unchanged");
+    boma.run().success().stderr_has("0 written, 14 unchanged");
     assert_eq!(
         std::fs::read(&indri).unwrap_or_default(),
         first,

@@ -5,6 +5,7 @@ pub mod caddy_push;
 pub mod check;
 pub mod completions;
 pub mod dns;
+pub mod fly_deploy;
 pub mod render;
 pub mod services;
 

@@ -1,0 +1,65 @@
+//! What can stop `fly-deploy`, each with a hint: a missing tool, a config the real tools reject, a
+//! filter that misreads its own sample lines, a machine that does not come back.
+
+use crate::hint::Hint;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EdgeError {
+    #[error("the catalog has no [edge] table: there is no edge to deploy")]
+    NoEdge,
+    #[error(
+        "`{tool}` is not installed: the edge is checked with the real nginx and fail2ban before any deploy"
+    )]
+    ToolMissing { tool: &'static str },
+    #[error("{tool} rejects the rendered edge config:\n{message}")]
+    Rejected { tool: String, message: String },
+    #[error(
+        "the fail2ban filter of `{service}` does not read its own sample lines right: {}",
+        mismatch(missed, unexpected)
+    )]
+    FilterMismatch {
+        service: String,
+        missed: Vec<String>,
+        unexpected: Vec<String>,
+    },
+    #[error("machine {machine} did not reach `started` within {waited}: the roll stopped there")]
+    MachineTimeout { machine: String, waited: String },
+    #[error("flyctl {action} failed ({status}):\n{output}")]
+    Flyctl {
+        action: &'static str,
+        status: String,
+        output: String,
+    },
+}
+
+fn mismatch(missed: &[String], unexpected: &[String]) -> String {
+    let mut parts = Vec::new();
+    if let Some(line) = missed.first() {
+        parts.push(format!(
+            "{} failing line(s) not matched, e.g. `{line}`",
+            missed.len()
+        ));
+    }
+    if let Some(line) = unexpected.first() {
+        parts.push(format!(
+            "{} other line(s) matched, e.g. `{line}`",
+            unexpected.len()
+        ));
+    }
+    parts.join("; ")
+}
+
+impl Hint for EdgeError {
+    fn hint(&self) -> Option<String> {
+        Some(match self {
+            Self::NoEdge => "add an [edge] table and an `edge` table to the services it serves (see README.md)".into(),
+            Self::ToolMissing { .. } => {
+                "install them: apt-get install nginx-light fail2ban".into()
+            }
+            Self::Rejected { .. } => "nothing was deployed; `boma render edge/nginx.conf` shows the rendered file (a template override in templates/edge/ takes precedence over boma's own)".into(),
+            Self::FilterMismatch { .. } => "nothing was deployed; check templates/edge/fail2ban/filter.conf.j2 if it is overridden, and the service's `edge.ban` paths and statuses".into(),
+            Self::MachineTimeout { .. } => "the machines before it run the new config, the ones after it the old one; see `fly logs` for why it did not start, then run fly-deploy again".into(),
+            Self::Flyctl { .. } => "run the same flyctl command by hand with --verbose to see more".into(),
+        })
+    }
+}

@@ -1,0 +1,513 @@
+//! The edge as a stage. The plan renders, runs every check with the real tools, compares the
+//! render with the last deployed one in `[edge].dir`, and (unless `--check`) reads the app's
+//! certificates and machines. The apply requests the missing certificates, rolls the machines
+//! that differ one at a time (or runs `flyctl deploy`), and only then keeps the render in
+//! `[edge].dir` as the deployed one.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use serde_json::Value;
+
+use super::flyctl::Flyctl;
+use super::machines::{self, Machine, Machines};
+use super::report::{CertificateLine, Change, EdgeReport, FileChange, MachineLine};
+use super::{EdgeError, PREFIX, guest_path, services, validate};
+use crate::Outcome;
+use crate::catalog::{Catalog, Edge};
+use crate::files::write_if_changed;
+use crate::stage::{Context, Stage, Summary, digest};
+use crate::ui::Report;
+
+/// Who rolls the machines out.
+pub enum Deployer {
+    MachinesApi,
+    Flyctl(PathBuf),
+}
+
+pub struct EdgeStage {
+    /// Read the app's certificates and machines (everything but `--check`).
+    pub remote: bool,
+    pub deployer: Deployer,
+    /// How long one machine may take to start after its update.
+    pub machine_timeout: Duration,
+    api: Option<Machines>,
+}
+
+impl EdgeStage {
+    pub fn new(remote: bool, deployer: Deployer, machine_timeout: Duration) -> Self {
+        Self {
+            remote,
+            deployer,
+            machine_timeout,
+            api: None,
+        }
+    }
+}
+
+pub struct EdgePlan {
+    report: EdgeReport,
+    dir: PathBuf,
+    /// The rendered folder: path in `[edge].dir` and content.
+    rendered: Vec<(String, String)>,
+    /// Each machine with the config it would get, in roll order.
+    machines: Vec<(Machine, Value)>,
+}
+
+impl Report for EdgePlan {
+    fn text(&self) -> String {
+        self.report.text()
+    }
+    fn json(&self) -> Value {
+        self.report.json()
+    }
+    fn summary(&self) -> Option<String> {
+        self.report.summary()
+    }
+}
+
+impl Stage for EdgeStage {
+    const NAME: &'static str = "edge";
+    const PREVIEW: &'static str = "fly-deploy --check";
+    const SHOW_PLAN_BEFORE_APPLY: bool = false;
+    type Plan = EdgePlan;
+    type Applied = EdgeReport;
+
+    fn plan(&mut self, cx: &Context<'_>) -> anyhow::Result<EdgePlan> {
+        let edge = cx.catalog.edge.as_ref().ok_or(EdgeError::NoEdge)?;
+        let rendered: Vec<(String, String)> = super::artifacts(cx.catalog, cx.renderer)?
+            .into_iter()
+            .map(|artifact| {
+                let local = artifact.name.trim_start_matches("edge/").to_string();
+                (local, artifact.content)
+            })
+            .collect();
+        let progress = cx.ui.spinner("checking the edge with nginx and fail2ban");
+        let checked = validate::validate(cx.catalog, cx.renderer)?;
+        progress.finish();
+        let dir = cx.catalog.dir.join(&edge.dir);
+        let files = compare(&dir, &edge.dir, &rendered)?;
+        let mut report = EdgeReport {
+            mode: if self.remote { "deploy" } else { "check" },
+            app: edge.app.clone(),
+            dir: edge.dir.display().to_string(),
+            deployer: match &self.deployer {
+                Deployer::MachinesApi => "machines-api".into(),
+                Deployer::Flyctl(path) => path.display().to_string(),
+            },
+            checksum: checksum(&rendered, edge),
+            checked,
+            files,
+            certificates: None,
+            machines: None,
+        };
+        let mut machines = Vec::new();
+        if self.remote {
+            let api = self.api(cx, edge)?;
+            let progress = cx.ui.spinner("reading the app's certificates and machines");
+            report.certificates = Some(certificates(api, cx.catalog)?);
+            let files: Vec<(String, String)> = rendered
+                .iter()
+                .filter_map(|(local, content)| Some((guest_path(local, PREFIX)?, content.clone())))
+                .collect();
+            let mut lines = Vec::new();
+            for machine in api.list()? {
+                let wanted =
+                    machines::with_edge(&machine.config, &files, edge.image.as_deref(), PREFIX);
+                let changes = machines::differences(&machine.config, &wanted);
+                lines.push(MachineLine {
+                    id: machine.id.clone(),
+                    name: machine.name.clone(),
+                    region: machine.region.clone(),
+                    state: machine.state.clone(),
+                    image: wanted["image"].as_str().unwrap_or_default().to_string(),
+                    action: if changes.is_empty() {
+                        "unchanged"
+                    } else {
+                        "update"
+                    }
+                    .into(),
+                    changes,
+                    reason: None,
+                });
+                machines.push((machine, wanted));
+            }
+            progress.finish();
+            report.machines = Some(lines);
+        }
+        Ok(EdgePlan {
+            report,
+            dir,
+            rendered,
+            machines,
+        })
+    }
+
+    fn summary(plan: &EdgePlan) -> Summary {
+        let mut summary = Summary::default();
+        for file in &plan.report.files {
+            *match file.change {
+                Change::Create => &mut summary.create,
+                Change::Update => &mut summary.update,
+                Change::Delete => &mut summary.delete,
+                Change::Unchanged => &mut summary.unchanged,
+            } += 1;
+        }
+        for cert in plan.report.certificates.iter().flatten() {
+            *if cert.action == "request" {
+                &mut summary.create
+            } else {
+                &mut summary.unchanged
+            } += 1;
+        }
+        for machine in plan.report.machines.iter().flatten() {
+            *if machine.action == "update" {
+                &mut summary.update
+            } else {
+                &mut summary.unchanged
+            } += 1;
+        }
+        summary
+    }
+
+    fn checksum(plan: &EdgePlan) -> String {
+        plan.report.checksum.clone()
+    }
+
+    fn apply(&mut self, cx: &Context<'_>, plan: EdgePlan) -> anyhow::Result<EdgeReport> {
+        let edge = cx.catalog.edge.as_ref().ok_or(EdgeError::NoEdge)?;
+        let EdgePlan {
+            mut report,
+            dir,
+            rendered,
+            machines,
+        } = plan;
+        let flyctl = match &self.deployer {
+            Deployer::Flyctl(path) => Some(Flyctl {
+                path: path.clone(),
+                app: edge.app.clone(),
+                token: token(cx.catalog, edge)?,
+            }),
+            Deployer::MachinesApi => None,
+        };
+        let limit = self.machine_timeout;
+        let api = self.api(cx, edge)?;
+        for cert in report.certificates.iter_mut().flatten() {
+            if cert.action != "request" {
+                continue;
+            }
+            cx.ui
+                .debug(&format!("requesting a certificate for {}", cert.hostname));
+            let requested = match &flyctl {
+                Some(flyctl) => flyctl
+                    .certs_add(&cert.hostname)
+                    .map_err(anyhow::Error::from)
+                    .and_then(|()| {
+                        Ok(api
+                            .certificate(&cert.hostname)?
+                            .map(|found| machines::Requested {
+                                status: found.status,
+                                dns: Vec::new(),
+                            })
+                            .unwrap_or_default())
+                    }),
+                None => api.request_certificate(&cert.hostname),
+            };
+            match requested {
+                Ok(requested) => {
+                    cert.action = "requested".into();
+                    cert.status = requested.status;
+                    cert.dns = requested.dns;
+                }
+                Err(error) => {
+                    cert.action = "failed".into();
+                    cert.reason = Some(format!("{error:#}"));
+                }
+            }
+        }
+        let rolled = match &flyctl {
+            Some(flyctl) => deploy_with_flyctl(flyctl, &report, &rendered, &dir, cx),
+            None => roll(api, machines, &mut report, limit, cx),
+        };
+        if let Err(error) = rolled {
+            // Nothing is kept as deployed: the next plan shows the same drift again.
+            cx.ui.report(&report)?;
+            return Err(error);
+        }
+        keep(&dir, &rendered, &report.files)?;
+        report.mode = "deployed";
+        Ok(report)
+    }
+
+    fn outcome(applied: &EdgeReport) -> Outcome {
+        let failed = applied
+            .certificates
+            .iter()
+            .flatten()
+            .any(|cert| cert.action == "failed");
+        if failed {
+            Outcome::ProblemFound
+        } else {
+            Outcome::Done
+        }
+    }
+}
+
+impl EdgeStage {
+    /// The Machines API client, made (and the token read) on first use.
+    fn api(&mut self, cx: &Context<'_>, edge: &Edge) -> anyhow::Result<&Machines> {
+        if self.api.is_none() {
+            let token = token(cx.catalog, edge)?;
+            self.api = Some(Machines::new(
+                &edge.api_url,
+                &edge.app,
+                token,
+                cx.ui.logger(),
+            )?);
+        }
+        self.api
+            .as_ref()
+            .ok_or_else(|| anyhow::anyhow!("the Machines API client is missing"))
+    }
+}
+
+fn token(catalog: &Catalog, edge: &Edge) -> anyhow::Result<crate::secret::Secret> {
+    let reference = catalog
+        .secrets
+        .get(&edge.token)
+        .ok_or_else(|| anyhow::anyhow!("secret `{}` is not declared", edge.token))?;
+    reference
+        .resolve()
+        .with_context(|| format!("cannot read `edge.token` (secret `{}`)", edge.token))
+}
+
+/// Each public name served through the edge, with its certificate or `request`.
+fn certificates(api: &Machines, catalog: &Catalog) -> anyhow::Result<Vec<CertificateLine>> {
+    let listed = api.certificates()?;
+    let mut names = BTreeSet::new();
+    for (service, _) in services(catalog) {
+        names.extend(service.public.iter().cloned());
+    }
+    let mut lines = Vec::new();
+    for hostname in names {
+        let found = match listed.iter().find(|cert| cert.hostname == hostname) {
+            Some(found) => Some(found.clone()),
+            // The listing may be one page of many: ask for the name itself.
+            None if listed.len() >= 20 => api.certificate(&hostname)?,
+            None => None,
+        };
+        lines.push(match found {
+            Some(found) => CertificateLine {
+                hostname,
+                status: found.status,
+                action: "present".into(),
+                dns: Vec::new(),
+                reason: None,
+            },
+            None => CertificateLine {
+                hostname,
+                status: "missing".into(),
+                action: "request".into(),
+                dns: Vec::new(),
+                reason: None,
+            },
+        });
+    }
+    Ok(lines)
+}
+
+/// One machine at a time: update, wait until it runs the new version, then the next. The first
+/// failure stops the roll; the machines after it are `not reached`.
+fn roll(
+    api: &Machines,
+    machines: Vec<(Machine, Value)>,
+    report: &mut EdgeReport,
+    limit: Duration,
+    cx: &Context<'_>,
+) -> anyhow::Result<()> {
+    let lines = report.machines.get_or_insert_with(Vec::new);
+    let total = lines.iter().filter(|line| line.action == "update").count();
+    let progress = cx.ui.bar(total, "rolling the edge machines");
+    let mut done = 0;
+    let mut failure: Option<anyhow::Error> = None;
+    for ((machine, wanted), line) in machines.into_iter().zip(lines.iter_mut()) {
+        if line.action != "update" {
+            continue;
+        }
+        if failure.is_some() {
+            line.action = "not reached".into();
+            line.reason = Some("the roll stopped at an earlier machine".into());
+            continue;
+        }
+        progress.message(&format!("updating {}", machine.id));
+        cx.ui.debug(&format!(
+            "updating machine {} ({})",
+            machine.id, machine.region
+        ));
+        let result = api.update(&machine, &wanted).and_then(|instance| {
+            if machine.state != "started" {
+                return Ok(());
+            }
+            if api.wait_started(&machine.id, &instance, limit)? {
+                Ok(())
+            } else {
+                Err(EdgeError::MachineTimeout {
+                    machine: machine.id.clone(),
+                    waited: humantime::format_duration(limit).to_string(),
+                }
+                .into())
+            }
+        });
+        match result {
+            Ok(()) => {
+                line.action = "updated".into();
+                done += 1;
+                progress.set(done);
+            }
+            Err(error) => {
+                line.action = "failed".into();
+                line.reason = Some(format!("{error:#}"));
+                failure = Some(error);
+            }
+        }
+    }
+    progress.finish();
+    failure.map_or(Ok(()), Err)
+}
+
+/// `flyctl deploy` of the render, staged in a scratch folder beside `[edge].dir`, when anything
+/// differs (a file or a machine).
+fn deploy_with_flyctl(
+    flyctl: &Flyctl,
+    report: &EdgeReport,
+    rendered: &[(String, String)],
+    dir: &Path,
+    cx: &Context<'_>,
+) -> anyhow::Result<()> {
+    let machines_differ = report
+        .machines
+        .iter()
+        .flatten()
+        .any(|machine| machine.action == "update");
+    if report.files_pending() == 0 && !machines_differ {
+        return Ok(());
+    }
+    let parent = dir.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent)?;
+    let staged = tempfile::Builder::new()
+        .prefix(".boma-edge.")
+        .tempdir_in(parent)
+        .context("cannot stage the edge for flyctl")?;
+    for (local, content) in rendered {
+        let path = staged.path().join(local);
+        if let Some(folder) = path.parent() {
+            std::fs::create_dir_all(folder)?;
+        }
+        std::fs::write(&path, content)?;
+    }
+    let progress = cx.ui.spinner("flyctl deploy");
+    let deployed = flyctl.deploy(staged.path());
+    progress.finish();
+    Ok(deployed?)
+}
+
+/// The render compared with `[edge].dir`: every rendered file, plus the files boma owns there
+/// (under `bans/` and `fail2ban/`) that the render no longer has.
+fn compare(
+    dir: &Path,
+    shown: &Path,
+    rendered: &[(String, String)],
+) -> anyhow::Result<Vec<FileChange>> {
+    let mut files = Vec::new();
+    for (local, content) in rendered {
+        let path = dir.join(local);
+        let deployed = match std::fs::read(&path) {
+            Ok(bytes) => Some(String::from_utf8_lossy(&bytes).into_owned()),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => None,
+            Err(error) => {
+                return Err(
+                    anyhow::Error::new(error).context(format!("cannot read `{}`", path.display()))
+                );
+            }
+        };
+        let name = shown.join(local).display().to_string();
+        let (change, diff) = match deployed {
+            // A new file is listed, not printed whole (`boma render` shows it).
+            None => (Change::Create, None),
+            Some(old) if old == *content => (Change::Unchanged, None),
+            Some(old) => (Change::Update, Some(diff(&name, &old, content))),
+        };
+        files.push(FileChange {
+            path: local.clone(),
+            change,
+            diff,
+        });
+    }
+    let known: BTreeSet<&str> = rendered.iter().map(|(local, _)| local.as_str()).collect();
+    for owned in owned_files(dir) {
+        if !known.contains(owned.as_str()) {
+            let old = std::fs::read_to_string(dir.join(&owned)).unwrap_or_default();
+            let name = shown.join(&owned).display().to_string();
+            files.push(FileChange {
+                diff: Some(diff(&name, &old, "")),
+                path: owned,
+                change: Change::Delete,
+            });
+        }
+    }
+    Ok(files)
+}
+
+/// Files under `bans/` and `fail2ban/` of `[edge].dir`, relative to it.
+fn owned_files(dir: &Path) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut pending: Vec<PathBuf> = vec![dir.join("bans"), dir.join("fail2ban")];
+    while let Some(folder) = pending.pop() {
+        for entry in std::fs::read_dir(&folder).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if entry.file_type().is_ok_and(|kind| kind.is_dir()) {
+                pending.push(path);
+            } else if let Ok(local) = path.strip_prefix(dir) {
+                found.push(local.display().to_string());
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+fn diff(name: &str, old: &str, new: &str) -> String {
+    similar::TextDiff::from_lines(old, new)
+        .unified_diff()
+        .header(&format!("{name} (deployed)"), &format!("{name} (rendered)"))
+        .to_string()
+}
+
+/// The render, kept in `[edge].dir` as the deployed one; files boma no longer renders removed.
+fn keep(dir: &Path, rendered: &[(String, String)], files: &[FileChange]) -> anyhow::Result<()> {
+    for (local, content) in rendered {
+        let path = dir.join(local);
+        if let Some(folder) = path.parent() {
+            std::fs::create_dir_all(folder)
+                .with_context(|| format!("cannot make `{}`", folder.display()))?;
+        }
+        write_if_changed(&path, content.as_bytes())
+            .with_context(|| format!("cannot write `{}`", path.display()))?;
+    }
+    for file in files.iter().filter(|file| file.change == Change::Delete) {
+        let path = dir.join(&file.path);
+        std::fs::remove_file(&path)
+            .with_context(|| format!("cannot remove `{}`", path.display()))?;
+    }
+    Ok(())
+}
+
+/// A digest of what would be deployed: every rendered file and the image.
+fn checksum(rendered: &[(String, String)], edge: &Edge) -> String {
+    let files = rendered
+        .iter()
+        .flat_map(|(local, content)| [local.as_str(), content.as_str()]);
+    digest(std::iter::once(edge.image.as_deref().unwrap_or("-")).chain(files))
+}
