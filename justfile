@@ -8,7 +8,7 @@ test *ARGS:
 ci:
     cargo fmt --all -- --check
     cargo clippy --all-targets --locked -- -D warnings
-    shellcheck -s sh src/caddy/push.sh
+    shellcheck -s sh src/caddy/push.sh fly/entrypoint.sh
     scripts/test
 
 # medians of `boma check` and `boma render --out` on 2,000 services over 50 hosts
@@ -26,3 +26,7 @@ bench-dns:
 # caddy-push to 10 loopback hosts: boma vs Ansible vs parallel plain ssh (changed and unchanged)
 bench-caddy:
     scripts/bench-caddy
+
+# fly-deploy --check on the shipped catalog and on 30 edge services, against the plain tool calls
+bench-edge:
+    scripts/bench-edge
