@@ -362,3 +362,22 @@ fn regex_free_staging(line: &str) -> String {
     out.push_str(rest);
     out
 }
+
+#[test]
+fn no_edge_and_missing_tools_are_clear_errors() {
+    Boma::new()
+        .catalog(crate::support::ONE_SERVICE)
+        .run_with(["fly-deploy", "--check"])
+        .code(2)
+        .stderr_has("the catalog has no [edge] table")
+        .stderr_has("hint: add an [edge] table");
+    // fail2ban is not where boma looks: nothing is checked, nothing deployed.
+    Boma::new()
+        .shipped("services.toml")
+        .env("PATH", "/nonexistent")
+        .args(["fly-deploy", "--check"])
+        .run()
+        .code(2)
+        .stderr_has("is not installed: the edge is checked with the real nginx and fail2ban")
+        .stderr_has("hint: install them: apt-get install nginx-light fail2ban");
+}
