@@ -180,6 +180,23 @@ async fn deploy_requests_certificates_and_rolls_one_machine_at_a_time() {
             .flatten()
             .all(|c| c["action"] == "present")
     );
+    // Still pending: each names the DNS Fly waits for, from the name's own details.
+    let pending = report["certificates"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(pending.iter().all(|c| {
+        c["status"] == "pending_validation"
+            && c["dns"][1]
+                .as_str()
+                .is_some_and(|dns| dns.starts_with("_acme-challenge."))
+    }));
+    let text = boma.run_with(["fly-deploy", "--machines-api"]);
+    text.success();
+    snapshot(
+        "fly_deploy__deployed_again",
+        &format!("{}\n--- stderr\n{}", text.stdout, text.stderr),
+    );
     boma.run_with(["fly-deploy", "--check"]).success();
 }
 

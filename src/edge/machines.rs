@@ -32,12 +32,21 @@ pub struct Machine {
     pub config: Value,
 }
 
-/// A certificate as listed.
+/// A certificate as listed (the listing has no `dns_requirements`; one name's details do).
 #[derive(Debug, Clone, Deserialize)]
 pub struct Certificate {
     pub hostname: String,
     #[serde(default)]
     pub status: String,
+    #[serde(default)]
+    dns_requirements: Value,
+}
+
+impl Certificate {
+    /// The DNS records Fly still waits for, as `NAME TYPE VALUE` lines.
+    pub fn dns(&self) -> Vec<String> {
+        dns_requirements(&self.dns_requirements)
+    }
 }
 
 #[derive(Deserialize)]

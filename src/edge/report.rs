@@ -194,9 +194,9 @@ impl Report for EdgeReport {
             parts.push(format!("{failed} failed"));
         }
         Some(format!(
-            "fly-deploy {} of {}: {}; checksum {}",
-            self.mode,
+            "fly-deploy {} ({}): {}; checksum {}",
             self.app,
+            self.mode,
             parts.join(", "),
             self.checksum
         ))

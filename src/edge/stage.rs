@@ -299,13 +299,23 @@ fn certificates(api: &Machines, catalog: &Catalog) -> anyhow::Result<Vec<Certifi
             None => None,
         };
         lines.push(match found {
-            Some(found) => CertificateLine {
-                hostname,
-                status: found.status,
-                action: "present".into(),
-                dns: Vec::new(),
-                reason: None,
-            },
+            Some(found) => {
+                // One not issued yet: its details say which DNS records it still waits for.
+                let dns = match found.status.as_str() {
+                    "active" | "ready" => Vec::new(),
+                    _ => api
+                        .certificate(&hostname)?
+                        .map(|details| details.dns())
+                        .unwrap_or_default(),
+                };
+                CertificateLine {
+                    hostname,
+                    status: found.status,
+                    action: "present".into(),
+                    dns,
+                    reason: None,
+                }
+            }
             None => CertificateLine {
                 hostname,
                 status: "missing".into(),

@@ -188,6 +188,21 @@ impl Respond for Responder {
                 "certificates": state.certificates,
                 "total_count": state.certificates.len(),
             })),
+            ("GET", ["certificates", hostname]) => {
+                let Some(listed) = state
+                    .certificates
+                    .iter()
+                    .find(|c| c["hostname"] == *hostname)
+                else {
+                    return ResponseTemplate::new(404).set_body_string("{\"error\":\"not found\"}");
+                };
+                let text = fixture("certificate-acme.json")
+                    .to_string()
+                    .replace("example.com", hostname);
+                let mut answer: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+                answer["status"] = listed["status"].clone();
+                ResponseTemplate::new(200).set_body_json(answer)
+            }
             ("POST", ["certificates", "acme"]) => {
                 let body: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
                 let hostname = body["hostname"].as_str().unwrap_or_default().to_string();
