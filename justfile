@@ -8,7 +8,8 @@ test *ARGS:
 ci:
     cargo fmt --all -- --check
     cargo clippy --all-targets --locked -- -D warnings
-    shellcheck -s sh src/caddy/push.sh fly/entrypoint.sh
+    shellcheck -s sh src/caddy/push.sh src/build/build.sh
+    shellcheck fly/entrypoint.sh
     scripts/test
 
 # medians of `boma check` and `boma render --out` on 2,000 services over 50 hosts

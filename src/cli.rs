@@ -76,6 +76,8 @@ pub enum Command {
     CaddyPush(CaddyPushArgs),
     /// Check and roll out the public edge on Fly.io: nginx, fail2ban, certificates, machines
     FlyDeploy(FlyDeployArgs),
+    /// Build, tag, push and pin the catalog's images (service containers and [images])
+    ContainerBuild(ContainerBuildArgs),
     /// Print a shell completion script
     Completions(CompletionsArgs),
 }
@@ -91,6 +93,7 @@ impl Command {
             Self::DnsUp(_) => "dns-up",
             Self::CaddyPush(_) => "caddy-push",
             Self::FlyDeploy(_) => "fly-deploy",
+            Self::ContainerBuild(_) => "container-build",
             Self::Completions(_) => "completions",
         }
     }
@@ -138,6 +141,36 @@ pub struct FlyDeployArgs {
     /// How long one machine may take to start after its update before the roll stops
     #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = humantime::parse_duration)]
     pub machine_timeout: std::time::Duration,
+}
+
+#[derive(Debug, Args)]
+pub struct ContainerBuildArgs {
+    /// Services or [images] names [default: every image]
+    #[arg(value_name = "NAME")]
+    pub names: Vec<String>,
+    /// Build nothing: show what would be built, pushed and pinned; exit 1 if anything is behind
+    #[arg(long)]
+    pub check: bool,
+    /// Build only the images whose tag is not in their registry yet
+    #[arg(long)]
+    pub all: bool,
+    /// Build from uncommitted changes, tagged `...-dirty`
+    #[arg(long)]
+    pub allow_dirty: bool,
+    /// Build only: no push, no pinning
+    #[arg(long)]
+    pub no_push: bool,
+    /// The build tool [default: defaults.build_tool, else podman, buildah or docker on PATH]
+    #[arg(long, value_parser = ["podman", "buildah", "docker"])]
+    pub tool: Option<String>,
+    /// Keep podman's or buildah's images in DIR (`--root DIR/root --runroot DIR/run`)
+    #[arg(long, value_name = "DIR")]
+    pub storage: Option<std::path::PathBuf>,
+    /// Builds run at once
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..))]
+    pub parallel: u16,
+    #[command(flatten)]
+    pub ssh: SshArgs,
 }
 
 #[derive(Debug, Args)]

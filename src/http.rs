@@ -309,7 +309,7 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
 }
 
 /// `BOMA_HTTP_TIMEOUT` seconds: a positive number up to an hour; anything else is an error.
-fn timeout_from_env() -> anyhow::Result<Duration> {
+pub fn timeout_from_env() -> anyhow::Result<Duration> {
     let Ok(text) = std::env::var("BOMA_HTTP_TIMEOUT") else {
         return Ok(DEFAULT_TIMEOUT);
     };

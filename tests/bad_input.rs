@@ -407,3 +407,19 @@ fn edge_deny_ips_that_are_not_addresses() {
         "services.toml:14:31: `edge.deny_ips`: `300.1.2.3` is not an IP address or CIDR block",
     );
 }
+
+#[test]
+fn registries_and_images_that_do_not_hold_together() {
+    rejected(
+        with_head(
+            "[secrets]\nforge = { env = \"FORGE\" }\n\
+             [registries.one]\nhost = \"forge.example.org\"\npassword = \"forgee\"\n\
+             [registries.two]\nhost = \"forge.example.org\"\nuser = \"ops\"\n\
+             [images.caddy]\ncontext = \"containers/caddy\"\nimage = \"forge.example.org/ops/caddy:latest\"\nversion = \"2.11.4\"\nbuilder = \"indrii\"\nargs = { \"BAD-NAME\" = \"x\" }\n\
+             [images.app]\ncontext = \"containers/app\"\nimage = \"forge.example.org/ops/app\"\nversion = \"1.0.0\"\n\
+             [services.app]\nhost = \"indri\"\nupstream = \"http://127.0.0.1:1\"\nnames = [\"app.example.org\"]\n\
+             [services.app.container]\ncontext = \"containers/app\"\nimage = \"forge.example.org/ops/app\"\nversion = \"1.0.0\"\n",
+        ),
+        "services.toml:",
+    );
+}

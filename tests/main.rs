@@ -8,6 +8,7 @@ mod caddy_serve;
 mod caddy_stage;
 mod caddy_validate;
 mod check;
+mod container_build;
 mod dns_cloudflare;
 mod dns_gandi;
 mod dns_powerdns;

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-pub use super::schema::{BackupTool, DnsProvider};
+pub use super::schema::{BackupTool, BuildTool, DnsProvider};
 pub use super::values::{Duration, Rate, RecordType};
 pub use crate::position::Position;
 use crate::secret::SecretRef;
@@ -23,6 +23,10 @@ pub struct Catalog {
     pub edge: Option<Edge>,
     pub authentik: Option<Authentik>,
     pub services: BTreeMap<String, Service>,
+    /// `[images.NAME]`: images that belong to no service.
+    pub images: BTreeMap<String, Container>,
+    /// `[registries.NAME]`: push credentials, matched by the registry host of an image.
+    pub registries: BTreeMap<String, Registry>,
     /// Every record of the zone that the catalog implies, sorted by name and type.
     pub records: Vec<Record>,
 }
@@ -31,6 +35,19 @@ pub struct Catalog {
 pub struct Defaults {
     pub ttl: u32,
     pub acme_email: Option<String>,
+    pub build_tool: Option<BuildTool>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Registry {
+    pub name: String,
+    /// `host[:port]` as written in image references.
+    pub host: String,
+    pub user: Option<String>,
+    /// A [secrets] name.
+    pub password: Option<String>,
+    /// `false` only for a plain-HTTP registry on a lab or loopback.
+    pub tls_verify: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -213,6 +230,8 @@ pub struct Container {
     /// `None` builds on this machine.
     pub builder: Option<String>,
     pub bump: Vec<PathBuf>,
+    /// Build arguments, pinned in the catalog.
+    pub args: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone)]

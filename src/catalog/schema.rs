@@ -15,6 +15,37 @@ pub type Text = Spanned<String>;
 pub struct Defaults {
     pub ttl: Option<Spanned<u32>>,
     pub acme_email: Option<Text>,
+    pub build_tool: Option<Spanned<BuildTool>>,
+}
+
+/// The container build tools boma drives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BuildTool {
+    Podman,
+    Buildah,
+    Docker,
+}
+
+impl BuildTool {
+    pub const ALL: [Self; 3] = [Self::Podman, Self::Buildah, Self::Docker];
+
+    pub fn program(self) -> &'static str {
+        match self {
+            Self::Podman => "podman",
+            Self::Buildah => "buildah",
+            Self::Docker => "docker",
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Registry {
+    pub host: Text,
+    pub user: Option<Text>,
+    pub password: Option<Text>,
+    pub tls_verify: Option<Spanned<bool>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -185,6 +216,8 @@ pub struct Container {
     pub builder: Option<Text>,
     #[serde(default)]
     pub bump: Vec<Text>,
+    #[serde(default)]
+    pub args: std::collections::BTreeMap<String, Text>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
@@ -219,6 +252,15 @@ pub struct Ping {
 }
 
 /// The top-level keys of a catalog (`[[dns.records]]` entries are read one by one, like hosts).
-pub const TOP_LEVEL_KEYS: [&str; 8] = [
-    "version", "defaults", "secrets", "dns", "hosts", "edge", "auth", "services",
+pub const TOP_LEVEL_KEYS: [&str; 10] = [
+    "version",
+    "defaults",
+    "secrets",
+    "dns",
+    "hosts",
+    "edge",
+    "auth",
+    "registries",
+    "images",
+    "services",
 ];

@@ -123,9 +123,10 @@ fn service(
     let edge = raw
         .edge
         .map(|edge| service_edge(reader, context.edge, path, edge, &names, &public));
-    let container = raw
-        .container
-        .map(|container| self::container(reader, context, path, container.into_inner()));
+    let container = raw.container.map(|container| {
+        let key = format!("{path}.container");
+        self::container(reader, context, &key, container.into_inner())
+    });
     let backup = raw
         .backup
         .map(|backup| self::backup(reader, context, path, backup.into_inner()));
@@ -305,15 +306,15 @@ fn service_edge(
     }
 }
 
-fn container(
+/// A service's `container` table or an `[images.NAME]` table (`key` names it in messages).
+pub fn container(
     reader: &mut Reader<'_>,
     context: &Context<'_>,
-    path: &str,
+    key: &str,
     raw: schema::Container,
 ) -> Container {
-    let key = Key(path, "container");
     if let Some(builder) = &raw.builder {
-        check_host(reader, context, builder, Key(path, "container.builder"));
+        check_host(reader, context, builder, format!("{key}.builder"));
     }
     if !valid_image(raw.image.get_ref()) {
         reader.error_with_hint(
@@ -346,11 +347,28 @@ fn container(
             );
         }
     }
+    let file = raw
+        .file
+        .map_or_else(|| "Containerfile".to_string(), Spanned::into_inner);
+    let mut args = BTreeMap::new();
+    for (name, value) in raw.args {
+        if !super::values::is_env_name(&name) {
+            reader.error(
+                value.span(),
+                format!("`{key}.args`: `{name}` is not a build argument name"),
+            );
+        }
+        if value.get_ref().chars().any(char::is_control) {
+            reader.error(
+                value.span(),
+                format!("`{key}.args.{name}` must be one line of text"),
+            );
+        }
+        args.insert(name, value.into_inner());
+    }
     Container {
         context: context.dir.join(raw.context.get_ref()),
-        file: raw
-            .file
-            .map_or_else(|| "Containerfile".to_string(), Spanned::into_inner),
+        file,
         image: raw.image.into_inner(),
         version: raw.version.into_inner(),
         builder: raw.builder.map(Spanned::into_inner),
@@ -359,6 +377,7 @@ fn container(
             .iter()
             .map(|file| context.dir.join(file.get_ref()))
             .collect::<Vec<PathBuf>>(),
+        args,
     }
 }
 

@@ -4,6 +4,7 @@
 pub mod caddy_push;
 pub mod check;
 pub mod completions;
+pub mod container_build;
 pub mod dns;
 pub mod fly_deploy;
 pub mod render;

@@ -23,7 +23,7 @@ use crate::hint::Hint;
 
 pub use connection::{Connection, Finished, converse};
 pub use pool::{HostPool, Step};
-pub use script::{HostScript, Transcript};
+pub use script::{HostScript, Transcript, shell_words};
 
 /// How connections are made, from the command line.
 #[derive(Debug, Clone)]

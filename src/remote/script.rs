@@ -45,6 +45,14 @@ impl HostScript {
     }
 }
 
+/// An argument list as one sh text that `eval "set -- $TEXT"` turns back into the same list.
+pub fn shell_words(argv: &[String]) -> String {
+    argv.iter()
+        .map(|word| quote(word))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// Single-quoted for sh: every byte literal, a `'` closed, escaped and reopened.
 fn quote(value: &str) -> String {
     format!("'{}'", value.replace('\'', r"'\''"))

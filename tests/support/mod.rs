@@ -5,6 +5,7 @@
 pub mod fly;
 pub mod lab;
 pub mod powerdns;
+pub mod registry;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};

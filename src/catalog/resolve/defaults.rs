@@ -53,8 +53,10 @@ pub fn defaults(reader: &mut Reader<'_>) -> Defaults {
     let mut defaults = Defaults {
         ttl: DEFAULT_TTL,
         acme_email: None,
+        build_tool: None,
     };
     let Some(raw) = raw else { return defaults };
+    defaults.build_tool = raw.build_tool.map(Spanned::into_inner);
     if let Some(ttl) = raw.ttl {
         if *ttl.get_ref() == 0 {
             reader.error(ttl.span(), "`defaults.ttl` must be at least 1 second");

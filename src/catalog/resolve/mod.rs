@@ -1,10 +1,12 @@
 //! The catalog's sections, read into the resolved model with every cross-reference checked.
-//! One file a section: defaults and secrets, DNS, hosts (SSH and Caddy), edge and auth.
+//! One file a section: defaults and secrets, DNS, hosts (SSH and Caddy), edge and auth, registries
+//! and images.
 
 mod defaults;
 mod dns;
 mod edge;
 mod hosts;
+mod images;
 
 use std::path::{Path, PathBuf};
 
@@ -44,6 +46,8 @@ pub fn catalog(reader: &mut Reader<'_>, path: &Path, text: &str) -> Option<Catal
         dir: &dir,
     };
     let services = services::services(reader, &context);
+    let registries = images::registries(reader, &secrets);
+    let images = images::images(reader, &context, &services);
     let records = records::derive(
         reader,
         &defaults,
@@ -77,6 +81,8 @@ pub fn catalog(reader: &mut Reader<'_>, path: &Path, text: &str) -> Option<Catal
         edge,
         authentik,
         services,
+        images,
+        registries,
         records,
     })
 }

@@ -1,0 +1,233 @@
+//! Builds, pushes and pins exactly what the plan says. Every build runs the one build script
+//! (`build.sh`) through the host fan-out: on its builder host over SSH with the context streamed
+//! as a tar, or on this machine; the registry password is the script's first line of stdin.
+
+use std::path::Path;
+
+use super::plan::{Action, BuildPlan, ImagePlan, login, registry_of, shown};
+use super::report::{BuildReport, ImageResult};
+use super::tool::{Build, Tool};
+use super::{context, pin, registry};
+use crate::catalog::{Address, Caddy, Host, Ssh};
+use crate::files::write_if_changed;
+use crate::remote::{HostScript, converse, shell_words};
+use crate::stage::Context;
+
+const SCRIPT: &str = include_str!("build.sh");
+
+/// One build on one host.
+struct Job {
+    host: Host,
+    script: HostScript,
+    input: Vec<u8>,
+    index: usize,
+}
+
+pub fn apply(cx: &Context<'_>, plan: BuildPlan) -> anyhow::Result<BuildReport> {
+    let mut results: Vec<ImageResult> = plan.images.iter().map(ImageResult::planned).collect();
+    let mut jobs = Vec::new();
+    if plan
+        .images
+        .iter()
+        .any(|image| image.action == Action::Build)
+    {
+        let tool = plan.tool?;
+        for (index, image) in plan.images.iter().enumerate() {
+            if image.action == Action::Build {
+                jobs.push(job(cx, &tool, plan.push, image, index)?);
+            }
+        }
+    }
+    if !jobs.is_empty() {
+        let pool = cx.hosts()?;
+        let finished = pool.run(
+            cx.ui,
+            &jobs,
+            |job: &Job| &job.host,
+            async |job, connection, step| {
+                let (transcript, finished) =
+                    converse(connection, &job.script, &job.input, step).await;
+                (job.index, transcript, finished)
+            },
+        )?;
+        for (index, transcript, finished) in finished {
+            for line in &transcript.details {
+                cx.ui.debug(&format!("{}: {line}", results[index].name));
+            }
+            results[index].read(&transcript, finished);
+        }
+    }
+    // Pin: after a pushed build, or for an image already in its registry whose files lag.
+    for (image, result) in plan.images.iter().zip(results.iter_mut()) {
+        let digest = match (result.status.as_str(), image.action) {
+            ("pushed", _) => result.digest.clone(),
+            (_, Action::UpToDate) => image
+                .in_registry
+                .clone()
+                .filter(|digest| !digest.is_empty()),
+            _ => continue,
+        };
+        for bump in image
+            .bumps
+            .iter()
+            .filter(|bump| bump.behind || result.status == "pushed")
+        {
+            let text = std::fs::read_to_string(&bump.path)?;
+            if let Some((text, _)) = pin::bump(&text, &image.image, &image.tag, digest.as_deref()) {
+                write_if_changed(&bump.path, text.as_bytes())?;
+                result.bumped.push(shown(cx.catalog, &bump.path));
+            }
+        }
+    }
+    Ok(BuildReport {
+        mode: "build",
+        images: results,
+    })
+}
+
+/// The build script and its input for one image.
+fn job(
+    cx: &Context<'_>,
+    tool: &Tool,
+    push: bool,
+    image: &ImagePlan,
+    index: usize,
+) -> anyhow::Result<Job> {
+    let container = &image.container;
+    let remote = container.builder.is_some();
+    let host = match &container.builder {
+        Some(name) => cx
+            .catalog
+            .hosts
+            .get(name)
+            .cloned()
+            .ok_or_else(|| anyhow::anyhow!("builder host `{name}` is not in the catalog"))?,
+        None => this_machine(),
+    };
+    let base = if remote {
+        "/tmp".to_string()
+    } else {
+        std::env::temp_dir().display().to_string()
+    };
+    let work = format!("{base}/boma-build.{}", random_suffix());
+    let context_dir = if remote {
+        format!("{work}/context")
+    } else {
+        absolute(&container.context)
+    };
+    let file = format!("{context_dir}/{}", container.file);
+    let mut labels = vec![
+        (
+            "org.opencontainers.image.version".to_string(),
+            container.version.clone(),
+        ),
+        (
+            "org.opencontainers.image.revision".to_string(),
+            image.source.revision.clone(),
+        ),
+        (
+            "org.opencontainers.image.created".to_string(),
+            image.source.created(),
+        ),
+    ];
+    if let Some(remote) = &image.source.remote {
+        labels.push((
+            "org.opencontainers.image.source".to_string(),
+            remote.clone(),
+        ));
+    }
+    let args: Vec<(String, String)> = container
+        .args
+        .iter()
+        .map(|(key, value)| (key.clone(), value.clone()))
+        .collect();
+    let iidfile = format!("{work}/iid");
+    let build = tool.build(&Build {
+        reference: &image.reference,
+        file: &file,
+        context: &context_dir,
+        timestamp: image.source.time,
+        labels: &labels,
+        args: &args,
+        iidfile: &iidfile,
+    });
+    let (registry_host, _) = registry::split(&container.image);
+    let credentials = registry_of(cx.catalog, registry_host)
+        .filter(|_| push)
+        .map(|registry| login(cx.catalog, registry))
+        .transpose()?;
+    let tls_verify = credentials.as_ref().is_none_or(|(_, _, tls)| *tls);
+    let auth = format!("{work}/auth.json");
+    let (mut login_argv, mut password) = (Vec::new(), String::new());
+    if let Some((Some(user), Some(secret), _)) = &credentials {
+        if secret.expose().contains(['\n', '\r']) {
+            anyhow::bail!("the password of the registry {registry_host} has a line break");
+        }
+        login_argv = tool.login(registry_host, user, Path::new(&auth), tls_verify);
+        password = secret.expose().to_string();
+    }
+    let push_argv = if push {
+        let auth = (!login_argv.is_empty()).then_some(Path::new(&auth));
+        tool.push(
+            &image.reference,
+            auth,
+            &format!("{work}/digest"),
+            tls_verify,
+        )
+    } else {
+        Vec::new()
+    };
+    let script = HostScript::new(SCRIPT)
+        .set("tool", tool.kind.program())
+        .set("work", &work)
+        .set("extract", if remote { "yes" } else { "no" })
+        .set("registry", registry_host)
+        .set("build", shell_words(&build))
+        .set("login", shell_words(&login_argv))
+        .set("push", shell_words(&push_argv));
+    let mut input = format!("{password}\n").into_bytes();
+    if remote {
+        input.extend(context::tar(&container.context)?);
+    }
+    Ok(Job {
+        host,
+        script,
+        input,
+        index,
+    })
+}
+
+/// Builds without a builder run here, through the same script and fan-out.
+fn this_machine() -> Host {
+    Host {
+        name: "this machine".to_string(),
+        address: Address::Local,
+        ssh: Ssh::default(),
+        sudo: false,
+        ip: None,
+        public: false,
+        caddy: Caddy {
+            config: String::new(),
+            reload: String::new(),
+            dns_challenge: None,
+            admin: None,
+            http_port: None,
+            https_port: None,
+        },
+    }
+}
+
+fn absolute(path: &Path) -> String {
+    std::path::absolute(path)
+        .unwrap_or_else(|_| path.to_path_buf())
+        .display()
+        .to_string()
+}
+
+/// A name no other run picks: the process id and the clock's nanoseconds.
+fn random_suffix() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.subsec_nanos());
+    format!("{}-{nanos:09}", std::process::id())
+}

@@ -1,0 +1,52 @@
+# shellcheck shell=sh disable=SC2154 # the settings come from the header boma writes
+# boma's image build on a host (a builder over SSH, or this machine). Settings: tool, work (a
+# folder this script makes and removes), extract (yes: the context arrives as a tar after the
+# first line of stdin), build, login and push (shell-quoted argument lists; login and push may be
+# empty), registry. stdin's first line is the registry password (empty when none): it reaches
+# the tool's stdin through printf, a shell builtin, never an argument.
+set -u
+say "step prepare"
+command -v "$tool" >/dev/null 2>&1 || finish tool-missing "$tool is not installed on $(hostname)"
+umask 077
+mkdir "$work" 2>/dev/null || finish failed "cannot make the work folder $work"
+trap 'rm -rf "$work"' EXIT
+trap 'exit 130' INT TERM HUP
+IFS= read -r password || password=
+if [ "$extract" = yes ]; then
+    say "step receive"
+    { mkdir "$work/context" && tar -x -f - -C "$work/context"; } || finish failed "cannot unpack the context"
+fi
+
+# Runs "$@", each output line a detail; the exit status is the command's.
+run() {
+    { "$@" 2>&1; echo "$?" > "$work/status"; } | while IFS= read -r line; do say "detail $line"; done
+    return "$(cat "$work/status")"
+}
+
+say "step build"
+# RUN steps inside a container or sandbox have no user namespaces: isolate with chroot there.
+if [ -e /.dockerenv ] || [ -e /run/.containerenv ] || [ -n "${container:-}" ]; then
+    BUILDAH_ISOLATION=chroot
+    export BUILDAH_ISOLATION
+fi
+eval "set -- $build"
+run "$@" || finish failed "the build failed"
+say "image-id $(cat "$work/iid")"
+[ -n "$push" ] || finish built "not pushed"
+if [ -n "$login" ]; then
+    say "step login"
+    eval "set -- $login"
+    { printf '%s' "$password" | "$@" 2>&1; echo "$?" > "$work/status"; } | while IFS= read -r line; do say "detail $line"; done
+    [ "$(cat "$work/status")" = 0 ] || finish failed "login to $registry failed"
+fi
+password=
+say "step push"
+eval "set -- $push"
+run "$@" > "$work/push.log" || { cat "$work/push.log"; finish failed "the push to $registry failed"; }
+cat "$work/push.log"
+if [ -s "$work/digest" ]; then
+    say "digest $(cat "$work/digest")"
+else
+    say "digest $(sed -n 's/^detail .*digest: \(sha256:[0-9a-f]*\).*/\1/p' "$work/push.log" | tail -n 1)"
+fi
+finish pushed ""

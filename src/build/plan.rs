@@ -1,0 +1,323 @@
+//! The image stage's plan: for each image, the commit and tag, whether the registry has that tag
+//! already, where it is built, and which pinned files would follow. Reads git, the registry and
+//! the bump files; writes nothing.
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use super::report::BuildReport;
+use super::tool::Tool;
+use super::{BuildError, pin, registry, source};
+use crate::Outcome;
+use crate::catalog::{BuildTool, Catalog, Container, Registry};
+use crate::hint::UnknownName;
+use crate::secret::Secret;
+use crate::stage::{Context, Stage, Summary, digest};
+use crate::ui::Report;
+
+/// What the command line asks for.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    pub names: Vec<String>,
+    /// Build only the images whose tag the registry does not have yet.
+    pub missing_only: bool,
+    pub allow_dirty: bool,
+    pub push: bool,
+    pub tool: Option<BuildTool>,
+    pub storage: Option<PathBuf>,
+}
+
+pub struct BuildStage {
+    pub options: Options,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    /// Build (and push, and pin).
+    Build,
+    /// The registry has the tag: only the pinned files follow, if any lag.
+    UpToDate,
+}
+
+/// A pinned file and the tags it holds for the image now.
+#[derive(Debug, Clone, Serialize)]
+pub struct Bump {
+    pub file: String,
+    #[serde(skip)]
+    pub path: PathBuf,
+    pub from: Vec<String>,
+    pub behind: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ImagePlan {
+    pub name: String,
+    pub image: String,
+    pub tag: String,
+    pub reference: String,
+    pub revision: String,
+    pub dirty: bool,
+    /// `this machine` or the builder host.
+    pub builder: String,
+    /// In the registry already (its digest), `None` when not or unknown.
+    pub in_registry: Option<String>,
+    /// Why the registry could not say, when it could not.
+    pub registry_note: Option<String>,
+    pub action: Action,
+    pub bumps: Vec<Bump>,
+    #[serde(skip)]
+    pub container: Container,
+    #[serde(skip)]
+    pub source: source::Source,
+}
+
+pub struct BuildPlan {
+    pub images: Vec<ImagePlan>,
+    pub tool: Result<Tool, BuildError>,
+    pub push: bool,
+}
+
+impl Report for BuildPlan {
+    fn text(&self) -> String {
+        BuildReport::planned(self).text()
+    }
+    fn json(&self) -> serde_json::Value {
+        BuildReport::planned(self).json()
+    }
+    fn summary(&self) -> Option<String> {
+        BuildReport::planned(self).summary()
+    }
+}
+
+impl Stage for BuildStage {
+    const NAME: &'static str = "images";
+    const PREVIEW: &'static str = "container-build --check";
+    const SHOW_PLAN_BEFORE_APPLY: bool = false;
+    type Plan = BuildPlan;
+    type Applied = BuildReport;
+
+    fn plan(&mut self, cx: &Context<'_>) -> anyhow::Result<BuildPlan> {
+        let selected = select(cx.catalog, &self.options.names)?;
+        let wanted = self.options.tool.or(cx.catalog.defaults.build_tool);
+        let local = selected
+            .iter()
+            .any(|(_, container)| container.builder.is_none());
+        // A builder host checks its own PATH; this machine's is checked now.
+        // A missing tool stops the build, not the check that shows what would be built.
+        let kind = match (wanted, local) {
+            (_, true) => super::tool::choose(wanted),
+            (Some(tool), false) => Ok(tool),
+            (None, false) => Ok(BuildTool::Podman),
+        };
+        let storage = self.options.storage.clone();
+        let tool = kind.map(|kind| Tool { kind, storage });
+        let mut images = Vec::new();
+        for (name, container) in selected {
+            images.push(self.image(cx, name, container)?);
+        }
+        Ok(BuildPlan {
+            images,
+            tool,
+            push: self.options.push,
+        })
+    }
+
+    fn summary(plan: &BuildPlan) -> Summary {
+        let mut summary = Summary::default();
+        for image in &plan.images {
+            let behind =
+                image.action == Action::Build || image.bumps.iter().any(|bump| bump.behind);
+            *if behind {
+                &mut summary.update
+            } else {
+                &mut summary.unchanged
+            } += 1;
+        }
+        summary
+    }
+
+    fn checksum(plan: &BuildPlan) -> String {
+        let parts = plan.images.iter().flat_map(|image| {
+            [
+                image.name.as_str(),
+                image.reference.as_str(),
+                image.revision.as_str(),
+            ]
+        });
+        digest(parts)
+    }
+
+    fn apply(&mut self, cx: &Context<'_>, plan: BuildPlan) -> anyhow::Result<BuildReport> {
+        super::apply::apply(cx, plan)
+    }
+
+    fn outcome(applied: &BuildReport) -> Outcome {
+        if applied.failed() > 0 {
+            Outcome::ProblemFound
+        } else {
+            Outcome::Done
+        }
+    }
+}
+
+impl BuildStage {
+    fn image(
+        &self,
+        cx: &Context<'_>,
+        name: &str,
+        container: &Container,
+    ) -> anyhow::Result<ImagePlan> {
+        let file = container.context.join(&container.file);
+        let source = source::read(name, &container.context, &file)?;
+        if source.dirty && !self.options.allow_dirty {
+            return Err(BuildError::Dirty {
+                image: name.to_string(),
+            }
+            .into());
+        }
+        let tag = source.tag(&container.version);
+        let (host, _) = registry::split(&container.image);
+        let (in_registry, registry_note) = if self.options.push {
+            let found = registry_of(cx.catalog, host)
+                .map(|registry| login(cx.catalog, registry))
+                .transpose()?;
+            let login = found
+                .as_ref()
+                .and_then(|(user, password, _)| user.as_deref().zip(password.as_ref()));
+            let tls_verify = found.as_ref().is_none_or(|(_, _, tls)| *tls);
+            match registry::find_tag(&container.image, &tag, login, tls_verify) {
+                Ok(found) => (found, None),
+                Err(reason) => (None, Some(reason)),
+            }
+        } else {
+            (None, Some("not asked (--no-push)".into()))
+        };
+        let action = if self.options.missing_only && in_registry.is_some() {
+            Action::UpToDate
+        } else {
+            Action::Build
+        };
+        let mut bumps = Vec::new();
+        for path in &container.bump {
+            let text = std::fs::read_to_string(path).map_err(|error| {
+                anyhow::anyhow!(
+                    "`{name}`: cannot read the bump file `{}`: {error}",
+                    path.display()
+                )
+            })?;
+            let Some((_, from)) = pin::bump(&text, &container.image, &tag, None) else {
+                return Err(BuildError::BumpTarget {
+                    image: container.image.clone(),
+                    file: shown(cx.catalog, path),
+                }
+                .into());
+            };
+            let behind = from.iter().any(|old| *old != tag);
+            bumps.push(Bump {
+                file: shown(cx.catalog, path),
+                path: path.clone(),
+                from,
+                behind,
+            });
+        }
+        Ok(ImagePlan {
+            name: name.to_string(),
+            image: container.image.clone(),
+            reference: format!("{}:{tag}", container.image),
+            tag,
+            revision: source.revision.clone(),
+            dirty: source.dirty,
+            builder: container
+                .builder
+                .clone()
+                .unwrap_or_else(|| "this machine".into()),
+            in_registry,
+            registry_note,
+            action,
+            bumps,
+            container: container.clone(),
+            source,
+        })
+    }
+}
+
+/// A path as the catalog wrote it (relative to its folder).
+pub fn shown(catalog: &Catalog, path: &std::path::Path) -> String {
+    path.strip_prefix(&catalog.dir)
+        .unwrap_or(path)
+        .display()
+        .to_string()
+}
+
+/// The registry entry for an image host.
+pub fn registry_of<'c>(catalog: &'c Catalog, host: &str) -> Option<&'c Registry> {
+    catalog
+        .registries
+        .values()
+        .find(|registry| registry.host == host)
+}
+
+/// The user, the password (read now) and whether TLS is verified.
+pub fn login(
+    catalog: &Catalog,
+    registry: &Registry,
+) -> anyhow::Result<(Option<String>, Option<Secret>, bool)> {
+    let password = match &registry.password {
+        Some(name) => {
+            let reference = catalog
+                .secrets
+                .get(name)
+                .ok_or_else(|| anyhow::anyhow!("secret `{name}` is not declared"))?;
+            Some(reference.resolve().map_err(|error| {
+                anyhow::Error::new(error).context(format!(
+                    "cannot read the password of [registries.{}]",
+                    registry.name
+                ))
+            })?)
+        }
+        None => None,
+    };
+    Ok((registry.user.clone(), password, registry.tls_verify))
+}
+
+/// The named images (services with a `container`, `[images]` entries), or every one.
+fn select<'c>(
+    catalog: &'c Catalog,
+    names: &[String],
+) -> anyhow::Result<Vec<(&'c str, &'c Container)>> {
+    let all: Vec<(&str, &Container)> = catalog
+        .services
+        .iter()
+        .filter_map(|(name, service)| Some((name.as_str(), service.container.as_ref()?)))
+        .chain(
+            catalog
+                .images
+                .iter()
+                .map(|(name, image)| (name.as_str(), image)),
+        )
+        .collect();
+    if all.is_empty() {
+        return Err(BuildError::NoImages.into());
+    }
+    if names.is_empty() {
+        return Ok(all);
+    }
+    let mut selected = Vec::new();
+    for name in names {
+        match all.iter().find(|(known, _)| known == name) {
+            Some(found) => selected.push(*found),
+            None => {
+                return Err(UnknownName {
+                    kind: "image",
+                    plural: "images",
+                    name: name.clone(),
+                    known: all.iter().map(|(known, _)| known.to_string()).collect(),
+                }
+                .into());
+            }
+        }
+    }
+    Ok(selected)
+}

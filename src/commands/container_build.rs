@@ -1,0 +1,41 @@
+//! `boma container-build`: the image stage; `--check` previews its plan, otherwise it is applied.
+
+use crate::Outcome;
+use crate::build::{BuildStage, Options};
+use crate::catalog::BuildTool;
+use crate::cli::{ContainerBuildArgs, Global};
+use crate::remote;
+use crate::stage::{self, Context};
+use crate::ui::Ui;
+
+pub fn exec(global: &Global, args: &ContainerBuildArgs, ui: &Ui) -> anyhow::Result<Outcome> {
+    let (catalog, renderer) = super::load(global)?;
+    let mut cx = Context::new(&catalog, &renderer, ui);
+    cx.parallel = usize::from(args.parallel);
+    cx.ssh = remote::Options {
+        accept_new_host_keys: args.ssh.accept_new_host_keys,
+        connect_timeout: args.ssh.connect_timeout,
+    };
+    let tool = args.tool.as_deref().and_then(|name| {
+        BuildTool::ALL
+            .into_iter()
+            .find(|tool| tool.program() == name)
+    });
+    let mut images = BuildStage {
+        options: Options {
+            names: args.names.clone(),
+            // A check asks what `--all` would build: the images whose tag the registry lacks.
+            missing_only: args.all || args.check,
+            allow_dirty: args.allow_dirty,
+            push: !args.no_push,
+            tool,
+            storage: args.storage.clone(),
+        },
+    };
+    if args.check {
+        // Drift detection: an image behind its source, or a pinned file behind it, is a finding.
+        stage::preview(&mut images, &cx, true)
+    } else {
+        stage::up(&mut images, &cx, None)
+    }
+}
