@@ -31,3 +31,7 @@ bench-caddy:
 # fly-deploy --check on the shipped catalog and on 30 edge services, against the plain tool calls
 bench-edge:
     scripts/bench-edge
+
+# boma container-build vs the same buildah build typed by hand (a small image, no push)
+bench-build:
+    scripts/bench-build

@@ -17,10 +17,13 @@ if [ "$extract" = yes ]; then
     { mkdir "$work/context" && tar -x -f - -C "$work/context"; } || finish failed "cannot unpack the context"
 fi
 
-# Runs "$@", each output line a detail; the exit status is the command's.
+# Runs "$@", then says each line of its output as a detail; the exit status is the command's.
+# (No pipeline: the tool is the only process started.)
 run() {
-    { "$@" 2>&1; echo "$?" > "$work/status"; } | while IFS= read -r line; do say "detail $line"; done
-    return "$(cat "$work/status")"
+    "$@" > "$work/out" 2>&1
+    status=$?
+    while IFS= read -r line; do say "detail $line"; done < "$work/out"
+    return "$status"
 }
 
 say "step build"
@@ -31,22 +34,23 @@ if [ -e /.dockerenv ] || [ -e /run/.containerenv ] || [ -n "${container:-}" ]; t
 fi
 eval "set -- $build"
 run "$@" || finish failed "the build failed"
-say "image-id $(cat "$work/iid")"
+IFS= read -r iid < "$work/iid"
+say "image-id $iid"
 [ -n "$push" ] || finish built "not pushed"
 if [ -n "$login" ]; then
     say "step login"
     eval "set -- $login"
-    { printf '%s' "$password" | "$@" 2>&1; echo "$?" > "$work/status"; } | while IFS= read -r line; do say "detail $line"; done
-    [ "$(cat "$work/status")" = 0 ] || finish failed "login to $registry failed"
+    printf '%s' "$password" | run "$@" || finish failed "login to $registry failed"
 fi
 password=
 say "step push"
 eval "set -- $push"
-run "$@" > "$work/push.log" || { cat "$work/push.log"; finish failed "the push to $registry failed"; }
-cat "$work/push.log"
+run "$@" || finish failed "the push to $registry failed"
 if [ -s "$work/digest" ]; then
-    say "digest $(cat "$work/digest")"
+    IFS= read -r digest < "$work/digest"
 else
-    say "digest $(sed -n 's/^detail .*digest: \(sha256:[0-9a-f]*\).*/\1/p' "$work/push.log" | tail -n 1)"
+    # docker push has no digest file: its last `digest: sha256:...` line says it.
+    digest=$(sed -n 's/.*digest: \(sha256:[0-9a-f]*\).*/\1/p' "$work/out" | tail -n 1)
 fi
+say "digest $digest"
 finish pushed ""

@@ -2,7 +2,7 @@
 //! Containerfile have uncommitted changes, and the facts that name the image (tag, labels, time).
 
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 use super::BuildError;
 
@@ -47,24 +47,6 @@ pub fn read(name: &str, context: &Path, file: &Path) -> Result<Source, BuildErro
             file: file.display().to_string(),
         });
     }
-    let git = |args: &[&str]| -> Result<String, BuildError> {
-        let output = Command::new("git")
-            .arg("-C")
-            .arg(context)
-            .args(args)
-            .output()
-            .map_err(|error| BuildError::NotInGit {
-                image: name.to_string(),
-                reason: format!("cannot run git: {error}"),
-            })?;
-        if !output.status.success() {
-            return Err(BuildError::NotInGit {
-                image: name.to_string(),
-                reason: String::from_utf8_lossy(&output.stderr).trim().to_string(),
-            });
-        }
-        Ok(String::from_utf8_lossy(&output.stdout).trim().to_string())
-    };
     // The last commit that changed the context or the Containerfile: other commits leave the
     // image (and its tag) as it was.
     let absolute = |path: &Path| {
@@ -74,38 +56,63 @@ pub fn read(name: &str, context: &Path, file: &Path) -> Result<Source, BuildErro
             .to_string()
     };
     let (context_arg, file_arg) = (absolute(context), absolute(file));
-    let facts = git(&[
-        "log",
-        "-1",
-        "--format=%H %ct",
-        "--",
-        &context_arg,
-        &file_arg,
-    ])?;
+    let paths = ["--", context_arg.as_str(), file_arg.as_str()];
+    // Three small git runs at once: a build's fixed cost is mostly these.
+    let log = git(
+        context,
+        &[&["log", "-1", "--format=%H %ct"], &paths[..]].concat(),
+    );
+    let status = git(
+        context,
+        &[
+            &["status", "--porcelain", "--untracked-files=all"],
+            &paths[..],
+        ]
+        .concat(),
+    );
+    let remote = git(context, &["remote", "get-url", "origin"]);
+    let failed = |reason: String| BuildError::NotInGit {
+        image: name.to_string(),
+        reason,
+    };
+    let facts = finish(log).map_err(failed)?;
     let (revision, time) = facts.split_once(' ').unwrap_or_default();
     if revision.len() < 7 {
-        return Err(BuildError::NotInGit {
-            image: name.to_string(),
-            reason: "no commit holds the context yet (commit it first)".into(),
-        });
+        return Err(failed(
+            "no commit holds the context yet (commit it first)".into(),
+        ));
     }
-    let status = git(&[
-        "status",
-        "--porcelain",
-        "--untracked-files=all",
-        "--",
-        &context_arg,
-        &file_arg,
-    ])?;
-    let remote = git(&["remote", "get-url", "origin"])
-        .ok()
-        .map(|url| without_credentials(&url));
+    let status = finish(status).map_err(failed)?;
+    let remote = finish(remote).ok().map(|url| without_credentials(&url));
     Ok(Source {
         revision: revision.to_string(),
         time: time.parse().unwrap_or(0),
         remote,
         dirty: !status.is_empty(),
     })
+}
+
+/// Starts `git -C dir ARGS`.
+fn git(dir: &Path, args: &[&str]) -> std::io::Result<std::process::Child> {
+    Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+}
+
+/// What a started git printed, or why it failed.
+fn finish(child: std::io::Result<std::process::Child>) -> Result<String, String> {
+    let output = child
+        .and_then(std::process::Child::wait_with_output)
+        .map_err(|error| format!("cannot run git: {error}"))?;
+    if !output.status.success() {
+        return Err(String::from_utf8_lossy(&output.stderr).trim().to_string());
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).trim().to_string())
 }
 
 /// `https://user:token@host/repo` as `https://host/repo`: a label is public.
