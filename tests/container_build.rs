@@ -269,7 +269,11 @@ fn failures_are_clear_and_never_show_the_password() {
         .run_with(["container-build"])
         .code(2)
         .stderr_has("the context `./containers/app` is not a folder");
-    let bare = project(&registry, None, false).env("PATH", "/nonexistent");
+    // A PATH with git and nothing to build with.
+    let bin = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let git_path = which::which("git").unwrap_or_else(|e| panic!("{e}"));
+    std::os::unix::fs::symlink(git_path, bin.path().join("git")).unwrap_or_else(|e| panic!("{e}"));
+    let bare = project(&registry, None, false).env("PATH", bin.path());
     bare.run_with(["container-build", "--no-push"])
         .code(2)
         .stderr_has("no build tool found: podman, buildah or docker is not on PATH")

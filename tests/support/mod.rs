@@ -198,11 +198,26 @@ pub fn require(program: &str) -> Option<PathBuf> {
 }
 
 /// A free loopback port (bound then released; the tests use few enough for this to be safe).
+/// A port for a test server to listen on: below the kernel's ephemeral range (32768 and up), so
+/// no outgoing connection and no server bound to port 0 takes it between now and its `bind`,
+/// and never handed out twice in this test process.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|address| address.port())
-        .unwrap_or_else(|error| panic!("no free port: {error}"))
+    use std::sync::Mutex;
+    static GIVEN: Mutex<Vec<u16>> = Mutex::new(Vec::new());
+    let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
+    // Start from a spot that differs between test runs on one machine.
+    let start = std::process::id() as usize * 7919 % 12_000;
+    for offset in 0..12_000 {
+        let port = 20_000 + ((start + offset) % 12_000) as u16;
+        if given.contains(&port) {
+            continue;
+        }
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            given.push(port);
+            return port;
+        }
+    }
+    panic!("no free port between 20000 and 32000")
 }
 
 /// Removes the DNS-01 `tls { dns ... }` blocks that stock Caddy cannot provision (facts.md).
