@@ -78,6 +78,8 @@ pub enum Command {
     FlyDeploy(FlyDeployArgs),
     /// Build, tag, push and pin the catalog's images (service containers and [images])
     ContainerBuild(ContainerBuildArgs),
+    /// Prove every backup is fresh and sound: archive age, paths, SQLite integrity
+    BackupCheck(BackupCheckArgs),
     /// Print a shell completion script
     Completions(CompletionsArgs),
 }
@@ -94,6 +96,7 @@ impl Command {
             Self::CaddyPush(_) => "caddy-push",
             Self::FlyDeploy(_) => "fly-deploy",
             Self::ContainerBuild(_) => "container-build",
+            Self::BackupCheck(_) => "backup-check",
             Self::Completions(_) => "completions",
         }
     }
@@ -168,6 +171,30 @@ pub struct ContainerBuildArgs {
     pub storage: Option<std::path::PathBuf>,
     /// Builds run at once
     #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..))]
+    pub parallel: u16,
+    #[command(flatten)]
+    pub ssh: SshArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct BackupCheckArgs {
+    /// Services to check [default: every service with a backup]
+    #[arg(value_name = "SERVICE")]
+    pub services: Vec<String>,
+    /// Also run the tool's own consistency check on the newest archive (slower)
+    #[arg(long)]
+    pub deep: bool,
+    /// Write node_exporter textfile metrics to FILE (atomically)
+    #[arg(long, value_name = "FILE")]
+    pub prometheus: Option<std::path::PathBuf>,
+    /// Send no Healthchecks or Uptime Kuma pings
+    #[arg(long)]
+    pub no_ping: bool,
+    /// How long to wait for a repository a running backup holds before calling it locked
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub lock_wait: std::time::Duration,
+    /// Hosts checked at once
+    #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..))]
     pub parallel: u16,
     #[command(flatten)]
     pub ssh: SshArgs,

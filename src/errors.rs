@@ -23,6 +23,7 @@ fn hint_of(error: &(dyn StdError + 'static)) -> Option<String> {
         crate::remote::RemoteError,
         crate::edge::EdgeError,
         crate::build::BuildError,
+        crate::backup::BackupError,
     );
     None
 }

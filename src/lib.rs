@@ -1,5 +1,6 @@
 //! boma: one catalog (`services.toml`) reconciles an operator's DNS, Caddy, edge, images and backups.
 
+pub mod backup;
 pub mod build;
 pub mod caddy;
 pub mod catalog;
@@ -45,6 +46,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::CaddyPush(args) => commands::caddy_push::exec(&cli.global, args, &ui),
         Command::FlyDeploy(args) => commands::fly_deploy::exec(&cli.global, args, &ui),
         Command::ContainerBuild(args) => commands::container_build::exec(&cli.global, args, &ui),
+        Command::BackupCheck(args) => commands::backup_check::exec(&cli.global, args, &ui),
         Command::Completions(args) => commands::completions::exec(args, &ui),
     };
     match result {

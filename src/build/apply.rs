@@ -8,7 +8,7 @@ use super::plan::{Action, BuildPlan, ImagePlan, login, registry_of, shown};
 use super::report::{BuildReport, ImageResult};
 use super::tool::{Build, Tool};
 use super::{context, pin, registry};
-use crate::catalog::{Address, Caddy, Host, Ssh};
+use crate::catalog::Host;
 use crate::files::write_if_changed;
 use crate::remote::{HostScript, converse, shell_words};
 use crate::stage::Context;
@@ -102,7 +102,7 @@ fn job(
             .get(name)
             .cloned()
             .ok_or_else(|| anyhow::anyhow!("builder host `{name}` is not in the catalog"))?,
-        None => this_machine(),
+        None => crate::remote::this_machine(),
     };
     let base = if remote {
         "/tmp".to_string()
@@ -195,26 +195,6 @@ fn job(
         input,
         index,
     })
-}
-
-/// Builds without a builder run here, through the same script and fan-out.
-fn this_machine() -> Host {
-    Host {
-        name: "this machine".to_string(),
-        address: Address::Local,
-        ssh: Ssh::default(),
-        sudo: false,
-        ip: None,
-        public: false,
-        caddy: Caddy {
-            config: String::new(),
-            reload: String::new(),
-            dns_challenge: None,
-            admin: None,
-            http_port: None,
-            https_port: None,
-        },
-    }
 }
 
 fn absolute(path: &Path) -> String {

@@ -246,6 +246,10 @@ pub struct Backup {
     pub paths: Vec<String>,
     pub sqlite: Vec<String>,
     pub ping: Option<Ping>,
+    /// borgmatic: its configuration file on the backup host.
+    pub config: Option<String>,
+    /// restic: only snapshots with all of these tags count.
+    pub tags: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -242,6 +242,9 @@ pub struct Backup {
     #[serde(default)]
     pub sqlite: Vec<Text>,
     pub ping: Option<Spanned<Ping>>,
+    pub config: Option<Text>,
+    #[serde(default)]
+    pub tags: Vec<Text>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -437,6 +437,41 @@ fn backup(
         }
     }
     let tool = *raw.tool.get_ref();
+    // Every value travels to the host as one line of the check's input.
+    let one_line = std::iter::once(&raw.repository)
+        .chain(raw.archive_glob.iter())
+        .chain(raw.config.iter())
+        .chain(&raw.tags)
+        .chain(&raw.paths)
+        .chain(&raw.sqlite);
+    for value in one_line {
+        if value.get_ref().chars().any(char::is_control) {
+            reader.error(
+                value.span(),
+                format!("`{key}`: `{}` must be one line of text", value.get_ref().escape_debug()),
+            );
+        }
+    }
+    match (&raw.config, tool) {
+        (Some(config), BackupTool::Borgmatic) if !config.get_ref().starts_with('/') => {
+            reader.error(
+                config.span(),
+                format!("`{key}.config` must be an absolute path on the backup host"),
+            );
+        }
+        (Some(config), BackupTool::Borg | BackupTool::Restic) => {
+            reader.error(config.span(), format!("`{key}.config` is for borgmatic only"));
+        }
+        (None, BackupTool::Borgmatic) => reader.error_with_hint(
+            raw.tool.span(),
+            format!("`{key}`: borgmatic needs `config`"),
+            "config = \"/etc/borgmatic/config.yaml\" (its path on the backup host)",
+        ),
+        _ => {}
+    }
+    if let (Some(tag), false) = (raw.tags.first(), tool == BackupTool::Restic) {
+        reader.error(tag.span(), format!("`{key}.tags` is for restic only"));
+    }
     if tool == BackupTool::Restic && raw.passphrase.is_none() {
         reader.error_with_hint(
             raw.tool.span(),
@@ -474,6 +509,8 @@ fn backup(
         paths: raw.paths.into_iter().map(Spanned::into_inner).collect(),
         sqlite: raw.sqlite.into_iter().map(Spanned::into_inner).collect(),
         ping,
+        config: raw.config.map(Spanned::into_inner),
+        tags: raw.tags.into_iter().map(Spanned::into_inner).collect(),
     }
 }
 

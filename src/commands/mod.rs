@@ -1,6 +1,7 @@
 //! One module per subcommand: each `exec` loads what it needs, runs a stage or builds a report,
 //! and hands the report to the printer.
 
+pub mod backup_check;
 pub mod caddy_push;
 pub mod check;
 pub mod completions;

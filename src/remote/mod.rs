@@ -168,3 +168,25 @@ impl Connector {
         }
     }
 }
+
+/// This machine as a host of the fan-out (`local`: no SSH), for work the catalog places on no
+/// host: a build without a builder, a backup check without `host`.
+pub fn this_machine() -> crate::catalog::Host {
+    use crate::catalog::{Address, Caddy, Host, Ssh};
+    Host {
+        name: "this machine".to_string(),
+        address: Address::Local,
+        ssh: Ssh::default(),
+        sudo: false,
+        ip: None,
+        public: false,
+        caddy: Caddy {
+            config: String::new(),
+            reload: String::new(),
+            dns_challenge: None,
+            admin: None,
+            http_port: None,
+            https_port: None,
+        },
+    }
+}

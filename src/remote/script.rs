@@ -63,12 +63,23 @@ fn quote(value: &str) -> String {
 pub struct Transcript {
     /// `KEY VALUE` lines; a key said twice keeps the last value.
     pub facts: BTreeMap<String, String>,
+    /// Every `KEY VALUE` line in order, for keys said more than once.
+    pub all_facts: Vec<(String, String)>,
     pub details: Vec<String>,
     /// The `result` line: a status word and an explanation.
     pub result: Option<(String, String)>,
 }
 
 impl Transcript {
+    /// Every value said for `key`, in order.
+    pub fn facts_all(&self, key: &str) -> Vec<&str> {
+        self.all_facts
+            .iter()
+            .filter(|(said, _)| said == key)
+            .map(|(_, value)| value.as_str())
+            .collect()
+    }
+
     /// Records one line; returns the step it announces, if it is a step.
     pub fn take<'l>(&mut self, line: &'l str) -> Option<&'l str> {
         let (key, rest) = line.split_once(' ').unwrap_or((line, ""));
@@ -82,6 +93,7 @@ impl Transcript {
             "" => {}
             _ => {
                 self.facts.insert(key.to_string(), rest.to_string());
+                self.all_facts.push((key.to_string(), rest.to_string()));
             }
         }
         None

@@ -1,0 +1,219 @@
+//! `backup-check`: proves every backup in the catalog is fresh and sound. Backups are checks, not
+//! a stage: one host script run a host (every service on it in one round trip, hosts side by
+//! side through the shared fan-out) says what it found; boma judges, reports, writes Prometheus
+//! metrics and pings Healthchecks or Uptime Kuma.
+
+mod findings;
+mod metrics;
+mod ping;
+mod report;
+
+pub use findings::{Finding, Status};
+pub use report::BackupReport;
+
+use std::time::Duration;
+
+use crate::catalog::{Backup, Catalog, Host};
+use crate::hint::UnknownName;
+use crate::remote::{HostScript, converse, this_machine};
+use crate::stage::Context;
+
+const SCRIPT: &str = include_str!("check.sh");
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub services: Vec<String>,
+    pub deep: bool,
+    pub lock_wait: Duration,
+    pub ping: bool,
+    pub prometheus: Option<std::path::PathBuf>,
+}
+
+/// Every service on one host, checked in one run.
+struct HostChecks<'c> {
+    host: Host,
+    services: Vec<(&'c str, &'c Backup)>,
+    script: HostScript,
+    input: Vec<u8>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BackupError {
+    #[error("the catalog declares no backup (no service has a `backup` table)")]
+    NoBackups,
+}
+
+impl crate::hint::Hint for BackupError {
+    fn hint(&self) -> Option<String> {
+        Some("add a `backup` table to a service (see README.md)".into())
+    }
+}
+
+pub fn check(cx: &Context<'_>, options: &Options) -> anyhow::Result<BackupReport> {
+    let selected = select(cx.catalog, &options.services)?;
+    let mut groups: Vec<HostChecks<'_>> = Vec::new();
+    for (service, backup) in selected {
+        let host = match &backup.host {
+            Some(name) => cx
+                .catalog
+                .hosts
+                .get(name)
+                .cloned()
+                .ok_or_else(|| anyhow::anyhow!("backup host `{name}` is not in the catalog"))?,
+            None => this_machine(),
+        };
+        match groups.iter_mut().find(|group| group.host.name == host.name) {
+            Some(group) => group.services.push((service, backup)),
+            None => groups.push(HostChecks {
+                host,
+                services: vec![(service, backup)],
+                script: HostScript::new(SCRIPT),
+                input: Vec::new(),
+            }),
+        }
+    }
+    for group in &mut groups {
+        group.input = input(cx.catalog, &group.services)?;
+        group.script = HostScript::new(SCRIPT)
+            .set("work", format!("/tmp/boma-backup-check.{}", unique()))
+            .set("lock_wait", options.lock_wait.as_secs().max(1))
+            .set("deep", if options.deep { "yes" } else { "no" });
+    }
+    let pool = cx.hosts()?;
+    let answers = pool.run(
+        cx.ui,
+        &groups,
+        |group: &HostChecks<'_>| &group.host,
+        async |group, connection, step| converse(connection, &group.script, &group.input, step).await,
+    )?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |elapsed| elapsed.as_secs_f64());
+    let mut found = Vec::new();
+    for (group, (transcript, finished)) in groups.iter().zip(answers) {
+        let unreachable = match &finished {
+            Err(error) => Some(error.one_line()),
+            Ok(_) if transcript.result.is_none() => Some(format!(
+                "the check script ended early: {}",
+                finished
+                    .as_ref()
+                    .map(|finished| finished.stderr.lines().last().unwrap_or_default().to_string())
+                    .unwrap_or_default()
+            )),
+            Ok(_) => None,
+        };
+        for (service, backup) in &group.services {
+            let mut finding = findings::judge(
+                service,
+                &group.host.name,
+                backup,
+                &|key| {
+                    transcript
+                        .facts_all(&format!("{service}.{key}"))
+                        .into_iter()
+                        .map(str::to_string)
+                        .collect()
+                },
+                now,
+            );
+            if let Some(reason) = &unreachable {
+                finding.status = Status::HostUnreachable;
+                finding.reasons.insert(0, reason.clone());
+            }
+            found.push(finding);
+        }
+    }
+    found.sort_by(|a, b| a.service.cmp(&b.service));
+    if options.ping {
+        for finding in &mut found {
+            let backup = cx.catalog.services[&finding.service].backup.as_ref();
+            if let Some(target) = backup.and_then(|backup| backup.ping.as_ref()) {
+                finding.ping = ping::send(target, finding).err();
+            }
+        }
+    }
+    if let Some(path) = &options.prometheus {
+        metrics::write(path, &found)?;
+    }
+    Ok(BackupReport { findings: found })
+}
+
+/// The check's stdin: a block of `KEY VALUE` lines a service, the passphrase read now.
+fn input(catalog: &Catalog, services: &[(&str, &Backup)]) -> anyhow::Result<Vec<u8>> {
+    let mut text = String::new();
+    for (service, backup) in services {
+        let tool = match backup.tool {
+            crate::catalog::BackupTool::Borg => "borg",
+            crate::catalog::BackupTool::Borgmatic => "borgmatic",
+            crate::catalog::BackupTool::Restic => "restic",
+        };
+        text.push_str(&format!("service {service}\ntool {tool}\nrepository {}\n", backup.repository));
+        if let Some(name) = &backup.passphrase {
+            let reference = catalog
+                .secrets
+                .get(name)
+                .ok_or_else(|| anyhow::anyhow!("secret `{name}` is not declared"))?;
+            let secret = reference.resolve().map_err(|error| {
+                anyhow::Error::new(error)
+                    .context(format!("cannot read the passphrase of `{service}`'s backup"))
+            })?;
+            if secret.expose().contains(['\n', '\r']) {
+                anyhow::bail!("the passphrase of `{service}`'s backup has a line break");
+            }
+            text.push_str(&format!("passphrase {}\n", secret.expose()));
+        }
+        if let Some(glob) = &backup.archive_glob {
+            text.push_str(&format!("glob {glob}\n"));
+        }
+        if let Some(config) = &backup.config {
+            text.push_str(&format!("config {config}\n"));
+        }
+        for tag in &backup.tags {
+            text.push_str(&format!("tag {tag}\n"));
+        }
+        for path in &backup.paths {
+            text.push_str(&format!("path {path}\n"));
+        }
+        for path in &backup.sqlite {
+            text.push_str(&format!("sqlite {path}\n"));
+        }
+        text.push_str("end\n");
+    }
+    Ok(text.into_bytes())
+}
+
+/// The named services (each must have a `backup`), or every one that has.
+fn select<'c>(catalog: &'c Catalog, names: &[String]) -> anyhow::Result<Vec<(&'c str, &'c Backup)>> {
+    let all: Vec<(&str, &Backup)> = catalog
+        .services
+        .iter()
+        .filter_map(|(name, service)| Some((name.as_str(), service.backup.as_ref()?)))
+        .collect();
+    if all.is_empty() {
+        return Err(BackupError::NoBackups.into());
+    }
+    if names.is_empty() {
+        return Ok(all);
+    }
+    names
+        .iter()
+        .map(|name| {
+            all.iter().find(|(known, _)| known == name).copied().ok_or_else(|| {
+                UnknownName {
+                    kind: "service with a backup",
+                    plural: "services with a backup",
+                    name: name.clone(),
+                    known: all.iter().map(|(known, _)| known.to_string()).collect(),
+                }
+                .into()
+            })
+        })
+        .collect()
+}
+
+fn unique() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.subsec_nanos());
+    format!("{}-{nanos:09}", std::process::id())
+}

@@ -1,0 +1,35 @@
+//! `boma backup-check`: checks every backup (or the named services'), reports, exits 1 when any
+//! is not fine.
+
+use crate::Outcome;
+use crate::backup::{self, Options};
+use crate::cli::{BackupCheckArgs, Global};
+use crate::remote;
+use crate::stage::Context;
+use crate::ui::Ui;
+
+pub fn exec(global: &Global, args: &BackupCheckArgs, ui: &Ui) -> anyhow::Result<Outcome> {
+    let (catalog, renderer) = super::load(global)?;
+    let mut cx = Context::new(&catalog, &renderer, ui);
+    cx.parallel = usize::from(args.parallel);
+    cx.ssh = remote::Options {
+        accept_new_host_keys: args.ssh.accept_new_host_keys,
+        connect_timeout: args.ssh.connect_timeout,
+    };
+    let report = backup::check(
+        &cx,
+        &Options {
+            services: args.services.clone(),
+            deep: args.deep,
+            lock_wait: args.lock_wait,
+            ping: !args.no_ping,
+            prometheus: args.prometheus.clone(),
+        },
+    )?;
+    ui.report(&report)?;
+    Ok(if report.failed() > 0 {
+        Outcome::ProblemFound
+    } else {
+        Outcome::Done
+    })
+}
