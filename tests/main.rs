@@ -2,6 +2,7 @@
 
 mod support;
 
+mod backup_check;
 mod bad_input;
 mod caddy_push;
 mod caddy_serve;

@@ -62,7 +62,11 @@ pub struct Newest {
 }
 
 /// The newest archive in a tool's JSON listing, `archive_glob` applied where the tool could not.
-pub fn newest(tool: BackupTool, listing: &str, glob: Option<&str>) -> Result<Option<Newest>, String> {
+pub fn newest(
+    tool: BackupTool,
+    listing: &str,
+    glob: Option<&str>,
+) -> Result<Option<Newest>, String> {
     let value: serde_json::Value = serde_json::from_str(listing)
         .map_err(|error| format!("the tool's listing is not JSON: {error}"))?;
     let archives: Vec<&serde_json::Value> = match tool {
@@ -87,7 +91,8 @@ pub fn newest(tool: BackupTool, listing: &str, glob: Option<&str>) -> Result<Opt
             continue;
         }
         let text = archive["time"].as_str().unwrap_or_default();
-        let time = parse_time(text).ok_or_else(|| format!("cannot read the archive time `{text}`"))?;
+        let time =
+            parse_time(text).ok_or_else(|| format!("cannot read the archive time `{text}`"))?;
         if best.as_ref().is_none_or(|best| time > best.time) {
             best = Some(Newest {
                 name: name.to_string(),
@@ -125,7 +130,9 @@ pub fn glob_matches(glob: &str, name: &str) -> bool {
     fn matches(glob: &[char], name: &[char]) -> bool {
         match (glob.first(), name.first()) {
             (None, None) => true,
-            (Some('*'), _) => matches(&glob[1..], name) || (!name.is_empty() && matches(glob, &name[1..])),
+            (Some('*'), _) => {
+                matches(&glob[1..], name) || (!name.is_empty() && matches(glob, &name[1..]))
+            }
             (Some('?'), Some(_)) => matches(&glob[1..], &name[1..]),
             (Some(g), Some(n)) if g == n => matches(&glob[1..], &name[1..]),
             _ => false,
@@ -281,9 +288,18 @@ mod tests {
 
     #[test]
     fn times_with_and_without_offsets() {
-        assert_eq!(parse_time("2026-01-01T03:00:00.000000"), Some(1_767_236_400.0));
-        assert_eq!(parse_time("2026-01-01T04:00:00+01:00"), Some(1_767_236_400.0));
-        assert_eq!(parse_time("2025-12-31T22:00:00-05:00"), Some(1_767_236_400.0));
+        assert_eq!(
+            parse_time("2026-01-01T03:00:00.000000"),
+            Some(1_767_236_400.0)
+        );
+        assert_eq!(
+            parse_time("2026-01-01T04:00:00+01:00"),
+            Some(1_767_236_400.0)
+        );
+        assert_eq!(
+            parse_time("2025-12-31T22:00:00-05:00"),
+            Some(1_767_236_400.0)
+        );
         assert_eq!(parse_time("2026-01-01T03:00:00.5Z"), Some(1_767_236_400.5));
         assert_eq!(parse_time("yesterday"), None);
     }

@@ -15,8 +15,11 @@ pub fn write(path: &Path, findings: &[Finding]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A metric family: its name, its help text, and its value for a finding (none: no sample).
+type Family = (&'static str, &'static str, fn(&Finding) -> Option<f64>);
+
 pub fn render(findings: &[Finding]) -> String {
-    let families: [(&str, &str, fn(&Finding) -> Option<f64>); 4] = [
+    let families: [Family; 4] = [
         (
             "boma_backup_last_archive_timestamp_seconds",
             "Time of the newest archive or snapshot, seconds since the epoch.",

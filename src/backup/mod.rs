@@ -84,7 +84,9 @@ pub fn check(cx: &Context<'_>, options: &Options) -> anyhow::Result<BackupReport
         cx.ui,
         &groups,
         |group: &HostChecks<'_>| &group.host,
-        async |group, connection, step| converse(connection, &group.script, &group.input, step).await,
+        async |group, connection, step| {
+            converse(connection, &group.script, &group.input, step).await
+        },
     )?;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -97,7 +99,12 @@ pub fn check(cx: &Context<'_>, options: &Options) -> anyhow::Result<BackupReport
                 "the check script ended early: {}",
                 finished
                     .as_ref()
-                    .map(|finished| finished.stderr.lines().last().unwrap_or_default().to_string())
+                    .map(|finished| finished
+                        .stderr
+                        .lines()
+                        .last()
+                        .unwrap_or_default()
+                        .to_string())
                     .unwrap_or_default()
             )),
             Ok(_) => None,
@@ -147,15 +154,19 @@ fn input(catalog: &Catalog, services: &[(&str, &Backup)]) -> anyhow::Result<Vec<
             crate::catalog::BackupTool::Borgmatic => "borgmatic",
             crate::catalog::BackupTool::Restic => "restic",
         };
-        text.push_str(&format!("service {service}\ntool {tool}\nrepository {}\n", backup.repository));
+        text.push_str(&format!(
+            "service {service}\ntool {tool}\nrepository {}\n",
+            backup.repository
+        ));
         if let Some(name) = &backup.passphrase {
             let reference = catalog
                 .secrets
                 .get(name)
                 .ok_or_else(|| anyhow::anyhow!("secret `{name}` is not declared"))?;
             let secret = reference.resolve().map_err(|error| {
-                anyhow::Error::new(error)
-                    .context(format!("cannot read the passphrase of `{service}`'s backup"))
+                anyhow::Error::new(error).context(format!(
+                    "cannot read the passphrase of `{service}`'s backup"
+                ))
             })?;
             if secret.expose().contains(['\n', '\r']) {
                 anyhow::bail!("the passphrase of `{service}`'s backup has a line break");
@@ -183,7 +194,10 @@ fn input(catalog: &Catalog, services: &[(&str, &Backup)]) -> anyhow::Result<Vec<
 }
 
 /// The named services (each must have a `backup`), or every one that has.
-fn select<'c>(catalog: &'c Catalog, names: &[String]) -> anyhow::Result<Vec<(&'c str, &'c Backup)>> {
+fn select<'c>(
+    catalog: &'c Catalog,
+    names: &[String],
+) -> anyhow::Result<Vec<(&'c str, &'c Backup)>> {
     let all: Vec<(&str, &Backup)> = catalog
         .services
         .iter()
@@ -198,15 +212,18 @@ fn select<'c>(catalog: &'c Catalog, names: &[String]) -> anyhow::Result<Vec<(&'c
     names
         .iter()
         .map(|name| {
-            all.iter().find(|(known, _)| known == name).copied().ok_or_else(|| {
-                UnknownName {
-                    kind: "service with a backup",
-                    plural: "services with a backup",
-                    name: name.clone(),
-                    known: all.iter().map(|(known, _)| known.to_string()).collect(),
-                }
-                .into()
-            })
+            all.iter()
+                .find(|(known, _)| known == name)
+                .copied()
+                .ok_or_else(|| {
+                    UnknownName {
+                        kind: "service with a backup",
+                        plural: "services with a backup",
+                        name: name.clone(),
+                        known: all.iter().map(|(known, _)| known.to_string()).collect(),
+                    }
+                    .into()
+                })
         })
         .collect()
 }

@@ -19,8 +19,16 @@ pub fn send(target: &Ping, finding: &Finding) -> Result<(), String> {
     let (kind, request) = match target {
         Ping::Healthchecks(url) if finding.ok() => ("healthchecks", client.get(url.as_str())),
         Ping::Healthchecks(url) => {
-            let body: String = format!("{}: {reason}", finding.status.as_str()).chars().take(10_000).collect();
-            ("healthchecks", client.post(format!("{}/fail", url.trim_end_matches('/'))).body(body))
+            let body: String = format!("{}: {reason}", finding.status.as_str())
+                .chars()
+                .take(10_000)
+                .collect();
+            (
+                "healthchecks",
+                client
+                    .post(format!("{}/fail", url.trim_end_matches('/')))
+                    .body(body),
+            )
         }
         Ping::UptimeKuma(url) => {
             let (status, message) = if finding.ok() {
@@ -30,13 +38,20 @@ pub fn send(target: &Ping, finding: &Finding) -> Result<(), String> {
             };
             let message: String = message.chars().take(250).collect();
             let ping = format!("{:.0}", finding.duration_seconds * 1000.0);
-            let query = [("status", status), ("msg", message.as_str()), ("ping", ping.as_str())];
+            let query = [
+                ("status", status),
+                ("msg", message.as_str()),
+                ("ping", ping.as_str()),
+            ];
             ("uptime kuma", client.get(url.as_str()).query(&query))
         }
     };
     match request.send() {
         Ok(response) if response.status().is_success() => Ok(()),
-        Ok(response) => Err(format!("{kind} ping answered {}", response.status().as_u16())),
+        Ok(response) => Err(format!(
+            "{kind} ping answered {}",
+            response.status().as_u16()
+        )),
         Err(error) if error.is_timeout() => Err(format!("{kind} ping timed out")),
         Err(_) => Err(format!("{kind} ping could not be sent")),
     }

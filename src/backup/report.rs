@@ -35,12 +35,24 @@ impl Report for BackupReport {
                     finding.newest_archive.clone().unwrap_or_else(|| "-".into()),
                     finding.age_seconds.map_or_else(|| "-".into(), age_text),
                     finding.status.as_str().to_string(),
-                    finding.reasons.first().cloned().unwrap_or_else(|| "-".into()),
+                    finding
+                        .reasons
+                        .first()
+                        .cloned()
+                        .unwrap_or_else(|| "-".into()),
                 ]
             })
             .collect();
         let mut text = ui::table(
-            &["SERVICE", "TOOL", "HOST", "NEWEST ARCHIVE", "AGE", "STATUS", "REASON"],
+            &[
+                "SERVICE",
+                "TOOL",
+                "HOST",
+                "NEWEST ARCHIVE",
+                "AGE",
+                "STATUS",
+                "REASON",
+            ],
             &rows,
         );
         for finding in &self.findings {
@@ -60,7 +72,11 @@ impl Report for BackupReport {
 
     fn summary(&self) -> Option<String> {
         let failed = self.failed();
-        let warnings = self.findings.iter().filter(|finding| finding.ping.is_some()).count();
+        let warnings = self
+            .findings
+            .iter()
+            .filter(|finding| finding.ping.is_some())
+            .count();
         let warned = if warnings > 0 {
             format!(", {warnings} ping warnings")
         } else {

@@ -448,7 +448,10 @@ fn backup(
         if value.get_ref().chars().any(char::is_control) {
             reader.error(
                 value.span(),
-                format!("`{key}`: `{}` must be one line of text", value.get_ref().escape_debug()),
+                format!(
+                    "`{key}`: `{}` must be one line of text",
+                    value.get_ref().escape_debug()
+                ),
             );
         }
     }
@@ -460,7 +463,10 @@ fn backup(
             );
         }
         (Some(config), BackupTool::Borg | BackupTool::Restic) => {
-            reader.error(config.span(), format!("`{key}.config` is for borgmatic only"));
+            reader.error(
+                config.span(),
+                format!("`{key}.config` is for borgmatic only"),
+            );
         }
         (None, BackupTool::Borgmatic) => reader.error_with_hint(
             raw.tool.span(),

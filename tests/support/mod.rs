@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+pub mod backups;
 pub mod fly;
 pub mod lab;
 pub mod powerdns;
