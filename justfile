@@ -35,3 +35,7 @@ bench-edge:
 # boma container-build vs the same buildah build typed by hand (a small image, no push)
 bench-build:
     scripts/bench-build
+
+# backup-check of 20 services over 4 loopback hosts vs the same commands by plain ssh
+bench-backups:
+    scripts/bench-backups

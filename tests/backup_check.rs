@@ -565,3 +565,79 @@ async fn hosts_are_checked_over_ssh_and_a_down_host_or_a_missing_tool_spoil_only
             .is_some_and(|r| r.starts_with("borg is not installed on "))
     );
 }
+
+#[test]
+fn the_shipped_catalogs_local_backup_is_checkable_as_the_readme_shows() {
+    if backups::tools().is_none() {
+        return;
+    }
+    // The README's steps, in a scratch folder instead of /srv, /etc and /var/lib.
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let root = dir.path();
+    let place = |path: &str| root.join(path.trim_start_matches('/'));
+    std::fs::create_dir_all(place("/var/lib/grafana")).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::create_dir_all(place("/etc/borgmatic.d")).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::create_dir_all(place("/srv/backups")).unwrap_or_else(|e| panic!("{e}"));
+    let db = place("/var/lib/grafana/grafana.db");
+    let status = Command::new("sqlite3")
+        .arg(&db)
+        .arg("CREATE TABLE dashboard(id INTEGER PRIMARY KEY, title TEXT); INSERT INTO dashboard(title) VALUES ('homelab');")
+        .status()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(status.success());
+    let repo = place("/srv/backups/grafana.borg");
+    let config = place("/etc/borgmatic.d/grafana.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "location:\n    source_directories: [{}]\n    repositories: [{}]\nstorage:\n    encryption_passphrase: \"demo\"\n",
+            place("/var/lib/grafana").display(),
+            repo.display()
+        ),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    for args in [
+        vec![
+            "borg",
+            "init",
+            "--encryption",
+            "repokey",
+            &repo.display().to_string(),
+        ],
+        vec!["borgmatic", "-c", &config.display().to_string(), "create"],
+    ] {
+        let status = Command::new(args[0])
+            .args(&args[1..])
+            .env("BORG_PASSPHRASE", "demo")
+            .env("BORG_BASE_DIR", root.join(".borg-home"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .status()
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(status.success(), "{args:?}");
+    }
+    let shipped =
+        std::fs::read_to_string(crate::support::repo_file("services.toml")).unwrap_or_default();
+    assert!(shipped.contains("[services.grafana.backup]"));
+    let local = shipped
+        .replace("/srv/backups", &place("/srv/backups").display().to_string())
+        .replace(
+            "/etc/borgmatic.d",
+            &place("/etc/borgmatic.d").display().to_string(),
+        )
+        .replace(
+            "/var/lib/grafana",
+            &place("/var/lib/grafana").display().to_string(),
+        );
+    let run = Boma::new().catalog(&local).run_with([
+        "backup-check",
+        "grafana",
+        "--no-ping",
+        "--output",
+        "json",
+    ]);
+    run.success();
+    let report = run.json();
+    assert_eq!(finding(&report, "grafana")["status"], "ok", "{report:#}");
+    assert_eq!(finding(&report, "grafana")["tool"], "borgmatic");
+}
