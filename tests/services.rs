@@ -14,7 +14,7 @@ fn table_lists_every_service_of_the_shipped_catalog() {
     authentik  indri     auth.ops.example.org     -                   private   no     no
     docs       ringtail  -                        docs.example.org    public    no     no
     forge      indri     forge.ops.example.org    forge.example.org   edge      no     yes
-    grafana    indri     grafana.ops.example.org  -                   private   no     no
+    grafana    indri     grafana.ops.example.org  -                   private   no     yes
     shower     indri     shower.ops.example.org   shower.example.org  edge      yes    yes
     ");
 }
