@@ -24,7 +24,7 @@ first_line() { sed -n '/[^[:space:]]/{p;q}' "$work/err" | cut -c1-300; }
 kind_of() {
     if grep -qiE 'passphrase supplied.*incorrect|wrong password|no key found' "$work/err"; then echo wrong-passphrase
     elif grep -qiE 'does not exist|is not a valid repository|unable to open config file|repository not found|no such file or directory' "$work/err"; then echo no-repository
-    elif grep -qiE 'lock' "$work/err"; then echo locked
+    elif grep -qiE 'acquire the lock|already locked|LockTimeout|LockFailed' "$work/err"; then echo locked
     else echo failed
     fi
 }

@@ -33,6 +33,11 @@ pub struct Options {
 struct HostChecks<'c> {
     host: Host,
     services: Vec<(&'c str, &'c Backup)>,
+}
+
+/// A host's checks as its script and input.
+struct Job<'c> {
+    checks: HostChecks<'c>,
     script: HostScript,
     input: Vec<u8>,
 }
@@ -67,32 +72,33 @@ pub fn check(cx: &Context<'_>, options: &Options) -> anyhow::Result<BackupReport
             None => groups.push(HostChecks {
                 host,
                 services: vec![(service, backup)],
-                script: HostScript::new(SCRIPT),
-                input: Vec::new(),
             }),
         }
     }
-    for group in &mut groups {
-        group.input = input(cx.catalog, &group.services)?;
-        group.script = HostScript::new(SCRIPT)
-            .set("work", format!("/tmp/boma-backup-check.{}", unique()))
-            .set("lock_wait", options.lock_wait.as_secs().max(1))
-            .set("deep", if options.deep { "yes" } else { "no" });
+    let mut jobs = Vec::new();
+    for checks in groups {
+        jobs.push(Job {
+            input: input(cx.catalog, &checks.services)?,
+            script: HostScript::new(SCRIPT)
+                .set("work", crate::remote::work_folder("boma-backup-check"))
+                .set("lock_wait", options.lock_wait.as_secs().max(1))
+                .set("deep", if options.deep { "yes" } else { "no" }),
+            checks,
+        });
     }
     let pool = cx.hosts()?;
     let answers = pool.run(
         cx.ui,
-        &groups,
-        |group: &HostChecks<'_>| &group.host,
-        async |group, connection, step| {
-            converse(connection, &group.script, &group.input, step).await
-        },
+        &jobs,
+        |job: &Job<'_>| &job.checks.host,
+        async |job, connection, step| converse(connection, &job.script, &job.input, step).await,
     )?;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0.0, |elapsed| elapsed.as_secs_f64());
     let mut found = Vec::new();
-    for (group, (transcript, finished)) in groups.iter().zip(answers) {
+    for (job, (transcript, finished)) in jobs.iter().zip(answers) {
+        let group = &job.checks;
         let unreachable = match &finished {
             Err(error) => Some(error.one_line()),
             Ok(_) if transcript.result.is_none() => Some(format!(
@@ -133,8 +139,13 @@ pub fn check(cx: &Context<'_>, options: &Options) -> anyhow::Result<BackupReport
     found.sort_by(|a, b| a.service.cmp(&b.service));
     if options.ping {
         for finding in &mut found {
-            let backup = cx.catalog.services[&finding.service].backup.as_ref();
-            if let Some(target) = backup.and_then(|backup| backup.ping.as_ref()) {
+            let target = cx
+                .catalog
+                .services
+                .get(&finding.service)
+                .and_then(|service| service.backup.as_ref())
+                .and_then(|backup| backup.ping.as_ref());
+            if let Some(target) = target {
                 finding.ping = ping::send(target, finding).err();
             }
         }
@@ -226,11 +237,4 @@ fn select<'c>(
                 })
         })
         .collect()
-}
-
-fn unique() -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.subsec_nanos());
-    format!("{}-{nanos:09}", std::process::id())
 }

@@ -104,12 +104,7 @@ fn job(
             .ok_or_else(|| anyhow::anyhow!("builder host `{name}` is not in the catalog"))?,
         None => crate::remote::this_machine(),
     };
-    let base = if remote {
-        "/tmp".to_string()
-    } else {
-        std::env::temp_dir().display().to_string()
-    };
-    let work = format!("{base}/boma-build.{}", random_suffix());
+    let work = crate::remote::work_folder("boma-build");
     let context_dir = if remote {
         format!("{work}/context")
     } else {
@@ -202,12 +197,4 @@ fn absolute(path: &Path) -> String {
         .unwrap_or_else(|_| path.to_path_buf())
         .display()
         .to_string()
-}
-
-/// A name no other run picks: the process id and the clock's nanoseconds.
-fn random_suffix() -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.subsec_nanos());
-    format!("{}-{nanos:09}", std::process::id())
 }

@@ -4,18 +4,11 @@
 use crate::Outcome;
 use crate::backup::{self, Options};
 use crate::cli::{BackupCheckArgs, Global};
-use crate::remote;
-use crate::stage::Context;
 use crate::ui::Ui;
 
 pub fn exec(global: &Global, args: &BackupCheckArgs, ui: &Ui) -> anyhow::Result<Outcome> {
     let (catalog, renderer) = super::load(global)?;
-    let mut cx = Context::new(&catalog, &renderer, ui);
-    cx.parallel = usize::from(args.parallel);
-    cx.ssh = remote::Options {
-        accept_new_host_keys: args.ssh.accept_new_host_keys,
-        connect_timeout: args.ssh.connect_timeout,
-    };
+    let cx = super::host_context(&catalog, &renderer, ui, args.parallel, &args.ssh);
     let report = backup::check(
         &cx,
         &Options {

@@ -3,18 +3,12 @@
 use crate::Outcome;
 use crate::caddy::CaddyStage;
 use crate::cli::{CaddyPushArgs, Global};
-use crate::remote;
-use crate::stage::{self, Context};
+use crate::stage;
 use crate::ui::Ui;
 
 pub fn exec(global: &Global, args: &CaddyPushArgs, ui: &Ui) -> anyhow::Result<Outcome> {
     let (catalog, renderer) = super::load(global)?;
-    let mut cx = Context::new(&catalog, &renderer, ui);
-    cx.parallel = usize::from(args.parallel);
-    cx.ssh = remote::Options {
-        accept_new_host_keys: args.ssh.accept_new_host_keys,
-        connect_timeout: args.ssh.connect_timeout,
-    };
+    let cx = super::host_context(&catalog, &renderer, ui, args.parallel, &args.ssh);
     let mut caddy = CaddyStage {
         hosts: args.hosts.clone(),
         diff: args.diff,

@@ -4,18 +4,12 @@ use crate::Outcome;
 use crate::build::{BuildStage, Options};
 use crate::catalog::BuildTool;
 use crate::cli::{ContainerBuildArgs, Global};
-use crate::remote;
-use crate::stage::{self, Context};
+use crate::stage;
 use crate::ui::Ui;
 
 pub fn exec(global: &Global, args: &ContainerBuildArgs, ui: &Ui) -> anyhow::Result<Outcome> {
     let (catalog, renderer) = super::load(global)?;
-    let mut cx = Context::new(&catalog, &renderer, ui);
-    cx.parallel = usize::from(args.parallel);
-    cx.ssh = remote::Options {
-        accept_new_host_keys: args.ssh.accept_new_host_keys,
-        connect_timeout: args.ssh.connect_timeout,
-    };
+    let cx = super::host_context(&catalog, &renderer, ui, args.parallel, &args.ssh);
     let tool = args.tool.as_deref().and_then(|name| {
         BuildTool::ALL
             .into_iter()

@@ -12,8 +12,10 @@ pub mod render;
 pub mod services;
 
 use crate::catalog::{self, Catalog};
-use crate::cli::Global;
+use crate::cli::{Global, SshArgs};
 use crate::render::Renderer;
+use crate::stage::Context;
+use crate::ui::Ui;
 
 /// Loads the catalog named by `--catalog`.
 pub fn load_catalog(global: &Global) -> anyhow::Result<Catalog> {
@@ -25,4 +27,21 @@ pub fn load(global: &Global) -> anyhow::Result<(Catalog, Renderer)> {
     let catalog = load_catalog(global)?;
     let renderer = Renderer::for_catalog(&catalog.dir, global.templates.as_deref());
     Ok((catalog, renderer))
+}
+
+/// A context whose stages reach hosts: `--parallel` of them at once, with the SSH options.
+pub fn host_context<'a>(
+    catalog: &'a Catalog,
+    renderer: &'a Renderer,
+    ui: &'a Ui,
+    parallel: u16,
+    ssh: &SshArgs,
+) -> Context<'a> {
+    let mut cx = Context::new(catalog, renderer, ui);
+    cx.parallel = usize::from(parallel);
+    cx.ssh = crate::remote::Options {
+        accept_new_host_keys: ssh.accept_new_host_keys,
+        connect_timeout: ssh.connect_timeout,
+    };
+    cx
 }

@@ -190,3 +190,12 @@ pub fn this_machine() -> crate::catalog::Host {
         },
     }
 }
+
+/// A private work folder's path on a host, unique to this run: `/tmp/PREFIX.PID-NANOS`. The
+/// host script makes it with `mkdir` (which fails rather than reuse one) under `umask 077`.
+pub fn work_folder(prefix: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.subsec_nanos());
+    format!("/tmp/{prefix}.{}-{nanos:09}", std::process::id())
+}
