@@ -4,6 +4,8 @@
 
 use std::path::Path;
 
+use anyhow::Context as _;
+
 use super::plan::{Action, BuildPlan, ImagePlan, login, registry_of, shown};
 use super::report::{BuildReport, ImageResult};
 use super::tool::{Build, Tool};
@@ -21,6 +23,8 @@ struct Job {
     script: HostScript,
     input: Vec<u8>,
     index: usize,
+    /// The work folder boma made for a build on this machine, removed with the job.
+    _work: Option<tempfile::TempDir>,
 }
 
 pub fn apply(cx: &Context<'_>, plan: BuildPlan) -> anyhow::Result<BuildReport> {
@@ -104,7 +108,22 @@ fn job(
             .ok_or_else(|| anyhow::anyhow!("builder host `{name}` is not in the catalog"))?,
         None => crate::remote::this_machine(),
     };
-    let work = crate::remote::work_folder("boma-build");
+    // Here boma makes the private work folder (0700) and removes it when the job is dropped,
+    // which spares the script two processes; a builder's script makes its own.
+    let made = if remote {
+        None
+    } else {
+        Some(
+            tempfile::Builder::new()
+                .prefix("boma-build.")
+                .tempdir()
+                .context("cannot make a work folder for the build")?,
+        )
+    };
+    let work = match &made {
+        Some(folder) => folder.path().display().to_string(),
+        None => crate::remote::work_folder("boma-build"),
+    };
     let context_dir = if remote {
         format!("{work}/context")
     } else {
@@ -175,6 +194,7 @@ fn job(
     let script = HostScript::new(SCRIPT)
         .set("tool", tool.kind.program())
         .set("work", &work)
+        .set("made", if made.is_some() { "yes" } else { "no" })
         .set("extract", if remote { "yes" } else { "no" })
         .set("registry", registry_host)
         .set("build", shell_words(&build))
@@ -189,6 +209,7 @@ fn job(
         script,
         input,
         index,
+        _work: made,
     })
 }
 

@@ -1,6 +1,6 @@
 # shellcheck shell=sh disable=SC2154 # the settings come from the header boma writes
 # boma's image build on a host (a builder over SSH, or this machine). Settings: tool, work (a
-# folder this script makes and removes), extract (yes: the context arrives as a tar after the
+# private folder; made is yes when boma made it, else this script makes and removes it), extract (yes: the context arrives as a tar after the
 # first line of stdin), build, login and push (shell-quoted argument lists; login and push may be
 # empty), registry. stdin's first line is the registry password (empty when none): it reaches
 # the tool's stdin through printf, a shell builtin, never an argument.
@@ -8,8 +8,11 @@ set -u
 say "step prepare"
 command -v "$tool" >/dev/null 2>&1 || finish tool-missing "$tool is not installed on $(hostname)"
 umask 077
-mkdir "$work" 2>/dev/null || finish failed "cannot make the work folder $work"
-trap 'rm -rf "$work"' EXIT
+# On this machine boma makes (and removes) the folder itself; on a builder the script does.
+if [ "$made" != yes ]; then
+    mkdir "$work" 2>/dev/null || finish failed "cannot make the work folder $work"
+    trap 'rm -rf "$work"' EXIT
+fi
 trap 'exit 130' INT TERM HUP
 IFS= read -r password || password=
 if [ "$extract" = yes ]; then
