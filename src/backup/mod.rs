@@ -170,15 +170,8 @@ fn input(catalog: &Catalog, services: &[(&str, &Backup)]) -> anyhow::Result<Vec<
             backup.repository
         ));
         if let Some(name) = &backup.passphrase {
-            let reference = catalog
-                .secrets
-                .get(name)
-                .ok_or_else(|| anyhow::anyhow!("secret `{name}` is not declared"))?;
-            let secret = reference.resolve().map_err(|error| {
-                anyhow::Error::new(error).context(format!(
-                    "cannot read the passphrase of `{service}`'s backup"
-                ))
-            })?;
+            let secret =
+                catalog.read_secret(name, &format!("the passphrase of `{service}`'s backup"))?;
             if secret.expose().contains(['\n', '\r']) {
                 anyhow::bail!("the passphrase of `{service}`'s backup has a line break");
             }

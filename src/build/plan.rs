@@ -264,21 +264,12 @@ pub fn login(
     catalog: &Catalog,
     registry: &Registry,
 ) -> anyhow::Result<(Option<String>, Option<Secret>, bool)> {
-    let password = match &registry.password {
-        Some(name) => {
-            let reference = catalog
-                .secrets
-                .get(name)
-                .ok_or_else(|| anyhow::anyhow!("secret `{name}` is not declared"))?;
-            Some(reference.resolve().map_err(|error| {
-                anyhow::Error::new(error).context(format!(
-                    "cannot read the password of [registries.{}]",
-                    registry.name
-                ))
-            })?)
-        }
-        None => None,
-    };
+    let what = format!("the password of [registries.{}]", registry.name);
+    let password = registry
+        .password
+        .as_ref()
+        .map(|name| catalog.read_secret(name, &what))
+        .transpose()?;
     Ok((registry.user.clone(), password, registry.tls_verify))
 }
 

@@ -259,6 +259,18 @@ pub enum Ping {
 }
 
 impl Catalog {
+    /// Reads the secret the catalog declares as `name` (a reference the catalog checked), now.
+    /// `what` says what it is for, in the error: "the password of [registries.forge]".
+    pub fn read_secret(&self, name: &str, what: &str) -> anyhow::Result<crate::secret::Secret> {
+        let reference = self
+            .secrets
+            .get(name)
+            .ok_or_else(|| anyhow::anyhow!("secret `{name}` is not declared"))?;
+        reference
+            .resolve()
+            .map_err(|error| anyhow::Error::new(error).context(format!("cannot read {what}")))
+    }
+
     /// The services fronted by the Caddy of `host`, in name order.
     pub fn services_on<'a>(&'a self, host: &'a str) -> impl Iterator<Item = &'a Service> + 'a {
         self.services

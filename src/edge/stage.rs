@@ -274,13 +274,10 @@ impl EdgeStage {
 }
 
 fn token(catalog: &Catalog, edge: &Edge) -> anyhow::Result<crate::secret::Secret> {
-    let reference = catalog
-        .secrets
-        .get(&edge.token)
-        .ok_or_else(|| anyhow::anyhow!("secret `{}` is not declared", edge.token))?;
-    reference
-        .resolve()
-        .with_context(|| format!("cannot read `edge.token` (secret `{}`)", edge.token))
+    catalog.read_secret(
+        &edge.token,
+        &format!("`edge.token` (secret `{}`)", edge.token),
+    )
 }
 
 /// Each public name served through the edge, with its certificate or `request`.
