@@ -20,7 +20,7 @@ bench:
 fuzz SECONDS="60":
     scripts/fuzz {{SECONDS}}
 
-# boma vs octoDNS on 5,000 services against one local PowerDNS (first sync, no-op, 100 changes)
+# boma, octoDNS and the curl floor on 5,000 services, a local PowerDNS each (first sync, no-op, 100 changes)
 bench-dns:
     scripts/bench-dns
 
