@@ -51,20 +51,19 @@ pub fn summary_line(summary: &Summary) -> String {
 /// `+` create, `~` update (old → new), `-` delete, `!` conflict; one block per name.
 pub fn text(plan: &Plan, provider: &str) -> String {
     let mut out = format!("zone {} ({provider})\n", plan.zone);
-    let mut names: Vec<&str> = plan
-        .changes
-        .iter()
-        .map(|change| change.rrset().name.as_str())
-        .collect();
-    names.sort();
-    names.dedup();
-    for name in names {
+    // One pass groups the changes by name (in plan order within a name): a filter of all the
+    // changes for each name was quadratic, 140 ms of a 5,000-service first sync.
+    let mut by_name: std::collections::BTreeMap<&str, Vec<&Change>> =
+        std::collections::BTreeMap::new();
+    for change in &plan.changes {
+        by_name
+            .entry(change.rrset().name.as_str())
+            .or_default()
+            .push(change);
+    }
+    for (name, changes) in by_name {
         out.push_str(&format!("  {name}\n"));
-        for change in plan
-            .changes
-            .iter()
-            .filter(|change| change.rrset().name == name)
-        {
+        for change in changes {
             let (ttl, shown) = ttl_and_values(change);
             let line = format!(
                 "{} {} {ttl} {shown}",
