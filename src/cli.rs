@@ -72,6 +72,8 @@ pub enum Command {
     DnsPreview(DnsPreviewArgs),
     /// Apply the DNS plan to the zone
     DnsUp(DnsUpArgs),
+    /// Print the live zone's records that no service derives as [[dns.records]] to paste
+    DnsImport(DnsImportArgs),
     /// Push each host's rendered Caddyfile over SSH: validate, back up, install, reload, roll back
     CaddyPush(CaddyPushArgs),
     /// Check and roll out the public edge on Fly.io: nginx, fail2ban, certificates, machines
@@ -93,6 +95,7 @@ impl Command {
             Self::Services => "services",
             Self::DnsPreview(_) => "dns-preview",
             Self::DnsUp(_) => "dns-up",
+            Self::DnsImport(_) => "dns-import",
             Self::CaddyPush(_) => "caddy-push",
             Self::FlyDeploy(_) => "fly-deploy",
             Self::ContainerBuild(_) => "container-build",
@@ -244,6 +247,13 @@ pub struct DnsPreviewArgs {
     /// Exit 1 when changes are pending (drift detection in cron and CI)
     #[arg(long)]
     pub exit_code: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DnsImportArgs {
+    /// The zone to read [default: the catalog's zone]
+    #[arg(long, value_name = "NAME")]
+    pub zone: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -43,6 +43,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Services => commands::services::exec(&cli.global, &ui),
         Command::DnsPreview(args) => commands::dns::preview(&cli.global, args, &ui),
         Command::DnsUp(args) => commands::dns::up(&cli.global, args, &ui),
+        Command::DnsImport(args) => commands::dns::import(&cli.global, args, &ui),
         Command::CaddyPush(args) => commands::caddy_push::exec(&cli.global, args, &ui),
         Command::FlyDeploy(args) => commands::fly_deploy::exec(&cli.global, args, &ui),
         Command::ContainerBuild(args) => commands::container_build::exec(&cli.global, args, &ui),

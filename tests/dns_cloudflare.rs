@@ -259,3 +259,48 @@ async fn records_that_cannot_be_proxied_compare_equal_regardless_of_the_flag() {
         preview.stdout
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn import_prints_the_zone_as_records_that_then_need_only_ownership() {
+    let server = MockServer::start().await;
+    serve_zone(&server).await;
+    let bare = format!(
+        "version = 1\n[secrets]\ncloudflare = {{ env = \"CF_TOKEN\" }}\n\
+         [dns]\nprovider = \"cloudflare\"\nzone = \"unit.tests\"\ncredentials = \"cloudflare\"\nurl = \"{}/client/v4\"\n",
+        server.uri()
+    );
+    let boma = Boma::new().catalog(&bare).env("CF_TOKEN", TOKEN);
+    let imported = run(&boma, &["dns-import"]);
+    imported.success();
+    let fragment = imported.stdout.clone();
+    // Cloudflare's proxy flag is kept; types the catalog cannot hold are named, not dropped
+    // silently; SOA and the apex NS are the zone's, never imported.
+    assert!(
+        fragment.contains(
+            "name = \"www\"\ntype = \"A\"\nttl = 300\nvalues = [\"2.2.3.6\"]\nproxied = false\n"
+        ),
+        "{fragment}"
+    );
+    assert!(
+        fragment.contains("# skipped: ptr.unit.tests PTR"),
+        "{fragment}"
+    );
+    assert!(!fragment.contains("type = \"SOA\""), "{fragment}");
+    let boma = boma.file("services.toml", format!("{bare}\n{fragment}"));
+    run(&boma, &["check"]).success();
+    let preview = run(&boma, &["dns-preview"]);
+    preview.success();
+    let changes: Vec<&str> = preview
+        .stdout
+        .lines()
+        .filter(|line| line.trim_start().starts_with(['+', '~', '-']))
+        .collect();
+    assert!(
+        !changes.is_empty()
+            && changes
+                .iter()
+                .all(|line| line.contains("TXT 300 heritage=boma")),
+        "only ownership to take:\n{}",
+        preview.stdout
+    );
+}

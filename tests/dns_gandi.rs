@@ -279,3 +279,37 @@ async fn server_errors_are_retried_and_timeouts_bounded() {
         .code(2)
         .stderr_has("gandi: GET /v5/livedns/domains/unit.tests/records?page=1&per_page=100 failed: timed out after 4 attempts");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn import_prints_the_zone_as_records_that_then_need_only_ownership() {
+    let server = MockServer::start().await;
+    serve_pages(&server, 14).await;
+    let bare = format!(
+        "version = 1\n[secrets]\ngandi = {{ env = \"GANDI_PAT\" }}\n\
+         [dns]\nprovider = \"gandi\"\nzone = \"unit.tests\"\ncredentials = \"gandi\"\nurl = \"{}/v5/livedns\"\n",
+        server.uri()
+    );
+    let boma = Boma::new().catalog(&bare).env("GANDI_PAT", TOKEN);
+    let imported = run(&boma, &["dns-import"]);
+    imported.success();
+    let fragment = imported.stdout.clone();
+    assert!(fragment.contains("[[dns.records]]"), "{fragment}");
+    assert!(!fragment.contains("type = \"SOA\""), "{fragment}");
+    let boma = boma.file("services.toml", format!("{bare}\n{fragment}"));
+    run(&boma, &["check"]).success();
+    let preview = run(&boma, &["dns-preview"]);
+    preview.success();
+    let changes: Vec<&str> = preview
+        .stdout
+        .lines()
+        .filter(|line| line.trim_start().starts_with(['+', '~', '-']))
+        .collect();
+    assert!(
+        !changes.is_empty()
+            && changes
+                .iter()
+                .all(|line| line.contains("TXT 300 heritage=boma")),
+        "only ownership to take:\n{}",
+        preview.stdout
+    );
+}

@@ -12,6 +12,7 @@ mod check;
 mod container_build;
 mod dns_cloudflare;
 mod dns_gandi;
+mod dns_import;
 mod dns_powerdns;
 mod dns_zonefile;
 mod edge_nginx;

@@ -1,5 +1,6 @@
 //! DNS: the records the catalog implies, the plan against a provider's zone, and the providers.
 
+pub mod import;
 pub mod plan;
 pub mod providers;
 pub mod report;

@@ -255,7 +255,7 @@ fn is_marker_name(name: &str) -> bool {
     name.starts_with("_boma.")
 }
 
-fn is_boma_marker(rrset: &Rrset) -> bool {
+pub fn is_boma_marker(rrset: &Rrset) -> bool {
     rrset.record_type == "TXT"
         && is_marker_name(&rrset.name)
         && rrset.values.iter().any(|value| value.starts_with(HERITAGE))
@@ -293,7 +293,7 @@ fn clashes(existing: &str, wanted: &str) -> bool {
 
 /// SOA and the apex NS belong to whoever runs a shared zone, never to a sync (a zone file is
 /// boma's own: there the catalog's NS records are the zone's).
-fn is_zone_infrastructure(zone: &str, rrset: &Rrset) -> bool {
+pub fn is_zone_infrastructure(zone: &str, rrset: &Rrset) -> bool {
     rrset.record_type == "SOA" || (rrset.record_type == "NS" && rrset.name == zone)
 }
 

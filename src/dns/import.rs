@@ -1,0 +1,197 @@
+//! `dns-import`: the live zone's records that no service derives and the catalog does not
+//! declare, as a `[[dns.records]]` fragment to paste into the catalog, and the derived names whose
+//! live records differ from what the catalog says. Pure: the zone comes in, text goes out.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use super::Rrset;
+use super::plan::{is_boma_marker, is_zone_infrastructure};
+
+/// The record types `[[dns.records]]` takes.
+const IMPORTABLE: [&str; 8] = ["A", "AAAA", "CAA", "CNAME", "MX", "NS", "SRV", "TXT"];
+
+#[derive(Debug, Default, Serialize)]
+pub struct Imported {
+    /// The rrsets for the fragment, in name and type order.
+    pub records: Vec<Rrset>,
+    /// `name TYPE: why`, for records the catalog cannot hold (an unsupported type).
+    pub skipped: Vec<String>,
+    /// `name TYPE: live ..., catalog ...`, for derived names whose live records differ.
+    pub differing: Vec<String>,
+}
+
+/// What to import from `live` given what the catalog wants (`desired`, the provider's rules
+/// applied). `owns_everything`: the zone is boma's alone (a zone file), so its apex NS is the
+/// catalog's to declare too.
+pub fn import(zone: &str, desired: &[Rrset], live: &[Rrset], owns_everything: bool) -> Imported {
+    let wanted: BTreeMap<(&str, &str), &Rrset> =
+        desired.iter().map(|rrset| (rrset.key(), rrset)).collect();
+    let mut imported = Imported::default();
+    for rrset in live {
+        if rrset.record_type == "SOA"
+            || is_boma_marker(rrset)
+            || (!owns_everything && is_zone_infrastructure(zone, rrset))
+        {
+            continue;
+        }
+        match wanted.get(&rrset.key()) {
+            Some(want) if *want == rrset => {}
+            Some(want) => imported.differing.push(format!(
+                "{} {}: live {}, catalog {}",
+                rrset.name,
+                rrset.record_type,
+                shown(rrset),
+                shown(want)
+            )),
+            None if !in_zone(&rrset.name, zone) => imported.skipped.push(format!(
+                "{} {}: not a name in the zone {zone}",
+                rrset.name, rrset.record_type
+            )),
+            None if !plain_name(&rrset.name) => imported.skipped.push(format!(
+                "{} {}: not a name the catalog takes (letters, digits, `-`, `_`)",
+                rrset.name, rrset.record_type
+            )),
+            None if !IMPORTABLE.contains(&rrset.record_type.as_str()) => {
+                imported.skipped.push(format!(
+                    "{} {}: the catalog takes no {} records",
+                    rrset.name, rrset.record_type, rrset.record_type
+                ))
+            }
+            None => imported.records.push(rrset.clone()),
+        }
+    }
+    imported.records.sort_by(|a, b| a.key().cmp(&b.key()));
+    imported
+}
+
+fn in_zone(name: &str, zone: &str) -> bool {
+    name == zone || name.ends_with(&format!(".{zone}"))
+}
+
+/// Labels of ASCII letters, digits, `-` and `_` (a leading `*` label allowed).
+fn plain_name(name: &str) -> bool {
+    name.strip_prefix("*.")
+        .unwrap_or(name)
+        .split('.')
+        .all(|label| {
+            !label.is_empty()
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+}
+
+fn shown(rrset: &Rrset) -> String {
+    let proxied = match rrset.proxied {
+        Some(true) => " proxied",
+        _ => "",
+    };
+    format!("ttl {} {}{proxied}", rrset.ttl, rrset.values.join(", "))
+}
+
+/// The `[[dns.records]]` fragment: names relative to the zone, live TTLs, Cloudflare's `proxied`.
+pub fn fragment(zone: &str, provider: &str, imported: &Imported) -> String {
+    let mut text = format!(
+        "# Imported by `boma dns-import` from zone {zone} ({provider}): the records no service\n\
+         # derives. Paste into services.toml; `boma dns-preview` then shows no record change.\n"
+    );
+    for rrset in &imported.records {
+        let _ = write!(
+            text,
+            "\n[[dns.records]]\nname = {}\ntype = \"{}\"\nttl = {}\nvalues = [{}]\n",
+            quoted(&rrset.relative_name(zone)),
+            rrset.record_type,
+            rrset.ttl,
+            rrset
+                .values
+                .iter()
+                .map(|value| quoted(value))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let proxiable = matches!(rrset.record_type.as_str(), "A" | "AAAA" | "CNAME");
+        if let (Some(proxied), true) = (rrset.proxied, proxiable) {
+            let _ = writeln!(text, "proxied = {proxied}");
+        }
+    }
+    for skipped in &imported.skipped {
+        let _ = write!(text, "\n# skipped: {skipped}");
+    }
+    if !imported.skipped.is_empty() {
+        text.push('\n');
+    }
+    text
+}
+
+/// A TOML basic string.
+fn quoted(text: &str) -> String {
+    toml::Value::String(text.to_string()).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rrset(name: &str, kind: &str, ttl: u32, values: &[&str]) -> Rrset {
+        Rrset::new(
+            name,
+            kind,
+            ttl,
+            values.iter().map(|v| v.to_string()).collect(),
+        )
+    }
+
+    #[test]
+    fn hand_made_records_come_out_derived_ones_do_not() {
+        let zone = "example.org";
+        let desired = vec![rrset(
+            "app.example.org",
+            "CNAME",
+            300,
+            &["indri.example.net."],
+        )];
+        let live = vec![
+            rrset("example.org", "SOA", 3600, &["ns1. admin. 1 2 3 4 5"]),
+            rrset("example.org", "NS", 3600, &["ns1.example.net."]),
+            rrset("app.example.org", "CNAME", 300, &["ringtail.example.net."]),
+            rrset(
+                "_boma.app.example.org",
+                "TXT",
+                300,
+                &["heritage=boma types=CNAME"],
+            ),
+            rrset("www.example.org", "CNAME", 600, &["example.github.io."]),
+            rrset("example.org", "TXT", 300, &["v=spf1 -all", "say \"hi\""]),
+            rrset("host.example.org", "SSHFP", 300, &["1 1 abcd"]),
+        ];
+        let imported = import(zone, &desired, &live, false);
+        assert_eq!(
+            imported.differing,
+            [
+                "app.example.org CNAME: live ttl 300 ringtail.example.net., catalog ttl 300 indri.example.net."
+            ]
+        );
+        assert_eq!(
+            imported.skipped,
+            ["host.example.org SSHFP: the catalog takes no SSHFP records"]
+        );
+        let text = fragment(zone, "powerdns", &imported);
+        assert!(text.contains("[[dns.records]]\nname = \"@\"\ntype = \"TXT\"\nttl = 300\nvalues = ['say \"hi\"', \"v=spf1 -all\"]\n"), "{text}");
+        assert!(
+            text.contains(
+                "name = \"www\"\ntype = \"CNAME\"\nttl = 600\nvalues = [\"example.github.io.\"]\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            !text.contains("SOA") && !text.contains("ns1.example.net") && !text.contains("_boma"),
+            "{text}"
+        );
+        // A zone file is boma's whole: its apex NS is the catalog's to declare.
+        let whole = import(zone, &desired, &live, true);
+        assert!(whole.records.iter().any(|rrset| rrset.record_type == "NS"));
+    }
+}
