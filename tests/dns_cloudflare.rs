@@ -290,17 +290,5 @@ async fn import_prints_the_zone_as_records_that_then_need_only_ownership() {
     run(&boma, &["check"]).success();
     let preview = run(&boma, &["dns-preview"]);
     preview.success();
-    let changes: Vec<&str> = preview
-        .stdout
-        .lines()
-        .filter(|line| line.trim_start().starts_with(['+', '~', '-']))
-        .collect();
-    assert!(
-        !changes.is_empty()
-            && changes
-                .iter()
-                .all(|line| line.contains("TXT 300 heritage=boma")),
-        "only ownership to take:\n{}",
-        preview.stdout
-    );
+    crate::support::assert_only_ownership_changes(&preview.stdout);
 }

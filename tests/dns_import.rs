@@ -104,20 +104,7 @@ fn powerdns_records_are_imported_and_adopted_by_ownership_alone() {
     let boma = boma.file("services.toml", format!("{catalog}\n{fragment}"));
     let preview = boma.run_with(["dns-preview"]);
     preview.success();
-    let changes: Vec<&str> = preview
-        .stdout
-        .lines()
-        .filter(|line| line.trim_start().starts_with(['+', '~', '-']))
-        .collect();
-    // Every change is an ownership marker's (created, or widened to the imported type).
-    assert!(
-        !changes.is_empty()
-            && changes
-                .iter()
-                .all(|line| line.contains("TXT 300 heritage=boma")),
-        "{}",
-        preview.stdout
-    );
+    crate::support::assert_only_ownership_changes(&preview.stdout);
     boma.run_with(["dns-up", "--adopt"]).success();
     boma.run_with(["dns-preview", "--exit-code"])
         .success()

@@ -282,3 +282,20 @@ impl Drop for Daemon {
         let _ = self.0.wait();
     }
 }
+
+/// Asserts a `dns-preview` text shows changes and that every one is an ownership marker's
+/// (created, or widened to another type): no record itself changes.
+#[track_caller]
+pub fn assert_only_ownership_changes(preview: &str) {
+    let changes: Vec<&str> = preview
+        .lines()
+        .filter(|line| line.trim_start().starts_with(['+', '~', '-']))
+        .collect();
+    assert!(
+        !changes.is_empty()
+            && changes
+                .iter()
+                .all(|line| line.contains("TXT 300 heritage=boma")),
+        "only ownership to take:\n{preview}"
+    );
+}
