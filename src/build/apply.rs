@@ -219,3 +219,96 @@ fn absolute(path: &Path) -> String {
         .display()
         .to_string()
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::remote::{HostScript, Transcript, shell_words};
+
+    /// The build script on this machine with a stand-in tool that fails its first build the way
+    /// the OCI runtime does under load: the build runs once more and succeeds; any other failure
+    /// is not retried.
+    #[test]
+    fn a_runtime_that_cannot_seal_its_memfd_gets_one_more_build() -> std::io::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let tool = dir.path().join("fake-tool");
+        let marker = dir.path().join("tried");
+        std::fs::write(
+            &tool,
+            format!(
+                "#!/bin/sh\nif [ ! -e {marker} ]; then : > {marker}; echo 'Close_Fd sealing memfd copy: Device or resource busy'; exit 1; fi\n\
+                 echo built; printf sha256:abc > \"$1\"\n",
+                marker = marker.display()
+            ),
+        )?;
+        let mut permissions = std::fs::metadata(&tool)?.permissions();
+        std::os::unix::fs::PermissionsExt::set_mode(&mut permissions, 0o755);
+        std::fs::set_permissions(&tool, permissions)?;
+        let work = dir.path().join("work");
+        let run = |script: HostScript| -> std::io::Result<Transcript> {
+            let mut child = std::process::Command::new("sh")
+                .args(["-c", &script.text()])
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .spawn()?;
+            if let Some(mut stdin) = child.stdin.take() {
+                std::io::Write::write_all(&mut stdin, b"\n")?;
+            }
+            let output = child.wait_with_output()?;
+            let mut transcript = Transcript::default();
+            for line in String::from_utf8_lossy(&output.stdout).lines() {
+                transcript.take(line);
+            }
+            Ok(transcript)
+        };
+        let argv = [
+            tool.display().to_string(),
+            format!("{}/iid", work.display()),
+        ];
+        let script = || {
+            HostScript::new(super::SCRIPT)
+                .set("tool", "sh")
+                .set("work", work.display())
+                .set("made", "no")
+                .set("extract", "no")
+                .set("registry", "127.0.0.1:1")
+                .set("build", shell_words(&argv))
+                .set("login", "")
+                .set("push", "")
+        };
+        let transcript = run(script())?;
+        assert_eq!(
+            transcript.result.as_ref().map(|(word, _)| word.as_str()),
+            Some("built"),
+            "{transcript:?}"
+        );
+        assert_eq!(
+            transcript.facts.get("image-id").map(String::as_str),
+            Some("sha256:abc")
+        );
+        assert!(
+            transcript
+                .details
+                .iter()
+                .any(|line| line.contains("building once more"))
+        );
+        assert!(!work.exists(), "the work folder is removed");
+
+        // Any other failure is the build's: no second try.
+        std::fs::write(
+            &tool,
+            "#!/bin/sh\necho 'COPY failed: no such file'; exit 1\n",
+        )?;
+        let transcript = run(script())?;
+        assert_eq!(
+            transcript.result.as_ref().map(|(word, _)| word.as_str()),
+            Some("failed")
+        );
+        assert!(
+            !transcript
+                .details
+                .iter()
+                .any(|line| line.contains("once more"))
+        );
+        Ok(())
+    }
+}

@@ -36,7 +36,13 @@ if [ -e /.dockerenv ] || [ -e /run/.containerenv ] || [ -n "${container:-}" ]; t
     export BUILDAH_ISOLATION
 fi
 eval "set -- $build"
-run "$@" || finish failed "the build failed"
+if ! run "$@"; then
+    # The OCI runtime copies itself into a sealed memfd for each RUN step; under load the seal
+    # can fail at once with EBUSY. That is the runtime's hiccup, not the Containerfile's: once more.
+    grep -q 'sealing memfd' "$work/out" || finish failed "the build failed"
+    say "detail (the runtime could not seal its memfd copy: building once more)"
+    run "$@" || finish failed "the build failed"
+fi
 IFS= read -r iid < "$work/iid"
 say "image-id $iid"
 [ -n "$push" ] || finish built "not pushed"
