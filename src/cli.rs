@@ -68,9 +68,9 @@ pub enum Command {
     Render(RenderArgs),
     /// List the catalog's services: host, names, exposure, image, backup
     Services,
-    /// Show the DNS changes the catalog implies for its zone, without applying them
+    /// Show the DNS changes the catalog implies for its zones, without applying them
     DnsPreview(DnsPreviewArgs),
-    /// Apply the DNS plan to the zone
+    /// Apply the DNS plan to the catalog's zones
     DnsUp(DnsUpArgs),
     /// Print the live zone's records that no service derives as [[dns.records]] to paste
     DnsImport(DnsImportArgs),
@@ -238,6 +238,9 @@ pub struct DnsOptions {
     /// PowerDNS: create the zone when it does not exist
     #[arg(long)]
     pub create_zone: bool,
+    /// Only this zone: NAME of [dns.zones.NAME], or the domain of a single [dns] zone
+    #[arg(long, value_name = "NAME")]
+    pub zone: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -251,7 +254,8 @@ pub struct DnsPreviewArgs {
 
 #[derive(Debug, Args)]
 pub struct DnsImportArgs {
-    /// The zone to read [default: the catalog's zone]
+    /// The zone to read: NAME of [dns.zones.NAME], or the domain of a single [dns] zone
+    /// [default: every zone]
     #[arg(long, value_name = "NAME")]
     pub zone: Option<String>,
 }

@@ -45,7 +45,7 @@ pub struct Http {
     limit: Option<RateLimit>,
     sent: RefCell<VecDeque<Instant>>,
     requests: Cell<usize>,
-    log: Box<dyn Fn(&str)>,
+    log: crate::ui::Log,
 }
 
 pub struct Response {
@@ -73,7 +73,7 @@ impl Http {
         token: Secret,
         auth: Auth,
         limit: Option<RateLimit>,
-        log: Box<dyn Fn(&str)>,
+        log: crate::ui::Log,
     ) -> anyhow::Result<Self> {
         let mut headers = HeaderMap::new();
         let (name, value) = match auth {

@@ -143,12 +143,15 @@ pub enum Refusal {
         now: String,
     },
     #[error(
-        "{count} declared names are held by records boma does not own, e.g. `{example}` {record_type}"
+        "{count} declared names are held by records boma does not own, e.g. `{example}` {record_type}{}",
+        owner.as_ref().map(|owner| format!(" (owner `{owner}`)")).unwrap_or_default()
     )]
     Conflicts {
         count: usize,
         example: String,
         record_type: String,
+        /// The other catalog's owner, when the example is another catalog's record.
+        owner: Option<String>,
     },
     #[error(
         "the plan updates or deletes {percent}% of the {owned} records boma owns; the limit is {limit}%"
@@ -166,9 +169,14 @@ impl Hint for Refusal {
             Self::ChecksumMismatch { stage, preview, .. } => {
                 format!("run {preview} again and review the new {stage} plan")
             }
-            Self::Conflicts { .. } => {
+            Self::Conflicts { owner: None, .. } => {
                 "check them, then run again with --adopt to take them over".to_string()
             }
+            Self::Conflicts {
+                owner: Some(owner), ..
+            } => format!(
+                "records of another owner are never adopted: remove the name from the catalog of `{owner}` (its dns-up deletes them), or from this one"
+            ),
             Self::ChangeLimit { .. } => {
                 "review the plan, then pass --force (or raise dns.max_change_percent)".to_string()
             }

@@ -9,6 +9,8 @@ use crate::support::{Boma, Run};
 
 const TOKEN: &str = "cf-token-91b2c3d4e5";
 const ZONE_ID: &str = "ff12ab34cd5611334422ab3322997650";
+/// The ownership mark of a catalog with no `[dns].owner`: every record boma writes carries it.
+const MARK: &str = "heritage=boma v=2 owner=boma";
 
 fn fixture(name: &str) -> Value {
     let path = crate::support::repo_file(&format!("tests/fixtures/cloudflare/{name}"));
@@ -89,14 +91,13 @@ fn batch_ok() -> ResponseTemplate {
 async fn first_sync_posts_everything_in_one_batch() {
     let server = MockServer::start().await;
     serve_zone(&server).await;
+    // Ownership is each record's comment, in the same post: no marker records.
     let expected = json!({
         "deletes": [],
         "patches": [],
         "posts": [
-            { "type": "TXT", "name": "_boma.app.unit.tests", "ttl": 300, "content": "\"heritage=boma types=A\"" },
-            { "type": "TXT", "name": "_boma.edge.unit.tests", "ttl": 300, "content": "\"heritage=boma types=A\"" },
-            { "type": "A", "name": "app.unit.tests", "ttl": 300, "proxied": false, "content": "192.0.2.1" },
-            { "type": "A", "name": "edge.unit.tests", "ttl": 300, "proxied": true, "content": "192.0.2.5" },
+            { "type": "A", "name": "app.unit.tests", "ttl": 300, "comment": MARK, "proxied": false, "content": "192.0.2.1" },
+            { "type": "A", "name": "edge.unit.tests", "ttl": 300, "comment": MARK, "proxied": true, "content": "192.0.2.5" },
         ],
     });
     expect_batch(&server, expected).await;
@@ -107,10 +108,10 @@ async fn first_sync_posts_everything_in_one_batch() {
     preview
         .success()
         .stdout_has("+ A 300 192.0.2.5 (proxied)")
-        .stdout_has("4 to create, 0 to update, 0 to delete, 0 unchanged");
+        .stdout_has("2 to create, 0 to update, 0 to delete, 0 unchanged");
     run(&boma, &["dns-up"])
         .success()
-        .stderr_has("applied 4 changes to zone unit.tests (5 HTTP requests)");
+        .stderr_has("applied 2 changes to zone unit.tests (5 HTTP requests)");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -126,11 +127,11 @@ async fn batches_are_chunked_by_batch_size() {
         .mount(&server)
         .await;
     let boma = Boma::new()
-        .catalog(&catalog(&server, "batch_size = 3\n"))
+        .catalog(&catalog(&server, "batch_size = 1\n"))
         .env("CF_TOKEN", TOKEN);
     run(&boma, &["dns-up"])
         .success()
-        .stderr_has("applied 4 changes");
+        .stderr_has("applied 2 changes");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -162,13 +163,10 @@ async fn adopting_a_foreign_rrset_patches_kept_values_and_deletes_the_rest() {
     };
     let expected = json!({
         "deletes": [{ "id": id_of("1.2.3.5") }],
-        "patches": [{ "type": "A", "name": "unit.tests", "ttl": 300, "proxied": false, "content": "1.2.3.4", "id": id_of("1.2.3.4") }],
+        "patches": [{ "type": "A", "name": "unit.tests", "ttl": 300, "comment": MARK, "proxied": false, "content": "1.2.3.4", "id": id_of("1.2.3.4") }],
         "posts": [
-            { "type": "TXT", "name": "_boma.app.unit.tests", "ttl": 300, "content": "\"heritage=boma types=A\"" },
-            { "type": "TXT", "name": "_boma.edge.unit.tests", "ttl": 300, "content": "\"heritage=boma types=A\"" },
-            { "type": "TXT", "name": "_boma.unit.tests", "ttl": 300, "content": "\"heritage=boma types=A\"" },
-            { "type": "A", "name": "app.unit.tests", "ttl": 300, "proxied": false, "content": "192.0.2.1" },
-            { "type": "A", "name": "edge.unit.tests", "ttl": 300, "proxied": true, "content": "192.0.2.5" },
+            { "type": "A", "name": "app.unit.tests", "ttl": 300, "comment": MARK, "proxied": false, "content": "192.0.2.1" },
+            { "type": "A", "name": "edge.unit.tests", "ttl": 300, "comment": MARK, "proxied": true, "content": "192.0.2.5" },
         ],
     });
     expect_batch(&server, expected).await;
@@ -203,7 +201,7 @@ async fn rate_limit_and_credential_errors() {
         .env("CF_TOKEN", TOKEN);
     run(&boma, &["dns-preview"])
         .success()
-        .stdout_has("4 to create");
+        .stdout_has("2 to create");
 
     let denied = MockServer::start().await;
     Mock::given(method("GET"))
@@ -243,16 +241,20 @@ async fn a_zone_the_token_cannot_see_is_named() {
 async fn records_that_cannot_be_proxied_compare_equal_regardless_of_the_flag() {
     let server = MockServer::start().await;
     serve_zone(&server).await;
-    // The fixture's TXT rrset carries `"proxied": false`; declared identically it is unchanged.
+    // The fixture's TXT rrset carries `"proxied": false`; declared identically it needs only
+    // ownership, no update.
     let same = "[[dns.records]]\nname = \"txt\"\ntype = \"TXT\"\nttl = 600\nvalues = [\"Bah bah black sheep\", \"have you any wool.\", \
                 \"v=DKIM1;k=rsa;s=email;h=sha256;p=A/kinda+of/long/string+with+numb3rs\"]\n";
     let boma = Boma::new()
         .catalog(&catalog(&server, same))
         .env("CF_TOKEN", TOKEN);
-    let preview = run(&boma, &["dns-preview"]);
+    run(&boma, &["dns-preview"])
+        .success()
+        .stdout_has("! txt.unit.tests TXT: the same records exist");
+    let preview = run(&boma, &["dns-preview", "--adopt"]);
     preview
         .success()
-        .stdout_has("5 to create, 0 to update, 0 to delete, 1 unchanged");
+        .stdout_has("2 to create, 0 to update, 0 to delete, 1 to mark as owned, 0 unchanged");
     assert!(
         !preview.stdout.contains('!'),
         "no conflict:\n{}",
@@ -288,7 +290,36 @@ async fn import_prints_the_zone_as_records_that_then_need_only_ownership() {
     assert!(!fragment.contains("type = \"SOA\""), "{fragment}");
     let boma = boma.file("services.toml", format!("{bare}\n{fragment}"));
     run(&boma, &["check"]).success();
-    let preview = run(&boma, &["dns-preview"]);
+    let preview = run(&boma, &["dns-preview", "--adopt"]);
     preview.success();
     crate::support::assert_only_ownership_changes(&preview.stdout);
+    // Taking ownership patches each record's comment and nothing else.
+    Mock::given(method("POST"))
+        .and(path(format!(
+            "/client/v4/zones/{ZONE_ID}/dns_records/batch"
+        )))
+        .respond_with(batch_ok())
+        .expect(1)
+        .mount(&server)
+        .await;
+    run(&boma, &["dns-up", "--adopt"]).success();
+    let requests = server.received_requests().await.unwrap_or_default();
+    let batch: Vec<Value> = requests
+        .iter()
+        .filter(|request| request.url.path().ends_with("/batch"))
+        .filter_map(|request| serde_json::from_slice(&request.body).ok())
+        .collect();
+    let [batch] = batch.as_slice() else {
+        panic!("one batch, got {batch:?}")
+    };
+    assert_eq!(batch["deletes"], json!([]));
+    assert_eq!(batch["posts"], json!([]));
+    let patches = batch["patches"].as_array().cloned().unwrap_or_default();
+    let pasted = fragment.matches("[[dns.records]]").count();
+    assert!(patches.len() >= pasted, "{} < {pasted}", patches.len());
+    for patch in &patches {
+        let keys: Vec<&String> = patch.as_object().map(|o| o.keys().collect()).unwrap_or_default();
+        assert_eq!(keys, ["comment", "id"], "{patch}");
+        assert_eq!(patch["comment"], MARK);
+    }
 }

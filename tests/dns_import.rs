@@ -100,12 +100,19 @@ fn powerdns_records_are_imported_and_adopted_by_ownership_alone() {
         "{fragment}"
     );
 
-    // Pasted: no record changes, only the ownership to take; taking it writes markers alone.
+    // Pasted: no record changes, only the ownership to take; taking it writes comments alone
+    // (the backend's record rows stay the same rows).
     let boma = boma.file("services.toml", format!("{catalog}\n{fragment}"));
-    let preview = boma.run_with(["dns-preview"]);
+    boma.run_with(["dns-preview"])
+        .success()
+        .stdout_has("! legacy.example.org A: the same records exist (198.51.100.7), not owned by boma; --adopt takes ownership");
+    let preview = boma.run_with(["dns-preview", "--adopt"]);
     preview.success();
     crate::support::assert_only_ownership_changes(&preview.stdout);
+    let rows = pdns.record_rows();
     boma.run_with(["dns-up", "--adopt"]).success();
+    assert_eq!(pdns.record_rows(), rows);
+    assert_eq!(pdns.comments().len(), 4, "{:?}", pdns.comments());
     boma.run_with(["dns-preview", "--exit-code"])
         .success()
         .stdout_has("no changes");

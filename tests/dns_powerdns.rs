@@ -1,5 +1,6 @@
 //! `dns-up` against a real PowerDNS: zone creation, answers checked with `dig`, idempotence,
-//! ownership of records, conflicts and adoption.
+//! ownership in rrset comments, conflicts and adoption, two catalogs sharing a zone, and the
+//! migration of the previous release's marker records.
 
 use crate::support::Boma;
 use crate::support::powerdns::{API_KEY, PowerDns};
@@ -50,7 +51,7 @@ fn sync_creates_the_zone_serves_answers_and_converges() {
     let first = boma.run_with(["-v", "dns-up", "--create-zone"]);
     first
         .success()
-        .stderr_has("applied 6 changes")
+        .stderr_has("applied 3 changes")
         .stderr_has("powerdns: POST /api/v1/servers/localhost/zones -> 201");
     assert_eq!(
         first.stderr.matches("PATCH").count(),
@@ -60,9 +61,17 @@ fn sync_creates_the_zone_serves_answers_and_converges() {
     );
     assert_eq!(pdns.dig("app.example.org", "A"), ["192.0.2.10"]);
     assert_eq!(pdns.dig("example.org", "TXT"), ["\"v=spf1 -all\""]);
+    assert!(
+        pdns.dig("_boma.app.example.org", "TXT").is_empty(),
+        "ownership is a comment, not a marker record"
+    );
     assert_eq!(
-        pdns.dig("_boma.app.example.org", "TXT"),
-        ["\"heritage=boma types=A\""]
+        pdns.comments(),
+        [
+            "app.example.org A boma heritage=boma v=2 owner=boma",
+            "example.org TXT boma heritage=boma v=2 owner=boma",
+            "wiki.example.org A boma heritage=boma v=2 owner=boma",
+        ]
     );
 
     let second = boma.run_with(["-v", "dns-up"]);
@@ -120,10 +129,11 @@ fn foreign_records_are_kept_conflicts_need_adopt_and_removed_services_go() {
         "services.toml",
         catalog(&pdns.api, &[("wiki", "192.0.2.11")]),
     );
-    boma.run_with(["dns-preview"])
+    let removal = boma.run_with(["dns-preview"]);
+    removal
         .success()
         .stdout_has("- A 300 192.0.2.10")
-        .stdout_has("- TXT 300 heritage=boma types=A");
+        .stdout_has("0 to create, 0 to update, 1 to delete, 2 unchanged");
     boma.run_with(["dns-up"]).success();
     assert!(
         pdns.dig("app.example.org", "A").is_empty(),
@@ -169,4 +179,111 @@ fn wrong_key_names_provider_request_and_status() {
         "powerdns: GET /api/v1/servers/localhost/zones/example.org. failed: status 401",
     );
     assert!(!run.stderr.contains("wrong-key-value"));
+}
+
+/// A catalog owned by `owner` with services `(name, ip)` in example.org.
+fn owned_catalog(api: &str, owner: &str, services: &[(&str, &str)], extra: &str) -> String {
+    catalog(api, services).replace(
+        "[dns]\n",
+        &format!("[dns]\nowner = \"{owner}\"\n{extra}"),
+    )
+}
+
+#[test]
+fn two_catalogs_share_a_zone_without_touching_each_others_records() {
+    let Some(pdns) = PowerDns::start() else {
+        return;
+    };
+    pdns.create_zone("example.org");
+    let team_a = Boma::new()
+        .catalog(&owned_catalog(&pdns.api, "team-a", &[("app", "192.0.2.10")], ""))
+        .env("PDNS_KEY", API_KEY);
+    team_a.run_with(["dns-up"]).success();
+    // Team B declares its own service, and (by mistake) team A's name and apex TXT too.
+    let team_b = Boma::new()
+        .catalog(&owned_catalog(
+            &pdns.api,
+            "team-b",
+            &[("wiki", "192.0.2.20"), ("app", "192.0.2.99")],
+            "purge = true\n",
+        ))
+        .env("PDNS_KEY", API_KEY);
+    let conflict = team_b.run_with(["dns-up", "--adopt"]);
+    conflict
+        .code(2)
+        .stdout_has("! app.example.org A: held by owner `team-a` (192.0.2.10); another catalog's record is never taken over")
+        .stderr_has("(owner `team-a`)")
+        .stderr_has("remove the name from the catalog of `team-a`");
+    assert_eq!(pdns.dig("app.example.org", "A"), ["192.0.2.10"]);
+
+    // Without the clash, team B writes its name, and neither its purge nor team A's next run
+    // deletes the other's records.
+    let team_b = team_b.file(
+        "services.toml",
+        owned_catalog(&pdns.api, "team-b", &[("wiki", "192.0.2.20")], "purge = true\n")
+            .replace("values = [\"v=spf1 -all\"]", "values = [\"v=spf1 mx -all\"]")
+            .replace("name = \"@\"", "name = \"b\""),
+    );
+    team_b.run_with(["dns-up"]).success();
+    let again = team_a.run_with(["dns-preview", "--exit-code"]);
+    again.success().stdout_has("no changes");
+    assert_eq!(pdns.dig("app.example.org", "A"), ["192.0.2.10"]);
+    assert_eq!(pdns.dig("wiki.example.org", "A"), ["192.0.2.20"]);
+    assert_eq!(pdns.dig("example.org", "TXT"), ["\"v=spf1 -all\""]);
+    assert!(
+        pdns.comments()
+            .contains(&"wiki.example.org A boma heritage=boma v=2 owner=team-b".to_string())
+    );
+    // Team A imports nothing of team B's.
+    let imported = team_a.run_with(["dns-import"]);
+    imported
+        .success()
+        .stdout_has("# skipped: wiki.example.org A: held by owner `team-b`");
+}
+
+#[test]
+fn a_zone_written_by_the_previous_release_is_migrated_without_touching_records() {
+    let Some(pdns) = PowerDns::start() else {
+        return;
+    };
+    // The zone exactly as the previous release wrote it for this catalog: each record, and a
+    // `_boma` TXT marker per name that names no owner and no format.
+    pdns.create_zone("example.org");
+    pdns.add_foreign("example.org", "app", "A", "192.0.2.10");
+    pdns.add_foreign("example.org", "_boma.app", "TXT", "\"heritage=boma types=A\"");
+    pdns.add_foreign("example.org", "@", "TXT", "\"v=spf1 -all\"");
+    pdns.add_foreign("example.org", "_boma", "TXT", "\"heritage=boma types=TXT\"");
+    pdns.add_foreign("example.org", "gone", "A", "192.0.2.12");
+    pdns.add_foreign("example.org", "_boma.gone", "TXT", "\"heritage=boma types=A\"");
+    let rows = pdns.record_rows();
+    let boma = Boma::new()
+        .catalog(&owned_catalog(&pdns.api, "homelab", &[("app", "192.0.2.10")], ""))
+        .env("PDNS_KEY", API_KEY);
+    let preview = boma.run_with(["dns-preview"]);
+    preview
+        .success()
+        .stdout_has("* A 300 192.0.2.10 (ownership mark only)")
+        .stdout_has("- TXT 300 heritage=boma types=A")
+        .stdout_has("- A 300 192.0.2.12")
+        .stdout_has("0 to create, 0 to update, 4 to delete, 2 to mark as owned, 0 unchanged");
+    assert!(!preview.stdout.contains('!'), "no conflict: {}", preview.stdout);
+    boma.run_with(["dns-up"]).success();
+    // The kept records' rows are the very same rows (same ids); only the removed service's went.
+    let kept: Vec<&str> = rows
+        .lines()
+        .filter(|row| !row.contains("gone.example.org"))
+        .collect();
+    assert_eq!(pdns.record_rows().lines().collect::<Vec<_>>(), kept);
+    assert!(pdns.dig("_boma.app.example.org", "TXT").is_empty());
+    assert!(pdns.dig("_boma.example.org", "TXT").is_empty());
+    assert_eq!(
+        pdns.comments(),
+        [
+            "app.example.org A boma heritage=boma v=2 owner=homelab",
+            "example.org TXT boma heritage=boma v=2 owner=homelab",
+        ]
+    );
+    boma.run_with(["dns-preview", "--exit-code"])
+        .success()
+        .stdout_has("no changes");
 }

@@ -418,8 +418,7 @@ impl Respond for Records {
     fn respond(&self, _: &Request) -> ResponseTemplate {
         let records = if self.0.load(Ordering::SeqCst) {
             json!([
-                { "id": "a1", "type": "A", "name": "app.example.org", "content": "192.0.2.1", "ttl": 300, "proxied": false },
-                { "id": "t1", "type": "TXT", "name": "_boma.app.example.org", "content": "\"heritage=boma types=A\"", "ttl": 300 }
+                { "id": "a1", "type": "A", "name": "app.example.org", "content": "192.0.2.1", "ttl": 300, "proxied": false, "comment": "heritage=boma v=2 owner=boma" }
             ])
         } else {
             json!([])

@@ -189,7 +189,7 @@ public = ["example.org", "www.example.org"]
         assert_eq!(catalog.services["app"].exposure(), Exposure::Edge);
         assert_eq!(catalog.services["site"].exposure(), Exposure::Public);
         assert_eq!(
-            catalog.dns.as_ref().map(|dns| dns.zone.as_str()),
+            catalog.dns.as_ref().map(|dns| dns.zones[0].zone.as_str()),
             Some("example.org")
         );
         Ok(())

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-pub use super::schema::{BackupTool, BuildTool, DnsProvider};
+pub use super::schema::{BackupTool, BuildTool, DnsProvider, ZoneNames};
 pub use super::values::{Duration, Rate, RecordType};
 pub use crate::position::Position;
 use crate::secret::SecretRef;
@@ -50,8 +50,28 @@ pub struct Registry {
     pub tls_verify: bool,
 }
 
+/// `[dns]`: the owner boma marks records with, and the zones (one in the single-zone form).
 #[derive(Debug, Clone)]
 pub struct Dns {
+    /// `[dns].owner`, written in every ownership mark.
+    pub owner: String,
+    /// In name order.
+    pub zones: Vec<Zone>,
+    /// The zones are `[dns.zones.NAME]` tables (reports then name each zone and list them).
+    pub named_zones: bool,
+}
+
+impl Dns {
+    pub fn zone(&self, name: &str) -> Option<&Zone> {
+        self.zones.iter().find(|zone| zone.name == name)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Zone {
+    /// `NAME` of `[dns.zones.NAME]`; the domain itself in the single-zone form.
+    pub name: String,
+    pub names: ZoneNames,
     pub provider: DnsProvider,
     /// Lowercase, without a trailing dot.
     pub zone: String,
@@ -75,6 +95,8 @@ pub struct Record {
     pub values: Vec<String>,
     /// The service it comes from, or `None` for a `[[dns.records]]` entry.
     pub service: Option<String>,
+    /// The name of the zone that holds it (see `Zone::name`).
+    pub zone: String,
     /// Cloudflare's proxy flag, when the catalog sets it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub proxied: Option<bool>,

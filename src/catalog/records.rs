@@ -5,7 +5,9 @@ use std::net::IpAddr;
 
 use toml::Spanned;
 
-use super::model::{Address, Defaults, Dns, DnsProvider, Edge, Record, RecordType};
+use super::model::{
+    Address, Defaults, Dns, DnsProvider, Edge, Record, RecordType, Zone, ZoneNames,
+};
 use super::parse::{Key, Reader, Value};
 use super::resolve::HostEntry;
 use super::schema;
@@ -51,17 +53,10 @@ pub fn derive<'t>(
                     }
                     continue;
                 };
-                if !in_zone(name.get_ref(), &dns.zone) {
-                    reader.error(
-                        name.span(),
-                        format!(
-                            "`{key}`: `{}` is outside the zone `{}`",
-                            name.get_ref(),
-                            dns.zone
-                        ),
-                    );
+                let Some(zone) = route(dns, name.get_ref(), public) else {
+                    unrouted(reader, dns, name, key, public);
                     continue;
-                }
+                };
                 let target = if public && service.model.edge.is_some() {
                     edge.map(|edge| (RecordType::Cname, format!("{}.", edge.target)))
                 } else if let Some(host) = host {
@@ -80,7 +75,7 @@ pub fn derive<'t>(
                 let Some((record_type, value)) = target else {
                     continue;
                 };
-                if record_type == RecordType::Cname && name.get_ref() == &dns.zone {
+                if record_type == RecordType::Cname && name.get_ref() == &zone.zone {
                     reader.error_with_hint(
                         name.span(),
                         format!(
@@ -97,6 +92,7 @@ pub fn derive<'t>(
                     ttl: defaults.ttl,
                     values: vec![value],
                     service: Some(service_name.clone()),
+                    zone: zone.name.clone(),
                     proxied: None,
                 });
             }
@@ -125,6 +121,65 @@ fn claim(
     } else {
         claims.insert(name.get_ref().clone(), key.to_string());
     }
+}
+
+/// The zone for a service's name: the longest matching suffix among the zones that carry its
+/// kind of name (private `names` or `public` ones).
+fn route<'d>(dns: &'d Dns, name: &str, public: bool) -> Option<&'d Zone> {
+    dns.zones
+        .iter()
+        .filter(|zone| carries(zone, public) && in_zone(name, &zone.zone))
+        .max_by_key(|zone| zone.zone.len())
+}
+
+fn carries(zone: &Zone, public: bool) -> bool {
+    match zone.names {
+        ZoneNames::All => true,
+        ZoneNames::Public => public,
+        ZoneNames::Private => !public,
+    }
+}
+
+fn unrouted(
+    reader: &mut Reader<'_>,
+    dns: &Dns,
+    name: &Spanned<String>,
+    key: impl std::fmt::Display,
+    public: bool,
+) {
+    if let [zone] = dns.zones.as_slice()
+        && zone.names == ZoneNames::All
+    {
+        reader.error(
+            name.span(),
+            format!(
+                "`{key}`: `{}` is outside the zone `{}`",
+                name.get_ref(),
+                zone.zone
+            ),
+        );
+        return;
+    }
+    let kind = if public { "public" } else { "private" };
+    let zones: Vec<String> = dns
+        .zones
+        .iter()
+        .filter(|zone| carries(zone, public))
+        .map(|zone| format!("`{}` ({})", zone.zone, zone.name))
+        .collect();
+    let hint = if zones.is_empty() {
+        format!("no zone carries {kind} names: add one with names = \"{kind}\" or \"all\"")
+    } else {
+        format!("zones that carry {kind} names: {}", zones.join(", "))
+    };
+    reader.error_with_hint(
+        name.span(),
+        format!(
+            "`{key}`: `{}` is in no zone that carries {kind} names",
+            name.get_ref()
+        ),
+        hint,
+    );
 }
 
 fn in_zone(name: &str, zone: &str) -> bool {
@@ -192,7 +247,10 @@ fn declared<'t>(
         let Some(raw) = reader.read::<schema::Record>(entry, &key) else {
             continue;
         };
-        let Some(name) = absolute_name(raw.name.get_ref(), &dns.zone) else {
+        let Some(zone) = declared_zone(reader, dns, &raw, &key) else {
+            continue;
+        };
+        let Some(name) = absolute_name(raw.name.get_ref(), &zone.zone) else {
             let why = super::values::hostname_problem(
                 raw.name
                     .get_ref()
@@ -203,14 +261,14 @@ fn declared<'t>(
             .unwrap_or_default();
             reader.error_with_hint(
                 raw.name.span(),
-                format!("`{key}.name`: `{}` is not a name in the zone `{}`{why}", raw.name.get_ref(), dns.zone),
+                format!("`{key}.name`: `{}` is not a name in the zone `{}`{why}", raw.name.get_ref(), zone.zone),
                 "write `@` for the apex, a relative name like `www`, or an absolute name ending in `.`",
             );
             continue;
         };
         let record_type = *raw.record_type.get_ref();
         if let Some(proxied) = &raw.proxied {
-            if dns.provider != DnsProvider::Cloudflare {
+            if zone.provider != DnsProvider::Cloudflare {
                 reader.error(
                     proxied.span(),
                     format!(
@@ -237,7 +295,7 @@ fn declared<'t>(
                 format!("`{key}`: a CNAME has exactly one value"),
             );
         }
-        if record_type == RecordType::Cname && name == dns.zone {
+        if record_type == RecordType::Cname && name == zone.zone {
             reader.error(
                 raw.name.span(),
                 format!("`{key}`: the zone apex cannot be a CNAME"),
@@ -253,10 +311,9 @@ fn declared<'t>(
         if let Some(ttl) = raw.ttl.as_ref().filter(|ttl| *ttl.get_ref() == 0) {
             reader.error(ttl.span(), format!("`{key}.ttl` must be at least 1 second"));
         }
-        if let Some(clash) = records
-            .iter()
-            .find(|other| other.name == name && clashes(other.record_type, record_type))
-        {
+        if let Some(clash) = records.iter().find(|other| {
+            other.zone == zone.name && other.name == name && clashes(other.record_type, record_type)
+        }) {
             let owner = clash.service.as_ref().map_or_else(
                 || "another [[dns.records]] entry".to_string(),
                 |service| format!("service `{service}`"),
@@ -288,8 +345,89 @@ fn declared<'t>(
             ttl: raw.ttl.map_or(defaults.ttl, Spanned::into_inner),
             values,
             service: None,
+            zone: zone.name.clone(),
             proxied: raw.proxied.map(Spanned::into_inner),
         });
+    }
+}
+
+/// The zone of a `[[dns.records]]` entry: its `zone`, the only one, or the longest suffix of its
+/// absolute name (a relative name needs `zone` when there are several).
+fn declared_zone<'d>(
+    reader: &mut Reader<'_>,
+    dns: &'d Dns,
+    raw: &schema::Record,
+    key: &str,
+) -> Option<&'d Zone> {
+    let names: Vec<&str> = dns.zones.iter().map(|zone| zone.name.as_str()).collect();
+    if let Some(wanted) = &raw.zone {
+        let zone = dns.zone(wanted.get_ref());
+        if zone.is_none() {
+            let hint = crate::hint::did_you_mean(
+                wanted.get_ref(),
+                &names,
+                format!("zones: {}", names.join(", ")),
+            );
+            reader.error_with_hint(
+                wanted.span(),
+                format!("`{key}.zone`: no zone `{}`", wanted.get_ref()),
+                hint,
+            );
+        }
+        return zone;
+    }
+    if let [zone] = dns.zones.as_slice() {
+        return Some(zone);
+    }
+    let name = raw.name.get_ref().to_ascii_lowercase();
+    let Some(absolute) = name.strip_suffix('.') else {
+        reader.error_with_hint(
+            raw.name.span(),
+            format!("`{key}.name`: `{}` is relative, and the catalog has several zones", raw.name.get_ref()),
+            format!("name its zone with zone = \"...\" ({}), or write the name absolute with a final `.`", names.join(", ")),
+        );
+        return None;
+    };
+    let checked = absolute.strip_prefix("*.").unwrap_or(absolute);
+    let longest = dns
+        .zones
+        .iter()
+        .filter(|zone| in_zone(checked, &zone.zone))
+        .map(|zone| zone.zone.len())
+        .max();
+    let holders: Vec<&Zone> = dns
+        .zones
+        .iter()
+        .filter(|zone| Some(zone.zone.len()) == longest && in_zone(checked, &zone.zone))
+        .collect();
+    match holders.as_slice() {
+        [zone] => Some(zone),
+        [] => {
+            let zones: Vec<String> = dns
+                .zones
+                .iter()
+                .map(|zone| format!("`{}` ({})", zone.zone, zone.name))
+                .collect();
+            reader.error_with_hint(
+                raw.name.span(),
+                format!("`{key}.name`: `{}` is in no zone", raw.name.get_ref()),
+                format!("zones: {}", zones.join(", ")),
+            );
+            None
+        }
+        several => {
+            let names: Vec<&str> = several.iter().map(|zone| zone.name.as_str()).collect();
+            reader.error_with_hint(
+                raw.name.span(),
+                format!(
+                    "`{key}.name`: `{}` could go to zones {}",
+                    raw.name.get_ref(),
+                    names.join(" and ")
+                ),
+                format!("name one with zone = \"{}\"", names[0]),
+            );
+            None
+        }
     }
 }
 

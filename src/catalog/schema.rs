@@ -65,6 +65,16 @@ pub enum DnsProvider {
     Cloudflare,
 }
 
+/// Which names a zone carries: a service's private `names`, its `public` names, or both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ZoneNames {
+    Private,
+    Public,
+    All,
+}
+
+/// One zone: `[dns]` itself in the single-zone form, or each `[dns.zones.NAME]`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Dns {
@@ -78,6 +88,7 @@ pub struct Dns {
     pub url: Option<Text>,
     pub server: Option<Text>,
     pub batch_size: Option<Spanned<u32>>,
+    pub names: Option<Spanned<ZoneNames>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -89,6 +100,8 @@ pub struct Record {
     pub ttl: Option<Spanned<u32>>,
     pub values: Spanned<Vec<Text>>,
     pub proxied: Option<Spanned<bool>>,
+    /// With several zones: the `[dns.zones.NAME]` that holds it.
+    pub zone: Option<Text>,
 }
 
 #[derive(Debug, Deserialize)]

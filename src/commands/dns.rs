@@ -1,60 +1,120 @@
 //! `boma dns-preview` and `boma dns-up`: the DNS stage, previewed or applied; `boma dns-import`:
-//! the live zone's records the catalog does not have yet, as a fragment to paste.
+//! the live zones' records the catalog does not have yet, as a fragment to paste.
 
 use anyhow::Context as _;
+use serde::Serialize;
 
 use crate::Outcome;
+use crate::catalog::{Catalog, Zone};
 use crate::cli::{DnsImportArgs, DnsPreviewArgs, DnsUpArgs, Global};
-use crate::dns::{DnsError, DnsStage, desired, import, providers};
-use crate::hint::check_known;
+use crate::dns::ownership::Owners;
+use crate::dns::{DnsError, DnsStage, desired, import, providers, side_by_side};
 use crate::stage::{self, Context};
 use crate::ui::{Plain, Ui};
 
 pub fn preview(global: &Global, args: &DnsPreviewArgs, ui: &Ui) -> anyhow::Result<Outcome> {
     let (catalog, renderer) = super::load(global)?;
     let cx = Context::new(&catalog, &renderer, ui);
-    let mut dns = DnsStage::new(args.options.adopt, args.options.create_zone, false);
+    let options = &args.options;
+    let mut dns = DnsStage::new(
+        options.adopt,
+        options.create_zone,
+        false,
+        options.zone.clone(),
+    );
     stage::preview(&mut dns, &cx, args.exit_code)
 }
 
 pub fn up(global: &Global, args: &DnsUpArgs, ui: &Ui) -> anyhow::Result<Outcome> {
     let (catalog, renderer) = super::load(global)?;
     let cx = Context::new(&catalog, &renderer, ui);
-    let mut dns = DnsStage::new(args.options.adopt, args.options.create_zone, args.force);
+    let options = &args.options;
+    let mut dns = DnsStage::new(
+        options.adopt,
+        options.create_zone,
+        args.force,
+        options.zone.clone(),
+    );
     stage::up(&mut dns, &cx, args.checksum.as_deref())
+}
+
+/// One zone's import, named for the JSON output.
+#[derive(Serialize)]
+struct ZoneImport {
+    zone: String,
+    #[serde(flatten)]
+    imported: import::Imported,
 }
 
 pub fn import(global: &Global, args: &DnsImportArgs, ui: &Ui) -> anyhow::Result<Outcome> {
     let catalog = super::load_catalog(global)?;
     let dns = catalog.dns.as_ref().ok_or(DnsError::NoDnsSection)?;
-    if let Some(zone) = &args.zone {
-        let given = zone.trim_end_matches('.').to_ascii_lowercase();
-        check_known("zone", "zones", &[given], &[dns.zone.as_str()])?;
+    let zones = crate::dns::select(dns, args.zone.as_deref())?;
+    let results = side_by_side(&zones, |_, zone| import_zone(&catalog, zone, ui));
+    let mut text = String::new();
+    let mut imports = Vec::new();
+    for (zone, result) in zones.iter().zip(results) {
+        let (fragment, imported) = result?;
+        if !text.is_empty() {
+            text.push('\n');
+        }
+        text.push_str(&fragment);
+        imports.push(ZoneImport {
+            zone: zone.name.clone(),
+            imported,
+        });
     }
-    let mut provider = providers::open(dns, &catalog, false, ui.logger())?;
-    let live = provider
-        .list()
-        .with_context(|| format!("cannot read zone `{}` from {}", dns.zone, provider.name()))?;
-    let wanted: Vec<_> = desired(&catalog)
-        .into_iter()
-        .map(|rrset| provider.normalize(rrset))
-        .collect();
-    let imported = import::import(&dns.zone, &wanted, &live, provider.owns_everything());
-    let text = import::fragment(&dns.zone, provider.name(), &imported);
+    let count = |what: fn(&import::Imported) -> usize| -> usize {
+        imports.iter().map(|zone| what(&zone.imported)).sum()
+    };
     let summary = format!(
         "dns-import: {} records to paste, {} skipped, {} derived names differ live",
-        imported.records.len(),
-        imported.skipped.len(),
-        imported.differing.len()
+        count(|imported| imported.records.len()),
+        count(|imported| imported.skipped.len()),
+        count(|imported| imported.differing.len())
     );
-    let differing = imported.differing.clone();
+    let differing: Vec<String> = imports
+        .iter()
+        .flat_map(|zone| zone.imported.differing.clone())
+        .collect();
+    let value = if dns.named_zones {
+        serde_json::to_value(&imports)?
+    } else {
+        imports
+            .pop()
+            .map(|zone| serde_json::to_value(zone.imported))
+            .transpose()?
+            .unwrap_or_default()
+    };
     ui.report(&Plain {
         text,
-        value: imported,
+        value,
         summary: Some(summary),
     })?;
     for line in differing {
         ui.status(&format!("differs: {line}"));
     }
     Ok(Outcome::Done)
+}
+
+/// Reads one zone and returns its fragment and what went into it.
+fn import_zone(
+    catalog: &Catalog,
+    zone: &Zone,
+    ui: &Ui,
+) -> anyhow::Result<(String, import::Imported)> {
+    let dns = catalog.dns.as_ref().ok_or(DnsError::NoDnsSection)?;
+    let mut provider = providers::open(zone, catalog, &dns.owner, false, ui.logger())?;
+    let live = provider
+        .list()
+        .with_context(|| format!("cannot read zone `{}` from {}", zone.zone, provider.name()))?;
+    let wanted: Vec<_> = desired(catalog, &zone.name)
+        .into_iter()
+        .map(|rrset| provider.normalize(rrset))
+        .collect();
+    let owners = Owners::new(provider.keeping(), &dns.owner, &live.rrsets, live.marks);
+    let imported = import::import(&zone.zone, &wanted, &live.rrsets, &owners);
+    let named = dns.named_zones.then_some(zone.name.as_str());
+    let text = import::fragment(&zone.zone, named, provider.name(), &imported);
+    Ok((text, imported))
 }

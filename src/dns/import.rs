@@ -8,7 +8,8 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use super::Rrset;
-use super::plan::{is_boma_marker, is_zone_infrastructure};
+use super::ownership::{Keeping, Owner, Owners, is_marker};
+use super::plan::is_zone_infrastructure;
 
 /// The record types `[[dns.records]]` takes.
 const IMPORTABLE: [&str; 8] = ["A", "AAAA", "CAA", "CNAME", "MX", "NS", "SRV", "TXT"];
@@ -24,17 +25,24 @@ pub struct Imported {
 }
 
 /// What to import from `live` given what the catalog wants (`desired`, the provider's rules
-/// applied). `owns_everything`: the zone is boma's alone (a zone file), so its apex NS is the
-/// catalog's to declare too.
-pub fn import(zone: &str, desired: &[Rrset], live: &[Rrset], owns_everything: bool) -> Imported {
+/// applied). Ownership data and another catalog's records are never imported; in a zone boma
+/// owns whole (a zone file) the apex NS is the catalog's to declare too.
+pub fn import(zone: &str, desired: &[Rrset], live: &[Rrset], owners: &Owners) -> Imported {
+    let owns_everything = owners.keeping() == Keeping::Whole;
     let wanted: BTreeMap<(&str, &str), &Rrset> =
         desired.iter().map(|rrset| (rrset.key(), rrset)).collect();
     let mut imported = Imported::default();
     for rrset in live {
         if rrset.record_type == "SOA"
-            || is_boma_marker(rrset)
-            || (!owns_everything && is_zone_infrastructure(zone, rrset))
+            || (!owns_everything && (is_marker(rrset) || is_zone_infrastructure(zone, rrset)))
         {
+            continue;
+        }
+        if let Owner::Other(owner) = owners.of(rrset) {
+            imported.skipped.push(format!(
+                "{} {}: held by owner `{owner}`",
+                rrset.name, rrset.record_type
+            ));
             continue;
         }
         match wanted.get(&rrset.key()) {
@@ -92,8 +100,9 @@ fn shown(rrset: &Rrset) -> String {
     format!("ttl {} {}{proxied}", rrset.ttl, rrset.values.join(", "))
 }
 
-/// The `[[dns.records]]` fragment: names relative to the zone, live TTLs, Cloudflare's `proxied`.
-pub fn fragment(zone: &str, provider: &str, imported: &Imported) -> String {
+/// The `[[dns.records]]` fragment: names relative to the zone, live TTLs, Cloudflare's `proxied`;
+/// with `[dns.zones.NAME]` tables each record names its zone (`named`).
+pub fn fragment(zone: &str, named: Option<&str>, provider: &str, imported: &Imported) -> String {
     let mut text = format!(
         "# Imported by `boma dns-import` from zone {zone} ({provider}): the records no service\n\
          # derives. Paste into services.toml; `boma dns-preview` then shows no record change.\n"
@@ -112,6 +121,9 @@ pub fn fragment(zone: &str, provider: &str, imported: &Imported) -> String {
                 .collect::<Vec<_>>()
                 .join(", ")
         );
+        if let Some(named) = named {
+            let _ = writeln!(text, "zone = {}", quoted(named));
+        }
         let proxiable = matches!(rrset.record_type.as_str(), "A" | "AAAA" | "CNAME");
         if let (Some(proxied), true) = (rrset.proxied, proxiable) {
             let _ = writeln!(text, "proxied = {proxied}");
@@ -167,7 +179,17 @@ mod tests {
             rrset("example.org", "TXT", 300, &["v=spf1 -all", "say \"hi\""]),
             rrset("host.example.org", "SSHFP", 300, &["1 1 abcd"]),
         ];
-        let imported = import(zone, &desired, &live, false);
+        let live: Vec<Rrset> = live
+            .into_iter()
+            .chain([rrset("theirs.example.org", "A", 300, &["192.0.2.9"])])
+            .collect();
+        let mut marks = std::collections::HashMap::new();
+        marks.insert(
+            ("theirs.example.org".to_string(), "A".to_string()),
+            vec!["heritage=boma v=2 owner=team-b".to_string()],
+        );
+        let owners = Owners::new(Keeping::Metadata, "lab", &live, marks);
+        let imported = import(zone, &desired, &live, &owners);
         assert_eq!(
             imported.differing,
             [
@@ -176,9 +198,12 @@ mod tests {
         );
         assert_eq!(
             imported.skipped,
-            ["host.example.org SSHFP: the catalog takes no SSHFP records"]
+            [
+                "host.example.org SSHFP: the catalog takes no SSHFP records",
+                "theirs.example.org A: held by owner `team-b`"
+            ]
         );
-        let text = fragment(zone, "powerdns", &imported);
+        let text = fragment(zone, None, "powerdns", &imported);
         assert!(text.contains("[[dns.records]]\nname = \"@\"\ntype = \"TXT\"\nttl = 300\nvalues = ['say \"hi\"', \"v=spf1 -all\"]\n"), "{text}");
         assert!(
             text.contains(
@@ -191,7 +216,8 @@ mod tests {
             "{text}"
         );
         // A zone file is boma's whole: its apex NS is the catalog's to declare.
-        let whole = import(zone, &desired, &live, true);
+        let whole = Owners::new(Keeping::Whole, "lab", &live, Default::default());
+        let whole = import(zone, &desired, &live, &whole);
         assert!(whole.records.iter().any(|rrset| rrset.record_type == "NS"));
     }
 }

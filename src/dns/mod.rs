@@ -1,6 +1,7 @@
 //! DNS: the records the catalog implies, the plan against a provider's zone, and the providers.
 
 pub mod import;
+pub mod ownership;
 pub mod plan;
 pub mod providers;
 pub mod report;
@@ -11,7 +12,7 @@ use serde::Serialize;
 use crate::catalog::{Catalog, Record};
 use crate::hint::Hint;
 
-pub use stage::DnsStage;
+pub use stage::{DnsStage, select, side_by_side};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DnsError {
@@ -113,9 +114,15 @@ fn canonical_value(record_type: &str, value: &str) -> String {
     }
 }
 
-/// The rrsets the catalog declares for its zone: derived records and `[[dns.records]]`.
-pub fn desired(catalog: &Catalog) -> Vec<Rrset> {
-    catalog.records.iter().map(rrset).collect()
+/// The rrsets the catalog declares for the zone named `zone` (see `Zone::name`): derived records
+/// and `[[dns.records]]`.
+pub fn desired(catalog: &Catalog, zone: &str) -> Vec<Rrset> {
+    catalog
+        .records
+        .iter()
+        .filter(|record| record.zone == zone)
+        .map(rrset)
+        .collect()
 }
 
 fn rrset(record: &Record) -> Rrset {

@@ -7,34 +7,46 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::Rrset;
-
-/// The label in front of a managed name that holds boma's ownership record.
-pub const MARKER_LABEL: &str = "_boma";
-const HERITAGE: &str = "heritage=boma";
+use super::ownership::{
+    Keeping, Mark, Owner, Owners, is_marker, is_marker_name, marked_name, marker_name,
+};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "action", rename_all = "lowercase")]
 pub enum Change {
-    Create { rrset: Rrset },
-    Update { old: Rrset, new: Rrset },
-    Delete { rrset: Rrset },
+    Create {
+        rrset: Rrset,
+    },
+    Update {
+        old: Rrset,
+        new: Rrset,
+    },
+    Delete {
+        rrset: Rrset,
+    },
+    /// The records stay as they are; only boma's ownership mark is written (taking records
+    /// over with `--adopt`, or a mark in an older format rewritten).
+    Own {
+        rrset: Rrset,
+    },
 }
 
 impl Change {
-    /// The rrset the zone ends up with (create, update) or loses (delete).
+    /// The rrset the zone ends up with (create, update, own) or loses (delete).
     pub fn rrset(&self) -> &Rrset {
         match self {
-            Self::Create { rrset } | Self::Delete { rrset } => rrset,
+            Self::Create { rrset } | Self::Delete { rrset } | Self::Own { rrset } => rrset,
             Self::Update { new, .. } => new,
         }
     }
 
-    /// `+` create, `~` update, `-` delete: how plans show the action.
+    /// `+` create, `~` update, `-` delete, `*` ownership only: how plans show the action.
     pub fn sign(&self) -> char {
         match self {
             Self::Create { .. } => '+',
             Self::Update { .. } => '~',
             Self::Delete { .. } => '-',
+            Self::Own { .. } => '*',
         }
     }
 
@@ -42,7 +54,7 @@ impl Change {
         // Deletes first, then updates, then creates: a name can switch between A and CNAME.
         match self {
             Self::Delete { .. } => 0,
-            Self::Update { .. } => 1,
+            Self::Update { .. } | Self::Own { .. } => 1,
             Self::Create { .. } => 2,
         }
     }
@@ -53,6 +65,10 @@ impl Change {
 pub struct Conflict {
     pub wanted: Rrset,
     pub foreign: Rrset,
+    /// The other catalog's `[dns].owner`, when the record is another catalog's; `None` for a
+    /// record no boma marks (`--adopt` takes only those).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -71,30 +87,31 @@ pub struct Summary {
     pub creates: usize,
     pub updates: usize,
     pub deletes: usize,
+    /// Ownership marks written on records that stay as they are.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub owns: usize,
     pub unchanged: usize,
     pub conflicts: usize,
 }
 
+fn is_zero(count: &usize) -> bool {
+    *count == 0
+}
+
 #[derive(Debug, Clone, Copy)]
 pub struct Options {
-    /// The provider's zone is boma's alone (zone files): no markers, everything is owned.
-    pub owns_everything: bool,
     pub purge: bool,
     pub adopt: bool,
 }
 
 impl Plan {
     pub fn summary(&self) -> Summary {
-        let count = |wanted: u8| {
-            self.changes
-                .iter()
-                .filter(|change| change.order() == wanted)
-                .count()
-        };
+        let count = |wanted: fn(&Change) -> bool| self.changes.iter().filter(|c| wanted(c)).count();
         Summary {
-            creates: count(2),
-            updates: count(1),
-            deletes: count(0),
+            creates: count(|c| matches!(c, Change::Create { .. })),
+            updates: count(|c| matches!(c, Change::Update { .. })),
+            deletes: count(|c| matches!(c, Change::Delete { .. })),
+            owns: count(|c| matches!(c, Change::Own { .. })),
             unchanged: self.unchanged,
             conflicts: self.conflicts.len(),
         }
@@ -104,54 +121,63 @@ impl Plan {
         self.changes.is_empty()
     }
 
-    /// Updates and deletes of real records (markers aside), as a share of the owned records.
+    /// Updates and deletes of real records (ownership data aside), as a share of the owned
+    /// records.
     pub fn change_percent(&self) -> Option<u64> {
         let destructive = self
             .changes
             .iter()
             .filter(|change| {
-                !matches!(change, Change::Create { .. }) && !is_marker_name(&change.rrset().name)
+                matches!(change, Change::Update { .. } | Change::Delete { .. })
+                    && !is_marker_name(&change.rrset().name)
             })
             .count();
         (self.owned > 0).then(|| (destructive as u64 * 100).div_ceil(self.owned as u64))
     }
 }
 
-/// Computes the plan. `desired` comes from the catalog, `existing` from the provider.
-pub fn plan(zone: &str, desired: &[Rrset], existing: &[Rrset], options: &Options) -> Plan {
-    let mut wanted: BTreeMap<(String, String), Rrset> = desired
+/// Computes the plan. `desired` comes from the catalog, `existing` from the provider, `owners`
+/// says whose each existing rrset is.
+pub fn plan(
+    zone: &str,
+    desired: &[Rrset],
+    existing: &[Rrset],
+    owners: &Owners,
+    options: &Options,
+) -> Plan {
+    let keeping = owners.keeping();
+    let wanted: BTreeMap<(&str, &str), &Rrset> =
+        desired.iter().map(|rrset| (rrset.key(), rrset)).collect();
+    // Marker rrsets are ownership data, planned apart from the records (a zone file has none).
+    let (markers, records): (Vec<&Rrset>, Vec<&Rrset>) = existing
         .iter()
-        .map(|rrset| {
-            (
-                (rrset.name.clone(), rrset.record_type.clone()),
-                rrset.clone(),
-            )
-        })
-        .collect();
-    if !options.owns_everything {
-        for marker in markers(desired) {
-            wanted.insert((marker.name.clone(), marker.record_type.clone()), marker);
-        }
-    }
-    let owned_types = owned_types(existing);
-    let owned = |rrset: &Rrset| {
-        options.owns_everything
-            || is_boma_marker(rrset)
-            || owned_types
-                .get(&rrset.name)
-                .is_some_and(|types| types.contains(&rrset.record_type))
-    };
+        .partition(|rrset| keeping != Keeping::Whole && is_marker(rrset));
     let current: BTreeMap<(&str, &str), &Rrset> =
-        existing.iter().map(|rrset| (rrset.key(), rrset)).collect();
+        records.iter().map(|rrset| (rrset.key(), *rrset)).collect();
     let mut at_name: BTreeMap<&str, Vec<&Rrset>> = BTreeMap::new();
-    for rrset in existing {
+    for rrset in &records {
         at_name.entry(&rrset.name).or_default().push(rrset);
     }
+    let take = |owner: &Owner, purging: bool| match owner {
+        Owner::Mine { .. } => true,
+        Owner::Nobody => options.adopt || purging,
+        Owner::Other(_) => false,
+    };
+    let conflict = |wanted: &Rrset, foreign: &Rrset, owner: Owner| Conflict {
+        wanted: wanted.clone(),
+        foreign: foreign.clone(),
+        owner: match owner {
+            Owner::Other(owner) => Some(owner),
+            _ => None,
+        },
+    };
 
     let mut changes = Vec::new();
     let mut conflicts = Vec::new();
     let mut unchanged = 0;
-    let mut deleted: BTreeSet<(String, String)> = BTreeSet::new();
+    let mut deleted: BTreeSet<(&str, &str)> = BTreeSet::new();
+    // Declared rrsets boma does not get to write: their types stay out of its markers.
+    let mut refused: BTreeSet<(&str, &str)> = BTreeSet::new();
     for rrset in wanted.values() {
         // Records of another type that cannot share the name with this one (CNAME exclusivity).
         let neighbours = at_name
@@ -161,55 +187,90 @@ pub fn plan(zone: &str, desired: &[Rrset], existing: &[Rrset], options: &Options
             .iter()
             .filter(|other| clashes(&other.record_type, &rrset.record_type))
         {
-            if wanted.contains_key(&(other.name.clone(), other.record_type.clone())) {
+            if wanted.contains_key(&other.key()) {
                 continue;
             }
-            if owned(other) || options.adopt || options.purge {
-                if deleted.insert((other.name.clone(), other.record_type.clone())) {
+            let owner = owners.of(other);
+            if take(&owner, options.purge) {
+                if deleted.insert(other.key()) {
                     changes.push(Change::Delete {
                         rrset: other.clone(),
                     });
                 }
             } else {
-                conflicts.push(Conflict {
-                    wanted: rrset.clone(),
-                    foreign: other.clone(),
-                });
+                refused.insert(rrset.key());
+                conflicts.push(conflict(rrset, other, owner));
             }
         }
-        match current.get(&rrset.key()) {
-            None => changes.push(Change::Create {
-                rrset: rrset.clone(),
+        let Some(old) = current.get(&rrset.key()) else {
+            changes.push(Change::Create {
+                rrset: (*rrset).clone(),
+            });
+            continue;
+        };
+        let owner = owners.of(old);
+        let same = *old == *rrset;
+        match owner {
+            Owner::Mine { current: true } if same => unchanged += 1,
+            // Markers hold the ownership: the marker rrset is planned below.
+            _ if same && keeping == Keeping::Markers && take(&owner, false) => unchanged += 1,
+            _ if same && take(&owner, false) => changes.push(Change::Own {
+                rrset: (*rrset).clone(),
             }),
-            Some(old) if *old == rrset => unchanged += 1,
-            Some(old) if owned(old) || options.adopt => changes.push(Change::Update {
+            _ if take(&owner, false) => changes.push(Change::Update {
                 old: (*old).clone(),
-                new: rrset.clone(),
+                new: (*rrset).clone(),
             }),
-            Some(old) => conflicts.push(Conflict {
-                wanted: rrset.clone(),
-                foreign: (*old).clone(),
-            }),
+            owner => {
+                refused.insert(rrset.key());
+                conflicts.push(conflict(rrset, old, owner));
+            }
         }
     }
-    for rrset in existing {
-        let key = (rrset.name.clone(), rrset.record_type.clone());
+    for rrset in &records {
+        let key = rrset.key();
         if wanted.contains_key(&key)
             || deleted.contains(&key)
-            || (!options.owns_everything && is_zone_infrastructure(zone, rrset))
+            || (keeping != Keeping::Whole && is_zone_infrastructure(zone, rrset))
         {
             continue;
         }
-        if owned(rrset) || options.purge {
+        let delete = match owners.of(rrset) {
+            Owner::Mine { .. } => true,
+            Owner::Nobody => options.purge,
+            Owner::Other(_) => false,
+        };
+        if delete {
             changes.push(Change::Delete {
-                rrset: rrset.clone(),
+                rrset: (*rrset).clone(),
             });
         }
     }
-    changes.sort_by(|a, b| (a.order(), a.rrset().key()).cmp(&(b.order(), b.rrset().key())));
-    let owned_count = existing
+    if keeping == Keeping::Markers {
+        changes.extend(marker_changes(desired, &refused, &markers, owners));
+    }
+    changes.sort_by(by_plan_order);
+    match keeping {
+        Keeping::Whole | Keeping::Markers => {}
+        // Markers older boma left go last: a write cut short keeps the old ownership.
+        Keeping::Metadata => changes.extend(
+            markers
+                .iter()
+                .filter(|marker| {
+                    marker
+                        .values
+                        .iter()
+                        .filter_map(|value| Mark::parse(value))
+                        .all(|mark| mark.owner.is_none())
+                })
+                .map(|marker| Change::Delete {
+                    rrset: (*marker).clone(),
+                }),
+        ),
+    }
+    let owned_count = records
         .iter()
-        .filter(|rrset| owned(rrset) && !is_marker_name(&rrset.name))
+        .filter(|rrset| matches!(owners.of(rrset), Owner::Mine { .. }))
         .count();
     let checksum = checksum(zone, &changes);
     Plan {
@@ -222,69 +283,63 @@ pub fn plan(zone: &str, desired: &[Rrset], existing: &[Rrset], options: &Options
     }
 }
 
-/// One ownership TXT per managed name, listing the types boma manages there.
-fn markers(desired: &[Rrset]) -> Vec<Rrset> {
-    let mut types: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
-    for rrset in desired {
+/// The marker rrsets the zone should hold: at each managed name, this catalog's mark listing
+/// the types it writes there, beside the marks of other owners (kept as they are).
+fn marker_changes(
+    desired: &[Rrset],
+    refused: &BTreeSet<(&str, &str)>,
+    live: &[&Rrset],
+    owners: &Owners,
+) -> Vec<Change> {
+    let mut types: BTreeMap<String, BTreeSet<&str>> = BTreeMap::new();
+    for rrset in desired
+        .iter()
+        .filter(|rrset| !refused.contains(&rrset.key()))
+    {
         types
-            .entry(&rrset.name)
+            .entry(rrset.name.clone())
             .or_default()
             .insert(&rrset.record_type);
     }
-    types
-        .into_iter()
-        .map(|(name, types)| {
-            let value = format!(
-                "{HERITAGE} types={}",
-                types.into_iter().collect::<Vec<_>>().join(",")
-            );
-            Rrset::new(&marker_name(name), "TXT", 300, vec![value])
-        })
-        .collect()
-}
-
-pub fn marker_name(name: &str) -> String {
-    // A wildcard label must stay leftmost, so `*.x` is marked at `_boma._wildcard.x`.
-    let name = name
-        .strip_prefix("*.")
-        .map_or_else(|| name.to_string(), |rest| format!("_wildcard.{rest}"));
-    format!("{MARKER_LABEL}.{name}")
-}
-
-fn is_marker_name(name: &str) -> bool {
-    name.starts_with("_boma.")
-}
-
-pub fn is_boma_marker(rrset: &Rrset) -> bool {
-    rrset.record_type == "TXT"
-        && is_marker_name(&rrset.name)
-        && rrset.values.iter().any(|value| value.starts_with(HERITAGE))
-}
-
-/// Which types boma owns at each name, read from the markers in the zone.
-fn owned_types(existing: &[Rrset]) -> BTreeMap<String, BTreeSet<String>> {
-    let mut owned: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for marker in existing.iter().filter(|rrset| is_boma_marker(rrset)) {
-        let Some(name) = marker.name.strip_prefix("_boma.") else {
-            continue;
-        };
-        let name = name
-            .strip_prefix("_wildcard.")
-            .map_or_else(|| name.to_string(), |rest| format!("*.{rest}"));
-        for value in &marker.values {
-            let types = value
-                .split_whitespace()
-                .find_map(|field| field.strip_prefix("types="))
-                .unwrap_or_default();
-            owned.entry(name.clone()).or_default().extend(
-                types
-                    .split(',')
-                    .filter(|t| !t.is_empty())
-                    .map(str::to_string),
-            );
+    let live: BTreeMap<String, &Rrset> = live
+        .iter()
+        .filter_map(|rrset| Some((marked_name(&rrset.name)?, *rrset)))
+        .collect();
+    let names: BTreeSet<&String> = types.keys().chain(live.keys()).collect();
+    let mut changes = Vec::new();
+    for name in names {
+        let mut values = owners.others_at(name);
+        if let Some(mine) = types.get(name) {
+            let mine: Vec<&str> = mine.iter().copied().collect();
+            values.push(Mark::text(owners.owner(), &mine));
+        }
+        let marker = marker_name(name);
+        match (live.get(name), values.is_empty()) {
+            (None, true) => {}
+            (None, false) => changes.push(Change::Create {
+                rrset: Rrset::new(&marker, "TXT", MARKER_TTL, values),
+            }),
+            (Some(old), true) => changes.push(Change::Delete {
+                rrset: (*old).clone(),
+            }),
+            (Some(old), false) => {
+                let new = Rrset::new(&marker, "TXT", old.ttl, values);
+                if **old != new {
+                    changes.push(Change::Update {
+                        old: (*old).clone(),
+                        new,
+                    });
+                }
+            }
         }
     }
-    owned
+    changes
+}
+
+const MARKER_TTL: u32 = 300;
+
+fn by_plan_order(a: &Change, b: &Change) -> std::cmp::Ordering {
+    (a.order(), a.rrset().key()).cmp(&(b.order(), b.rrset().key()))
 }
 
 fn clashes(existing: &str, wanted: &str) -> bool {
@@ -309,9 +364,12 @@ fn checksum(zone: &str, changes: &[Change]) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashMap;
+
     use super::*;
 
     const ZONE: &str = "example.org";
+    const MINE: &str = "heritage=boma v=2 owner=lab";
 
     fn a(name: &str, ip: &str) -> Rrset {
         Rrset::new(name, "A", 300, vec![ip.to_string()])
@@ -321,21 +379,42 @@ mod tests {
         Rrset::new(name, "CNAME", 300, vec![target.to_string()])
     }
 
-    fn marker(name: &str, types: &str) -> Rrset {
+    fn marker(name: &str, value: &str) -> Rrset {
         Rrset::new(
             &format!("_boma.{name}"),
             "TXT",
             300,
-            vec![format!("heritage=boma types={types}")],
+            vec![value.to_string()],
         )
     }
 
     fn shared() -> Options {
         Options {
-            owns_everything: false,
             purge: false,
             adopt: false,
         }
+    }
+
+    /// A plan against a zone that keeps ownership in `keeping`; `marks` are metadata marks.
+    fn plan_in(
+        keeping: Keeping,
+        desired: &[Rrset],
+        existing: &[Rrset],
+        marks: &[(&str, &str, &str)],
+        options: &Options,
+    ) -> Plan {
+        let metadata: HashMap<(String, String), Vec<String>> = marks
+            .iter()
+            .map(|(name, kind, mark)| {
+                ((name.to_string(), kind.to_string()), vec![mark.to_string()])
+            })
+            .collect();
+        let owners = Owners::new(keeping, "lab", existing, metadata);
+        plan(ZONE, desired, existing, &owners, options)
+    }
+
+    fn markers_plan(desired: &[Rrset], existing: &[Rrset], options: &Options) -> Plan {
+        plan_in(Keeping::Markers, desired, existing, &[], options)
     }
 
     fn actions(plan: &Plan) -> Vec<String> {
@@ -353,13 +432,38 @@ mod tests {
     }
 
     #[test]
-    fn first_sync_creates_records_and_markers() {
-        let plan = plan(ZONE, &[a("app.example.org", "192.0.2.1")], &[], &shared());
+    fn first_sync_creates_records_and_markers_naming_the_owner() {
+        let plan = markers_plan(&[a("app.example.org", "192.0.2.1")], &[], &shared());
         assert_eq!(
             actions(&plan),
             ["+ _boma.app.example.org TXT", "+ app.example.org A"]
         );
+        assert_eq!(
+            plan.changes[0].rrset().values,
+            ["heritage=boma v=2 owner=lab types=A"]
+        );
         assert_eq!(plan.summary().creates, 2);
+    }
+
+    #[test]
+    fn metadata_providers_get_no_marker_rrsets() {
+        let plan = plan_in(
+            Keeping::Metadata,
+            &[a("app.example.org", "192.0.2.1")],
+            &[],
+            &[],
+            &shared(),
+        );
+        assert_eq!(actions(&plan), ["+ app.example.org A"]);
+        let again = plan_in(
+            Keeping::Metadata,
+            &[a("app.example.org", "192.0.2.1")],
+            &[a("app.example.org", "192.0.2.1")],
+            &[("app.example.org", "A", MINE)],
+            &shared(),
+        );
+        assert!(again.is_empty(), "{:?}", again.changes);
+        assert_eq!(again.unchanged, 1);
     }
 
     #[test]
@@ -367,24 +471,121 @@ mod tests {
         let desired = [a("app.example.org", "192.0.2.1")];
         let existing = [
             a("app.example.org", "192.0.2.1"),
-            marker("app.example.org", "A"),
+            marker("app.example.org", "heritage=boma v=2 owner=lab types=A"),
         ];
-        let plan = plan(ZONE, &desired, &existing, &shared());
+        let plan = markers_plan(&desired, &existing, &shared());
         assert!(plan.is_empty(), "{:?}", plan.changes);
-        assert_eq!(plan.unchanged, 2);
+        assert_eq!(plan.unchanged, 1);
+    }
+
+    #[test]
+    fn older_markers_are_migrated_without_touching_records() {
+        let desired = [a("app.example.org", "192.0.2.1")];
+        let existing = [
+            a("app.example.org", "192.0.2.1"),
+            marker("app.example.org", "heritage=boma types=A"),
+        ];
+        let markers = markers_plan(&desired, &existing, &shared());
+        assert_eq!(actions(&markers), ["~ _boma.app.example.org TXT"]);
+        let metadata = plan_in(Keeping::Metadata, &desired, &existing, &[], &shared());
+        assert_eq!(
+            actions(&metadata),
+            ["* app.example.org A", "- _boma.app.example.org TXT"],
+            "the mark is written before the old marker goes"
+        );
+        assert_eq!(metadata.summary().owns, 1);
+        assert_eq!(metadata.change_percent(), Some(0));
     }
 
     #[test]
     fn owned_records_removed_from_the_catalog_are_deleted_foreign_ones_kept() {
         let existing = [
             a("old.example.org", "192.0.2.1"),
-            marker("old.example.org", "A"),
+            marker("old.example.org", "heritage=boma v=2 owner=lab types=A"),
             a("theirs.example.org", "192.0.2.9"),
         ];
-        let plan = plan(ZONE, &[], &existing, &shared());
+        let plan = markers_plan(&[], &existing, &shared());
         assert_eq!(
             actions(&plan),
             ["- _boma.old.example.org TXT", "- old.example.org A"]
+        );
+    }
+
+    #[test]
+    fn another_owners_records_are_conflicts_never_adopted_purged_or_deleted() {
+        let desired = [a("shared.example.org", "192.0.2.1")];
+        let existing = [
+            a("shared.example.org", "192.0.2.7"),
+            a("other.example.org", "192.0.2.8"),
+            marker(
+                "shared.example.org",
+                "heritage=boma v=2 owner=team-b types=A",
+            ),
+            marker(
+                "other.example.org",
+                "heritage=boma v=2 owner=team-b types=A",
+            ),
+        ];
+        let everything = Options {
+            purge: true,
+            adopt: true,
+        };
+        let plan = markers_plan(&desired, &existing, &everything);
+        assert_eq!(plan.conflicts.len(), 1);
+        assert_eq!(plan.conflicts[0].owner.as_deref(), Some("team-b"));
+        assert!(actions(&plan).is_empty(), "{:?}", actions(&plan));
+        let metadata = plan_in(
+            Keeping::Metadata,
+            &desired,
+            &existing[..2],
+            &[
+                ("shared.example.org", "A", "heritage=boma v=2 owner=team-b"),
+                ("other.example.org", "A", "heritage=boma v=2 owner=team-b"),
+            ],
+            &everything,
+        );
+        assert_eq!(metadata.conflicts[0].owner.as_deref(), Some("team-b"));
+        assert!(metadata.is_empty(), "{:?}", actions(&metadata));
+    }
+
+    #[test]
+    fn two_owners_share_a_marker_rrset() {
+        let desired = [Rrset::new(
+            "app.example.org",
+            "TXT",
+            300,
+            vec!["hello".into()],
+        )];
+        let existing = [
+            a("app.example.org", "192.0.2.8"),
+            marker("app.example.org", "heritage=boma v=2 owner=team-b types=A"),
+        ];
+        let plan = markers_plan(&desired, &existing, &shared());
+        assert_eq!(
+            actions(&plan),
+            ["~ _boma.app.example.org TXT", "+ app.example.org TXT"]
+        );
+        assert_eq!(
+            plan.changes[0].rrset().values,
+            [
+                "heritage=boma v=2 owner=lab types=TXT",
+                "heritage=boma v=2 owner=team-b types=A"
+            ]
+        );
+        // Removed from this catalog: only its own mark goes.
+        let after = [
+            existing[0].clone(),
+            plan.changes[0].rrset().clone(),
+            desired[0].clone(),
+        ];
+        let removed = markers_plan(&[], &after, &shared());
+        assert_eq!(
+            actions(&removed),
+            ["- app.example.org TXT", "~ _boma.app.example.org TXT"]
+        );
+        assert_eq!(
+            removed.changes[1].rrset().values,
+            ["heritage=boma v=2 owner=team-b types=A"]
         );
     }
 
@@ -400,8 +601,7 @@ mod tests {
             ),
             Rrset::new(ZONE, "NS", 3600, vec!["ns1.example.net.".into()]),
         ];
-        let plan = plan(
-            ZONE,
+        let plan = markers_plan(
             &[],
             &existing,
             &Options {
@@ -416,23 +616,25 @@ mod tests {
     fn foreign_record_on_a_declared_name_is_a_conflict_until_adopted() {
         let desired = [a("app.example.org", "192.0.2.1")];
         let existing = [a("app.example.org", "198.51.100.1")];
-        let conflicted = plan(ZONE, &desired, &existing, &shared());
+        let conflicted = markers_plan(&desired, &existing, &shared());
         assert_eq!(conflicted.conflicts.len(), 1);
-        assert_eq!(actions(&conflicted), ["+ _boma.app.example.org TXT"]);
-        let adopted = plan(
-            ZONE,
-            &desired,
-            &existing,
-            &Options {
-                adopt: true,
-                ..shared()
-            },
-        );
+        assert_eq!(conflicted.conflicts[0].owner, None);
+        assert!(actions(&conflicted).is_empty());
+        let adopt = Options {
+            adopt: true,
+            ..shared()
+        };
+        let adopted = markers_plan(&desired, &existing, &adopt);
         assert!(adopted.conflicts.is_empty());
         assert_eq!(
             actions(&adopted),
             ["~ app.example.org A", "+ _boma.app.example.org TXT"]
         );
+        // The same values: only ownership to take.
+        let same = plan_in(Keeping::Metadata, &desired, &desired, &[], &shared());
+        assert_eq!(same.conflicts.len(), 1);
+        let taken = plan_in(Keeping::Metadata, &desired, &desired, &[], &adopt);
+        assert_eq!(actions(&taken), ["* app.example.org A"]);
     }
 
     #[test]
@@ -440,9 +642,9 @@ mod tests {
         let desired = [cname("app.example.org", "edge.fly.dev")];
         let existing = [
             a("app.example.org", "192.0.2.1"),
-            marker("app.example.org", "A"),
+            marker("app.example.org", "heritage=boma v=2 owner=lab types=A"),
         ];
-        let plan = plan(ZONE, &desired, &existing, &shared());
+        let plan = markers_plan(&desired, &existing, &shared());
         assert_eq!(
             actions(&plan),
             [
@@ -456,14 +658,12 @@ mod tests {
     #[test]
     fn zone_files_need_no_markers() {
         let existing = [a("gone.example.org", "192.0.2.1")];
-        let plan = plan(
-            ZONE,
+        let plan = plan_in(
+            Keeping::Whole,
             &[a("app.example.org", "192.0.2.1")],
             &existing,
-            &Options {
-                owns_everything: true,
-                ..shared()
-            },
+            &[],
+            &shared(),
         );
         assert_eq!(
             actions(&plan),
@@ -479,23 +679,15 @@ mod tests {
         let desired: Vec<Rrset> = (0..8)
             .map(|i| a(&format!("h{i}.example.org"), "192.0.2.1"))
             .collect();
-        let plan = plan(
-            ZONE,
-            &desired,
-            &existing,
-            &Options {
-                owns_everything: true,
-                ..shared()
-            },
-        );
+        let plan = plan_in(Keeping::Whole, &desired, &existing, &[], &shared());
         assert_eq!(plan.change_percent(), Some(20));
     }
 
     #[test]
     fn checksum_changes_with_the_plan() {
-        let one = plan(ZONE, &[a("a.example.org", "192.0.2.1")], &[], &shared());
-        let same = plan(ZONE, &[a("a.example.org", "192.0.2.1")], &[], &shared());
-        let other = plan(ZONE, &[a("a.example.org", "192.0.2.2")], &[], &shared());
+        let one = markers_plan(&[a("a.example.org", "192.0.2.1")], &[], &shared());
+        let same = markers_plan(&[a("a.example.org", "192.0.2.1")], &[], &shared());
+        let other = markers_plan(&[a("a.example.org", "192.0.2.2")], &[], &shared());
         assert_eq!(one.checksum, same.checksum);
         assert_ne!(one.checksum, other.checksum);
         assert_eq!(one.checksum.len(), 16);

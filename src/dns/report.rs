@@ -4,6 +4,7 @@ use serde::Serialize;
 
 use super::Rrset;
 use super::plan::{Change, Conflict, Plan, Summary};
+use super::stage::{DnsPlan, ZonePlan};
 
 fn values(rrset: &Rrset) -> String {
     let proxied = if rrset.proxied == Some(true) {
@@ -20,6 +21,10 @@ fn ttl_and_values(change: &Change) -> (String, String) {
         Change::Create { rrset } | Change::Delete { rrset } => {
             (rrset.ttl.to_string(), values(rrset))
         }
+        Change::Own { rrset } => (
+            rrset.ttl.to_string(),
+            format!("{} (ownership mark only)", values(rrset)),
+        ),
         Change::Update { old, new } => {
             let ttl = if old.ttl == new.ttl {
                 new.ttl.to_string()
@@ -42,15 +47,57 @@ pub fn summary_line(summary: &Summary) -> String {
     } else {
         String::new()
     };
+    let owns = if summary.owns > 0 {
+        format!(", {} to mark as owned", summary.owns)
+    } else {
+        String::new()
+    };
     format!(
-        "{} to create, {} to update, {} to delete, {} unchanged{conflicts}",
+        "{} to create, {} to update, {} to delete{owns}, {} unchanged{conflicts}",
         summary.creates, summary.updates, summary.deletes, summary.unchanged
     )
 }
 
-/// `+` create, `~` update (old → new), `-` delete, `!` conflict; one block per name.
-pub fn text(plan: &Plan, provider: &str) -> String {
-    let mut out = format!("zone {} ({provider})\n", plan.zone);
+/// Every zone's changes, then one checksum (and, with several zones, the total).
+pub fn text(plan: &DnsPlan) -> String {
+    let mut out = String::new();
+    for zone in &plan.zones {
+        out.push_str(&zone_text(zone, plan.named));
+    }
+    if plan.zones.len() > 1 {
+        out.push_str(&format!("all zones: {}\n", summary_line(&total(plan))));
+    }
+    out.push_str(&format!("checksum {}\n", plan.checksum));
+    out
+}
+
+fn total(plan: &DnsPlan) -> Summary {
+    let mut total = Summary::default();
+    for zone in &plan.zones {
+        let summary = zone.plan.summary();
+        total.creates += summary.creates;
+        total.updates += summary.updates;
+        total.deletes += summary.deletes;
+        total.owns += summary.owns;
+        total.unchanged += summary.unchanged;
+        total.conflicts += summary.conflicts;
+    }
+    total
+}
+
+fn title(zone: &ZonePlan, named: bool) -> String {
+    if named {
+        format!("{}: {} ({})", zone.name, zone.plan.zone, zone.provider)
+    } else {
+        format!("{} ({})", zone.plan.zone, zone.provider)
+    }
+}
+
+/// `+` create, `~` update (old → new), `-` delete, `*` ownership only, `!` conflict; one block
+/// per name.
+fn zone_text(zone: &ZonePlan, named: bool) -> String {
+    let plan = &zone.plan;
+    let mut out = format!("zone {}\n", title(zone, named));
     // One pass groups the changes by name (in plan order within a name): a filter of all the
     // changes for each name was quadratic, 140 ms of a 5,000-service first sync.
     let mut by_name: std::collections::BTreeMap<&str, Vec<&Change>> =
@@ -74,26 +121,36 @@ pub fn text(plan: &Plan, provider: &str) -> String {
         }
     }
     for conflict in &plan.conflicts {
-        out.push_str(&format!(
-            "  ! {} {}: held by a record boma does not own ({}); --adopt takes it over\n",
-            conflict.wanted.name,
-            conflict.foreign.record_type,
-            values(&conflict.foreign)
-        ));
+        out.push_str(&format!("  ! {}\n", conflict_text(conflict)));
     }
     if plan.changes.is_empty() && plan.conflicts.is_empty() {
         out.push_str("  no changes\n");
     }
-    out.push_str(&format!(
-        "{}\nchecksum {}\n",
-        summary_line(&plan.summary()),
-        plan.checksum
-    ));
+    out.push_str(&summary_line(&plan.summary()));
+    out.push('\n');
     out
+}
+
+fn conflict_text(conflict: &Conflict) -> String {
+    let (name, kind) = (&conflict.wanted.name, &conflict.foreign.record_type);
+    let held = values(&conflict.foreign);
+    match &conflict.owner {
+        Some(owner) => format!(
+            "{name} {kind}: held by owner `{owner}` ({held}); another catalog's record is never taken over"
+        ),
+        None if conflict.wanted == conflict.foreign => format!(
+            "{name} {kind}: the same records exist ({held}), not owned by boma; --adopt takes ownership"
+        ),
+        None => format!(
+            "{name} {kind}: held by a record boma does not own ({held}); --adopt takes it over"
+        ),
+    }
 }
 
 #[derive(Serialize)]
 struct Json<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<&'a str>,
     zone: &'a str,
     provider: &'a str,
     checksum: &'a str,
@@ -102,22 +159,60 @@ struct Json<'a> {
     conflicts: &'a [Conflict],
 }
 
-pub fn json(plan: &Plan, provider: &str) -> serde_json::Value {
-    let document = Json {
-        zone: &plan.zone,
-        provider,
-        checksum: &plan.checksum,
-        summary: plan.summary(),
-        changes: &plan.changes,
-        conflicts: &plan.conflicts,
-    };
-    serde_json::to_value(document).unwrap_or_default()
+fn zone_json<'a>(zone: &'a ZonePlan, named: bool) -> Json<'a> {
+    Json {
+        name: named.then_some(zone.name.as_str()),
+        zone: &zone.plan.zone,
+        provider: zone.provider,
+        checksum: &zone.plan.checksum,
+        summary: zone.plan.summary(),
+        changes: &zone.plan.changes,
+        conflicts: &zone.plan.conflicts,
+    }
 }
 
-/// A table for a pull-request comment.
-pub fn markdown(plan: &Plan, provider: &str) -> String {
+/// The single-zone form keeps its one-zone document; `[dns.zones]` catalogs get every zone under
+/// `zones`, with the checksum and summary over all of them.
+pub fn json(plan: &DnsPlan) -> serde_json::Value {
+    let value = match plan.zones.as_slice() {
+        [zone] if !plan.named => serde_json::to_value(zone_json(zone, false)),
+        zones => serde_json::to_value(serde_json::json!({
+            "checksum": plan.checksum,
+            "summary": total(plan),
+            "zones": zones.iter().map(|zone| zone_json(zone, true)).collect::<Vec<_>>(),
+        })),
+    };
+    value.unwrap_or_default()
+}
+
+/// A table per zone for a pull-request comment.
+pub fn markdown(plan: &DnsPlan) -> String {
+    let mut out = String::new();
+    for zone in &plan.zones {
+        out.push_str(&zone_markdown(zone, plan.named));
+    }
+    let summary = if plan.zones.len() > 1 {
+        total(plan)
+    } else {
+        plan.zones.first().map(|zone| zone.plan.summary()).unwrap_or_default()
+    };
+    out.push_str(&format!(
+        "**{}** · checksum `{}`\n",
+        summary_line(&summary),
+        plan.checksum
+    ));
+    out
+}
+
+fn zone_markdown(zone: &ZonePlan, named: bool) -> String {
+    let plan: &Plan = &zone.plan;
     let cell = |text: String| text.replace('|', "\\|");
-    let mut out = format!("### DNS plan for `{}` ({provider})\n\n", plan.zone);
+    let heading = if named {
+        format!("`{}`: `{}` ({})", zone.name, plan.zone, zone.provider)
+    } else {
+        format!("`{}` ({})", plan.zone, zone.provider)
+    };
+    let mut out = format!("### DNS plan for {heading}\n\n");
     if plan.changes.is_empty() && plan.conflicts.is_empty() {
         out.push_str("No changes.\n\n");
     } else {
@@ -134,8 +229,12 @@ pub fn markdown(plan: &Plan, provider: &str) -> String {
             ));
         }
         for conflict in &plan.conflicts {
+            let owner = conflict
+                .owner
+                .as_ref()
+                .map_or_else(|| "not owned by boma".to_string(), |owner| format!("owner `{owner}`"));
             out.push_str(&format!(
-                "| ! | {} | {} | {} | not owned by boma: {} |\n",
+                "| ! | {} | {} | {} | {owner}: {} |\n",
                 conflict.wanted.name,
                 conflict.foreign.record_type,
                 conflict.foreign.ttl,
@@ -144,10 +243,5 @@ pub fn markdown(plan: &Plan, provider: &str) -> String {
         }
         out.push('\n');
     }
-    out.push_str(&format!(
-        "**{}** · checksum `{}`\n",
-        summary_line(&plan.summary()),
-        plan.checksum
-    ));
     out
 }

@@ -1,62 +1,86 @@
-//! The DNS stage: read the zone, plan against the catalog's records, apply the change set.
+//! The DNS stage: read every zone, plan each against the catalog's records for it, apply the
+//! change sets. Zones at different providers are read and written side by side.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use anyhow::Context as _;
 
+use super::ownership::Owners;
 use super::plan::{self, Plan};
 use super::providers::{self, Provider};
-use super::{DnsError, desired, report};
+use super::{DnsError, Rrset, desired, report};
 use crate::Outcome;
+use crate::catalog::{Catalog, Zone};
 use crate::stage::{Context, Refusal, Stage, Summary};
-use crate::ui::Report;
+use crate::ui::{Log, Report, Ui};
 
 /// The DNS stage with its command-line choices.
 pub struct DnsStage {
     pub adopt: bool,
     pub create_zone: bool,
-    /// Apply even beyond `dns.max_change_percent`.
+    /// Apply even beyond a zone's `max_change_percent`.
     pub force: bool,
-    provider: Option<Box<dyn Provider>>,
-    max_change_percent: u8,
-    /// What the plan compared: kept so a write that timed out can be re-planned.
-    wanted: Vec<super::Rrset>,
-    options: Option<plan::Options>,
+    /// `--zone NAME`: only that zone.
+    pub only: Option<String>,
+    /// The zones as planned, in plan order: what apply writes with.
+    zones: Vec<Zoned>,
 }
 
 impl DnsStage {
-    pub fn new(adopt: bool, create_zone: bool, force: bool) -> Self {
+    pub fn new(adopt: bool, create_zone: bool, force: bool, only: Option<String>) -> Self {
         Self {
             adopt,
             create_zone,
             force,
-            provider: None,
-            max_change_percent: 100,
-            wanted: Vec::new(),
-            options: None,
+            only,
+            zones: Vec::new(),
         }
     }
 }
 
-/// A zone's plan with the provider it was read from.
+/// One zone as planned: its settings, its open provider and what the plan compared (kept so a
+/// write that timed out can be re-planned).
+struct Zoned {
+    settings: Zone,
+    provider: Box<dyn Provider>,
+    wanted: Vec<Rrset>,
+    owner: String,
+    options: plan::Options,
+}
+
+/// The plans of every zone, with one checksum over all of them.
 pub struct DnsPlan {
-    pub plan: Plan,
+    pub zones: Vec<ZonePlan>,
+    /// The catalog names its zones (`[dns.zones.NAME]`): reports list them by name.
+    pub named: bool,
+    pub checksum: String,
+}
+
+/// A zone's plan with the provider it was read from.
+pub struct ZonePlan {
+    /// `NAME` of `[dns.zones.NAME]` (the domain in the single-zone form).
+    pub name: String,
     pub provider: &'static str,
+    pub max_change_percent: u8,
+    pub plan: Plan,
 }
 
 impl Report for DnsPlan {
     fn text(&self) -> String {
-        report::text(&self.plan, self.provider)
+        report::text(self)
     }
     fn json(&self) -> serde_json::Value {
-        report::json(&self.plan, self.provider)
+        report::json(self)
     }
     fn markdown(&self) -> String {
-        report::markdown(&self.plan, self.provider)
+        report::markdown(self)
     }
 }
 
-/// What `dns-up` sent: a line on stderr, no data (the plan printed before is the data).
+/// What `dns-up` sent: a line per zone on stderr, no data (the plan printed before is the data).
 pub struct DnsApplied {
-    line: String,
+    lines: Vec<String>,
 }
 
 impl Report for DnsApplied {
@@ -67,7 +91,7 @@ impl Report for DnsApplied {
         serde_json::Value::Null
     }
     fn summary(&self) -> Option<String> {
-        Some(self.line.clone())
+        Some(self.lines.join("\n"))
     }
 }
 
@@ -80,113 +104,160 @@ impl Stage for DnsStage {
 
     fn plan(&mut self, cx: &Context<'_>) -> anyhow::Result<DnsPlan> {
         let dns = cx.catalog.dns.as_ref().ok_or(DnsError::NoDnsSection)?;
-        let provider = providers::open(dns, cx.catalog, self.create_zone, cx.ui.logger())?;
-        let provider = self.provider.insert(provider);
-        self.max_change_percent = dns.max_change_percent;
-        let spinner = cx.ui.spinner(&format!(
-            "reading zone {} from {}",
-            dns.zone,
-            provider.name()
-        ));
-        let existing = provider
-            .list()
-            .with_context(|| format!("cannot read zone `{}` from {}", dns.zone, provider.name()));
-        spinner.finish();
-        let existing = existing?;
-        cx.ui
-            .debug(&format!("{} HTTP requests", provider.requests()));
-        let wanted: Vec<_> = desired(cx.catalog)
-            .into_iter()
-            .map(|rrset| provider.normalize(rrset))
-            .collect();
-        let options = plan::Options {
-            owns_everything: provider.owns_everything(),
-            purge: dns.purge,
-            adopt: self.adopt,
+        let selected = select(dns, self.only.as_deref())?;
+        let spinner = cx.ui.spinner(&match selected.as_slice() {
+            [zone] => format!(
+                "reading zone {} from {}",
+                zone.zone,
+                crate::catalog::provider_name(zone.provider)
+            ),
+            zones => format!("reading {} zones", zones.len()),
+        });
+        let read = Read {
+            catalog: cx.catalog,
+            owner: &dns.owner,
+            create_zone: self.create_zone,
+            options: plan::Options {
+                purge: false,
+                adopt: self.adopt,
+            },
         };
-        let plan = plan::plan(&dns.zone, &wanted, &existing, &options);
-        self.wanted = wanted;
-        self.options = Some(options);
+        let ui = cx.ui;
+        let results = side_by_side(&selected, |_, zone| read.zone(zone, ui.logger()));
+        spinner.finish();
+        let mut zones = Vec::new();
+        let mut plans = Vec::new();
+        for result in results {
+            let (zoned, plan) = result?;
+            cx.ui.debug(&format!(
+                "zone {}: {} HTTP requests",
+                zoned.settings.name,
+                zoned.provider.requests()
+            ));
+            plans.push(ZonePlan {
+                name: zoned.settings.name.clone(),
+                provider: zoned.provider.name(),
+                max_change_percent: zoned.settings.max_change_percent,
+                plan,
+            });
+            zones.push(zoned);
+        }
+        self.zones = zones;
+        let checksum = match plans.as_slice() {
+            [one] if !dns.named_zones => one.plan.checksum.clone(),
+            plans => crate::stage::digest(
+                plans
+                    .iter()
+                    .flat_map(|zone| [zone.name.as_str(), zone.plan.checksum.as_str()]),
+            ),
+        };
         Ok(DnsPlan {
-            plan,
-            provider: provider.name(),
+            zones: plans,
+            named: dns.named_zones,
+            checksum,
         })
     }
 
     fn summary(plan: &DnsPlan) -> Summary {
-        let summary = plan.plan.summary();
-        Summary {
-            create: summary.creates,
-            update: summary.updates,
-            delete: summary.deletes,
-            unchanged: summary.unchanged,
-            conflict: summary.conflicts,
-            failed: 0,
+        let mut total = Summary::default();
+        for zone in &plan.zones {
+            let summary = zone.plan.summary();
+            total.create += summary.creates;
+            total.update += summary.updates + summary.owns;
+            total.delete += summary.deletes;
+            total.unchanged += summary.unchanged;
+            total.conflict += summary.conflicts;
         }
+        total
     }
 
     fn checksum(plan: &DnsPlan) -> String {
-        plan.plan.checksum.clone()
+        plan.checksum.clone()
     }
 
     fn gate(&self, plan: &DnsPlan) -> Result<(), Refusal> {
-        let plan = &plan.plan;
-        if let Some(conflict) = plan.conflicts.first() {
+        let conflicts: Vec<&plan::Conflict> = plan
+            .zones
+            .iter()
+            .flat_map(|zone| &zone.plan.conflicts)
+            .collect();
+        // Another catalog's record is the example that matters most: --adopt cannot take it.
+        let example = conflicts
+            .iter()
+            .find(|conflict| conflict.owner.is_some())
+            .or(conflicts.first());
+        if let Some(conflict) = example {
             return Err(Refusal::Conflicts {
-                count: plan.conflicts.len(),
+                count: conflicts.len(),
                 example: conflict.wanted.name.clone(),
                 record_type: conflict.foreign.record_type.clone(),
+                owner: conflict.owner.clone(),
             });
         }
-        let limit = self.max_change_percent;
-        match plan.change_percent() {
-            Some(percent) if plan.owned >= 10 && percent > u64::from(limit) && !self.force => {
-                Err(Refusal::ChangeLimit {
-                    percent,
-                    owned: plan.owned,
-                    limit,
-                })
+        for zone in &plan.zones {
+            let limit = zone.max_change_percent;
+            let owned = zone.plan.owned;
+            match zone.plan.change_percent() {
+                Some(percent) if owned >= 10 && percent > u64::from(limit) && !self.force => {
+                    return Err(Refusal::ChangeLimit {
+                        percent,
+                        owned,
+                        limit,
+                    });
+                }
+                _ => {}
             }
-            _ => Ok(()),
         }
+        Ok(())
     }
 
     fn apply(&mut self, cx: &Context<'_>, plan: DnsPlan) -> anyhow::Result<DnsApplied> {
-        let DnsPlan { plan, .. } = plan;
-        if plan.is_empty() {
-            return Ok(DnsApplied {
-                line: format!("no changes for zone {}", plan.zone),
-            });
-        }
-        let mut result = self.send(cx, &plan);
-        let mut replanned = "";
-        if let Err(failure) = &result
-            && unsure_write(failure)
-        {
-            // The server may have applied the write that timed out: read the zone again and
-            // send only what is still missing, once.
-            cx.ui
-                .status("a write timed out; reading the zone again before going on");
-            let again = self.replan(&plan.zone)?;
-            replanned = " after re-reading the zone once";
-            result = if again.is_empty() {
-                Ok(())
-            } else {
-                self.send(cx, &again)
-            };
-        }
-        let Some(provider) = self.provider.as_ref() else {
+        let zones = std::mem::take(&mut self.zones);
+        if zones.len() != plan.zones.len() {
             return Err(DnsError::NotPlanned.into());
-        };
-        result.map_err(|failure| part_way(cx, &plan, provider.name(), failure))?;
-        Ok(DnsApplied {
-            line: format!(
-                "applied {} changes to zone {} ({} HTTP requests{replanned})",
-                plan.changes.len(),
-                plan.zone,
-                provider.requests()
-            ),
-        })
+        }
+        let total: usize = plan.zones.iter().map(|zone| zone.plan.changes.len()).sum();
+        let ui = cx.ui;
+        let bar = ui.bar(total, "applying DNS changes");
+        let done = AtomicUsize::new(0);
+        let work: Vec<Mutex<(Zoned, Plan)>> = zones
+            .into_iter()
+            .zip(plan.zones)
+            .map(|(zoned, zone)| Mutex::new((zoned, zone.plan)))
+            .collect();
+        let settings: Vec<Zone> = work
+            .iter()
+            .map(|slot| lock(slot).0.settings.clone())
+            .collect();
+        let selected: Vec<&Zone> = settings.iter().collect();
+        let results = side_by_side(&selected, |index, _| {
+            let mut slot = lock(&work[index]);
+            let (zoned, plan) = &mut *slot;
+            let mut reported = 0;
+            let mut progress = |applied: usize| {
+                let step = applied.saturating_sub(reported);
+                reported = applied.max(reported);
+                bar.set(done.fetch_add(step, Ordering::Relaxed) + step);
+            };
+            apply_zone(ui, zoned, plan, &mut progress)
+        });
+        bar.finish();
+        let mut lines = Vec::new();
+        let mut failure = None;
+        for result in results {
+            match result {
+                Ok(line) => lines.push(line),
+                Err(error) if failure.is_none() => failure = Some(error),
+                Err(error) => cx.ui.status(&format!("{error:#}")),
+            }
+        }
+        if let Some(error) = failure {
+            for line in &lines {
+                cx.ui.status(line);
+            }
+            return Err(error);
+        }
+        Ok(DnsApplied { lines })
     }
 
     fn outcome(_applied: &DnsApplied) -> Outcome {
@@ -194,32 +265,169 @@ impl Stage for DnsStage {
     }
 }
 
-impl DnsStage {
-    fn send(&mut self, cx: &Context<'_>, plan: &Plan) -> Result<(), providers::ApplyError> {
-        let Some(provider) = self.provider.as_mut() else {
-            return Err(providers::ApplyError {
-                applied: 0,
-                total: plan.changes.len(),
-                cause: DnsError::NotPlanned.into(),
-            });
-        };
-        let bar = cx.ui.bar(
-            plan.changes.len(),
-            &format!("applying to {}", provider.name()),
-        );
-        let result = provider.apply(&plan.changes, &mut |done| bar.set(done));
-        bar.finish();
-        result
-    }
+fn lock<T>(slot: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    slot.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
 
-    /// The plan again, against the zone as it is now.
-    fn replan(&mut self, zone: &str) -> anyhow::Result<Plan> {
-        let (Some(provider), Some(options)) = (self.provider.as_mut(), self.options) else {
-            return Err(DnsError::NotPlanned.into());
-        };
-        let existing = provider.list()?;
-        Ok(plan::plan(zone, &self.wanted, &existing, &options))
+/// The zones to plan: all, or the one `--zone` names.
+pub fn select<'d>(
+    dns: &'d crate::catalog::Dns,
+    only: Option<&str>,
+) -> Result<Vec<&'d Zone>, crate::hint::UnknownName> {
+    let Some(only) = only else {
+        return Ok(dns.zones.iter().collect());
+    };
+    let given = only.trim_end_matches('.').to_ascii_lowercase();
+    let known: Vec<&str> = dns.zones.iter().map(|zone| zone.name.as_str()).collect();
+    crate::hint::check_known("zone", "zones", std::slice::from_ref(&given), &known)?;
+    Ok(dns.zones.iter().filter(|zone| zone.name == given).collect())
+}
+
+/// Runs `work` on every zone and returns the results in zone order: zones at one provider (the
+/// same kind and endpoint) one after another, different providers side by side.
+pub fn side_by_side<T: Send>(
+    zones: &[&Zone],
+    work: impl Fn(usize, &Zone) -> anyhow::Result<T> + Sync,
+) -> Vec<anyhow::Result<T>> {
+    let endpoint = |zone: &Zone| {
+        (
+            zone.provider,
+            zone.url.clone(),
+            zone.path.as_ref().map(|_| zone.name.clone()),
+        )
+    };
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    for (index, zone) in zones.iter().enumerate() {
+        match groups
+            .iter_mut()
+            .find(|group| endpoint(zones[group[0]]) == endpoint(zone))
+        {
+            Some(group) => group.push(index),
+            None => groups.push(vec![index]),
+        }
     }
+    if groups.len() == 1 {
+        return zones
+            .iter()
+            .enumerate()
+            .map(|(index, zone)| work(index, zone))
+            .collect();
+    }
+    let mut results: Vec<Option<anyhow::Result<T>>> = zones.iter().map(|_| None).collect();
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = groups
+            .iter()
+            .map(|group| {
+                let work = &work;
+                scope.spawn(move || {
+                    group
+                        .iter()
+                        .map(|&index| (index, work(index, zones[index])))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        for handle in handles {
+            // A worker that panicked leaves its zones without a result, reported below.
+            for (index, result) in handle.join().unwrap_or_default() {
+                results[index] = Some(result);
+            }
+        }
+    });
+    results
+        .into_iter()
+        .map(|result| result.unwrap_or_else(|| Err(anyhow::anyhow!("a DNS worker thread stopped"))))
+        .collect()
+}
+
+/// What reading a zone needs from the catalog and the command line.
+struct Read<'a> {
+    catalog: &'a Catalog,
+    owner: &'a str,
+    create_zone: bool,
+    options: plan::Options,
+}
+
+impl Read<'_> {
+    /// Opens the zone's provider, reads the zone and plans it.
+    fn zone(&self, zone: &Zone, log: Log) -> anyhow::Result<(Zoned, Plan)> {
+        let mut provider = providers::open(zone, self.catalog, self.owner, self.create_zone, log)?;
+        let live = provider
+            .list()
+            .with_context(|| format!("cannot read zone `{}` from {}", zone.zone, provider.name()))?;
+        let wanted: Vec<Rrset> = desired(self.catalog, &zone.name)
+            .into_iter()
+            .map(|rrset| provider.normalize(rrset))
+            .collect();
+        let options = plan::Options {
+            purge: zone.purge,
+            ..self.options
+        };
+        let owners = Owners::new(provider.keeping(), self.owner, &live.rrsets, live.marks);
+        let plan = plan::plan(&zone.zone, &wanted, &live.rrsets, &owners, &options);
+        let zoned = Zoned {
+            settings: zone.clone(),
+            provider,
+            wanted,
+            owner: self.owner.to_string(),
+            options,
+        };
+        Ok((zoned, plan))
+    }
+}
+
+/// Applies one zone's plan; a write that timed out is followed by one re-read and re-plan.
+fn apply_zone(
+    ui: &Ui,
+    zoned: &mut Zoned,
+    plan: &Plan,
+    progress: &mut dyn FnMut(usize),
+) -> anyhow::Result<String> {
+    let provider_name = zoned.provider.name();
+    if plan.is_empty() {
+        return Ok(format!("no changes for zone {}", plan.zone));
+    }
+    let mut result = zoned.provider.apply(&plan.changes, progress);
+    let mut replanned = "";
+    if let Err(failure) = &result
+        && unsure_write(failure)
+    {
+        // The server may have applied the write that timed out: read the zone again and send
+        // only what is still missing, once.
+        ui.status("a write timed out; reading the zone again before going on");
+        let again = replan(zoned, &plan.zone)?;
+        replanned = " after re-reading the zone once";
+        result = if again.is_empty() {
+            Ok(())
+        } else {
+            zoned.provider.apply(&again.changes, &mut |_| {})
+        };
+    }
+    result.map_err(|failure| part_way(ui, plan, provider_name, failure))?;
+    Ok(format!(
+        "applied {} changes to zone {} ({} HTTP requests{replanned})",
+        plan.changes.len(),
+        plan.zone,
+        zoned.provider.requests()
+    ))
+}
+
+/// The plan again, against the zone as it is now.
+fn replan(zoned: &mut Zoned, zone: &str) -> anyhow::Result<Plan> {
+    let live = zoned.provider.list()?;
+    let owners = Owners::new(
+        zoned.provider.keeping(),
+        &zoned.owner,
+        &live.rrsets,
+        live.marks,
+    );
+    Ok(plan::plan(
+        zone,
+        &zoned.wanted,
+        &live.rrsets,
+        &owners,
+        &zoned.options,
+    ))
 }
 
 /// Whether the failure is a write that timed out (the server may have applied it).
@@ -233,7 +441,7 @@ fn unsure_write(failure: &providers::ApplyError) -> bool {
 
 /// Lists what was and was not applied, and says whether running again converges.
 fn part_way(
-    cx: &Context<'_>,
+    ui: &Ui,
     plan: &Plan,
     provider: &str,
     failure: providers::ApplyError,
@@ -247,9 +455,8 @@ fn part_way(
         }
     };
     let applied = failure.applied.min(plan.changes.len());
-    cx.ui
-        .status(&format!("applied: {}", listed(&plan.changes[..applied])));
-    cx.ui.status(&format!(
+    ui.status(&format!("applied: {}", listed(&plan.changes[..applied])));
+    ui.status(&format!(
         "not applied: {}",
         listed(&plan.changes[applied..])
     ));

@@ -67,7 +67,7 @@ impl Machines {
         api_url: &str,
         app: &str,
         token: Secret,
-        log: Box<dyn Fn(&str)>,
+        log: crate::ui::Log,
     ) -> anyhow::Result<Self> {
         Ok(Self {
             http: Http::new("fly", api_url, token, Auth::Bearer, None, log)?,

@@ -28,6 +28,9 @@ pub trait Report {
     }
 }
 
+/// Where debug lines go: what `Ui::logger` hands to HTTP clients (any thread).
+pub type Log = Box<dyn Fn(&str) + Send + Sync>;
+
 pub struct Ui {
     output: Output,
     quiet: bool,
@@ -103,7 +106,7 @@ impl Ui {
     }
 
     /// A logger for `-v` detail that a long-lived component (an HTTP client) can keep.
-    pub fn logger(&self) -> Box<dyn Fn(&str)> {
+    pub fn logger(&self) -> crate::ui::Log {
         let (verbose, color) = (self.verbose > 0, self.color);
         Box::new(move |message| {
             if verbose {

@@ -283,19 +283,22 @@ impl Drop for Daemon {
     }
 }
 
-/// Asserts a `dns-preview` text shows changes and that every one is an ownership marker's
-/// (created, or widened to another type): no record itself changes.
+/// Asserts a `dns-preview --adopt` text shows changes and that every one writes ownership only:
+/// a mark beside the records (`*`, PowerDNS and Cloudflare) or a marker rrset created or widened
+/// (Gandi); no record itself changes and nothing conflicts.
 #[track_caller]
 pub fn assert_only_ownership_changes(preview: &str) {
     let changes: Vec<&str> = preview
         .lines()
-        .filter(|line| line.trim_start().starts_with(['+', '~', '-']))
+        .map(str::trim_start)
+        .filter(|line| line.starts_with(['+', '~', '-', '*', '!']))
         .collect();
     assert!(
         !changes.is_empty()
-            && changes
-                .iter()
-                .all(|line| line.contains("TXT 300 heritage=boma")),
+            && changes.iter().all(|line| {
+                (line.starts_with('*') && line.ends_with("(ownership mark only)"))
+                    || (line.starts_with(['+', '~']) && line.contains("TXT 300 heritage=boma v=2"))
+            }),
         "only ownership to take:\n{preview}"
     );
 }

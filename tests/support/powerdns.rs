@@ -12,6 +12,7 @@ pub struct PowerDns {
     pub api: String,
     pub dns_port: u16,
     pub config_dir: PathBuf,
+    db: PathBuf,
     _daemon: Daemon,
     _dir: tempfile::TempDir,
 }
@@ -41,7 +42,7 @@ impl PowerDns {
         let config = format!(
             "launch=gsqlite3\ngsqlite3-database={}\napi=yes\napi-key={API_KEY}\nwebserver=yes\nwebserver-address=127.0.0.1\n\
              webserver-port={api_port}\nwebserver-allow-from=127.0.0.0/8\nlocal-address=127.0.0.1\nlocal-port={dns_port}\n\
-             socket-dir={}\nloglevel=3\n",
+             socket-dir={}\nloglevel=3\nzone-cache-refresh-interval=0\n",
             db.display(),
             dir.path().display()
         );
@@ -70,6 +71,7 @@ impl PowerDns {
             api: format!("http://127.0.0.1:{api_port}"),
             dns_port,
             config_dir: dir.path().to_path_buf(),
+            db: db.clone(),
             _daemon: daemon,
             _dir: dir,
         })
@@ -100,6 +102,45 @@ impl PowerDns {
             .collect();
         lines.sort();
         lines
+    }
+
+    /// The backend's record rows (`id name type content ttl`, one per line, markers left out):
+    /// equal before and after a run, the run did not touch a record.
+    pub fn record_rows(&self) -> String {
+        self.sql(
+            "select id, name, type, content, ttl from records \
+             where type != 'SOA' and name not like '\\_boma.%' escape '\\' order by id",
+        )
+    }
+
+    /// The backend's comments as `name type account content` lines.
+    pub fn comments(&self) -> Vec<String> {
+        self.sql("select name, type, account, comment from comments order by name, type")
+            .lines()
+            .map(|line| line.replace('|', " "))
+            .collect()
+    }
+
+    fn sql(&self, query: &str) -> String {
+        let output = Command::new("sqlite3")
+            .arg(&self.db)
+            .arg(query)
+            .output()
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(output.status.success(), "sqlite3: {}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
+    /// Creates `zone` the way an operator would, outside boma (served at once: the zone cache
+    /// is off in this server's config, or it would learn of the zone only minutes later).
+    pub fn create_zone(&self, zone: &str) {
+        let status = Command::new("pdnsutil")
+            .arg(format!("--config-dir={}", self.config_dir.display()))
+            .args(["create-zone", zone])
+            .stdout(Stdio::null())
+            .status()
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(status.success(), "pdnsutil create-zone failed");
     }
 
     /// Adds a record behind boma's back, as another tool or a person would.

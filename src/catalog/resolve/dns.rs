@@ -5,17 +5,21 @@ use std::path::Path;
 
 use toml::Spanned;
 
-use super::super::model::{Dns, DnsProvider};
+use toml::de::DeValue;
+
+use super::super::model::{Dns, DnsProvider, Zone, ZoneNames};
 use super::super::parse::{Reader, Value};
 use super::super::schema;
 use super::super::values::{check_url, is_hostname};
 use super::check_secret;
+use crate::dns::ownership::{DEFAULT_OWNER, check_owner};
 use crate::secret::SecretRef;
 
 pub const DEFAULT_MAX_CHANGE_PERCENT: u8 = 30;
 pub const DEFAULT_BATCH_SIZE: usize = 200;
 
-/// `[dns]`, and its `[[dns.records]]` left unread for `records` (each entry is checked alone).
+/// `[dns]` (one zone, or `owner` and `[dns.zones.NAME]` tables), and its `[[dns.records]]` left
+/// unread for `records` (each entry is checked alone).
 pub fn dns<'t>(
     reader: &mut Reader<'t>,
     dir: &Path,
@@ -24,20 +28,131 @@ pub fn dns<'t>(
     let Some(mut value) = reader.take("dns") else {
         return (None, None);
     };
-    let declared = match value.get_mut() {
-        toml::de::DeValue::Table(table) => table.remove("records"),
-        _ => None,
+    let (declared, owner, zones) = match value.get_mut() {
+        DeValue::Table(table) => (
+            table.remove("records"),
+            table.remove("owner"),
+            table.remove("zones"),
+        ),
+        _ => (None, None, None),
     };
-    (dns_settings(reader, dir, secrets, value), declared)
+    let owner = owner.and_then(|owner| read_owner(reader, owner));
+    let named_zones = zones.is_some();
+    let zones = match zones {
+        Some(zones) => several(reader, dir, secrets, value, zones),
+        None => zone(reader, dir, secrets, value, None)
+            .into_iter()
+            .collect(),
+    };
+    if zones.is_empty() {
+        return (None, declared);
+    }
+    let owner = owner.unwrap_or_else(|| DEFAULT_OWNER.to_string());
+    let dns = Dns {
+        owner,
+        zones,
+        named_zones,
+    };
+    (Some(dns), declared)
 }
 
-fn dns_settings<'t>(
+fn read_owner<'t>(reader: &mut Reader<'t>, value: Value<'t>) -> Option<String> {
+    let owner: Spanned<String> = reader.read(value, "dns.owner")?;
+    match check_owner(owner.get_ref()) {
+        Ok(()) => Some(owner.into_inner()),
+        Err(why) => {
+            reader.error_with_hint(
+                owner.span(),
+                format!(
+                    "`dns.owner`: `{}` cannot be an owner: {why}",
+                    owner.get_ref()
+                ),
+                "e.g. owner = \"homelab\"",
+            );
+            None
+        }
+    }
+}
+
+/// `[dns.zones.NAME]` tables; `[dns]` itself then holds only `owner` and `records`.
+fn several<'t>(
+    reader: &mut Reader<'t>,
+    dir: &Path,
+    secrets: &BTreeMap<String, SecretRef>,
+    rest: Value<'t>,
+    zones: Value<'t>,
+) -> Vec<Zone> {
+    if let DeValue::Table(table) = rest.get_ref() {
+        for (key, _) in table.iter() {
+            reader.error_with_hint(
+                key.span(),
+                format!(
+                    "`dns.{}` beside [dns.zones]: with several zones each zone has its own settings",
+                    key.get_ref()
+                ),
+                "move it into each [dns.zones.NAME] table",
+            );
+        }
+    }
+    let span = zones.span();
+    let DeValue::Table(table) = zones.into_inner() else {
+        reader.error_with_hint(
+            span,
+            "`dns.zones` must be a table of named zones",
+            "write each zone as [dns.zones.NAME]",
+        );
+        return Vec::new();
+    };
+    let mut zones: Vec<(std::ops::Range<usize>, Zone)> = Vec::new();
+    for (key, value) in table {
+        let name = key.get_ref().to_string();
+        let span = key.span();
+        if let Some(zone) = zone(reader, dir, secrets, value, Some(&name)) {
+            zones.push((span, zone));
+        }
+    }
+    if zones.is_empty() {
+        reader.error_with_hint(
+            span,
+            "`dns.zones` declares no zone",
+            "add a [dns.zones.NAME] table with provider and zone",
+        );
+    }
+    // Two zones of one domain may split it only by kind of name (split horizon).
+    for (index, (span, zone)) in zones.iter().enumerate() {
+        if let Some((_, first)) = zones[..index]
+            .iter()
+            .find(|(_, other)| other.zone == zone.zone && overlap(other.names, zone.names))
+        {
+            reader.error_with_hint(
+                span.clone(),
+                format!(
+                    "`dns.zones.{}`: zone `{}` carries the same names as `dns.zones.{}`",
+                    zone.name, zone.zone, first.name
+                ),
+                "give the two zones of one domain different `names` (\"private\" and \"public\")",
+            );
+        }
+    }
+    let mut zones: Vec<Zone> = zones.into_iter().map(|(_, zone)| zone).collect();
+    zones.sort_by(|a, b| a.name.cmp(&b.name));
+    zones
+}
+
+fn overlap(a: ZoneNames, b: ZoneNames) -> bool {
+    a == b || a == ZoneNames::All || b == ZoneNames::All
+}
+
+/// One zone's settings; `name` is `NAME` of `[dns.zones.NAME]`, `None` for `[dns]` itself.
+fn zone<'t>(
     reader: &mut Reader<'t>,
     dir: &Path,
     secrets: &BTreeMap<String, SecretRef>,
     value: Value<'t>,
-) -> Option<Dns> {
-    let raw: schema::Dns = reader.read(value, "dns")?;
+    name: Option<&str>,
+) -> Option<Zone> {
+    let prefix = name.map_or_else(|| "dns".to_string(), |name| format!("dns.zones.{name}"));
+    let raw: schema::Dns = reader.read(value, &prefix)?;
     let provider = *raw.provider.get_ref();
     let zone = raw
         .zone
@@ -47,13 +162,25 @@ fn dns_settings<'t>(
     if !is_hostname(&zone) {
         reader.error(
             raw.zone.span(),
-            format!("`dns.zone`: `{}` is not a domain name", raw.zone.get_ref()),
+            format!(
+                "`{prefix}.zone`: `{}` is not a domain name",
+                raw.zone.get_ref()
+            ),
         );
     }
-    check_credentials(reader, secrets, &raw);
-    check_provider_keys(reader, &raw, &zone);
-    check_limits(reader, &raw);
-    Some(Dns {
+    let keys = Keys {
+        prefix: &prefix,
+        raw: &raw,
+    };
+    keys.check_credentials(reader, secrets);
+    keys.check_provider_keys(reader, &zone);
+    keys.check_limits(reader);
+    Some(Zone {
+        name: name.map_or_else(|| zone.clone(), str::to_string),
+        names: raw
+            .names
+            .as_ref()
+            .map_or(ZoneNames::All, |names| *names.get_ref()),
         provider,
         zone,
         credentials: raw.credentials.map(Spanned::into_inner),
@@ -74,114 +201,134 @@ fn dns_settings<'t>(
     })
 }
 
-/// API providers need a token secret; the zone file needs none.
-fn check_credentials(
-    reader: &mut Reader<'_>,
-    secrets: &BTreeMap<String, SecretRef>,
-    raw: &schema::Dns,
-) {
-    let provider = *raw.provider.get_ref();
-    match (&raw.credentials, provider != DnsProvider::Zonefile) {
-        (Some(credentials), true) => check_secret(reader, secrets, credentials, "dns.credentials"),
-        (None, true) => reader.error_with_hint(
-            raw.provider.span(),
-            format!(
-                "`dns.provider = \"{}\"` needs `credentials`",
-                provider_name(provider)
+/// A zone's keys, named in messages as `dns.KEY` or `dns.zones.NAME.KEY`.
+struct Keys<'a> {
+    prefix: &'a str,
+    raw: &'a schema::Dns,
+}
+
+impl Keys<'_> {
+    /// API providers need a token secret; the zone file needs none.
+    fn check_credentials(&self, reader: &mut Reader<'_>, secrets: &BTreeMap<String, SecretRef>) {
+        let (raw, prefix) = (self.raw, self.prefix);
+        let provider = *raw.provider.get_ref();
+        match (&raw.credentials, provider != DnsProvider::Zonefile) {
+            (Some(credentials), true) => check_secret(
+                reader,
+                secrets,
+                credentials,
+                format!("{prefix}.credentials"),
             ),
-            "name a [secrets] entry holding the API token: credentials = \"dns\"",
-        ),
-        (Some(credentials), false) => reader.error(
-            credentials.span(),
-            "`dns.credentials` is not used by the zonefile provider: remove it",
-        ),
-        (None, false) => {}
-    }
-}
-
-/// Reports `dns.KEY` when it is set for a provider other than `only`; returns whether it may be.
-fn only_for<T>(
-    reader: &mut Reader<'_>,
-    raw: &schema::Dns,
-    key: &str,
-    value: Option<&Spanned<T>>,
-    only: DnsProvider,
-) -> bool {
-    match value {
-        Some(value) if *raw.provider.get_ref() != only => {
-            let message = format!(
-                "`dns.{key}` is only for the {} provider",
-                provider_name(only)
-            );
-            reader.error(value.span(), message);
-            false
-        }
-        _ => true,
-    }
-}
-
-/// A key a provider cannot do without, reported at `provider = ...`.
-fn required_by(
-    reader: &mut Reader<'_>,
-    raw: &schema::Dns,
-    present: bool,
-    needs: DnsProvider,
-    message: &str,
-    hint: String,
-) {
-    if !present && *raw.provider.get_ref() == needs {
-        reader.error_with_hint(raw.provider.span(), message, hint);
-    }
-}
-
-fn check_provider_keys(reader: &mut Reader<'_>, raw: &schema::Dns, zone: &str) {
-    use DnsProvider::{Cloudflare, Powerdns, Zonefile};
-    let provider = *raw.provider.get_ref();
-    let path = raw.path.is_some();
-    required_by(
-        reader,
-        raw,
-        path,
-        Zonefile,
-        "the zonefile provider needs `dns.path`",
-        format!("e.g. path = \"zones/{zone}.zone\""),
-    );
-    only_for(reader, raw, "path", raw.path.as_ref(), Zonefile);
-    only_for(reader, raw, "server", raw.server.as_ref(), Powerdns);
-    let url = raw.url.is_some();
-    required_by(
-        reader,
-        raw,
-        url,
-        Powerdns,
-        "the powerdns provider needs `dns.url`",
-        "e.g. url = \"http://127.0.0.1:8081\"".to_string(),
-    );
-    if let Some(url) = &raw.url {
-        if provider == Zonefile {
-            reader.error(url.span(), "`dns.url` is not used by the zonefile provider");
-        } else if let Err(message) = check_url(url.get_ref()) {
-            reader.error(url.span(), format!("`dns.url`: {message}"));
+            (None, true) => reader.error_with_hint(
+                raw.provider.span(),
+                format!(
+                    "`{prefix}.provider = \"{}\"` needs `credentials`",
+                    provider_name(provider)
+                ),
+                "name a [secrets] entry holding the API token: credentials = \"dns\"",
+            ),
+            (Some(credentials), false) => reader.error(
+                credentials.span(),
+                format!("`{prefix}.credentials` is not used by the zonefile provider: remove it"),
+            ),
+            (None, false) => {}
         }
     }
-    if let Some(size) = raw.batch_size.as_ref()
-        && only_for(reader, raw, "batch_size", Some(size), Cloudflare)
-        && *size.get_ref() == 0
-    {
-        reader.error(size.span(), "`dns.batch_size` must be at least 1");
-    }
-}
 
-fn check_limits(reader: &mut Reader<'_>, raw: &schema::Dns) {
-    if let Some(percent) = raw
-        .max_change_percent
-        .as_ref()
-        .filter(|percent| *percent.get_ref() > 100)
-    {
-        reader.error(
-            percent.span(),
-            "`dns.max_change_percent` is a percentage: 0 to 100",
+    /// Reports `dns.KEY` when it is set for a provider other than `only`; returns whether it may be.
+    fn only_for<T>(
+        &self,
+        reader: &mut Reader<'_>,
+        key: &str,
+        value: Option<&Spanned<T>>,
+        only: DnsProvider,
+    ) -> bool {
+        match value {
+            Some(value) if *self.raw.provider.get_ref() != only => {
+                let message = format!(
+                    "`{}.{key}` is only for the {} provider",
+                    self.prefix,
+                    provider_name(only)
+                );
+                reader.error(value.span(), message);
+                false
+            }
+            _ => true,
+        }
+    }
+
+    /// A key a provider cannot do without, reported at `provider = ...`.
+    fn required_by(
+        &self,
+        reader: &mut Reader<'_>,
+        present: bool,
+        needs: DnsProvider,
+        message: String,
+        hint: String,
+    ) {
+        if !present && *self.raw.provider.get_ref() == needs {
+            reader.error_with_hint(self.raw.provider.span(), message, hint);
+        }
+    }
+
+    fn check_provider_keys(&self, reader: &mut Reader<'_>, zone: &str) {
+        use DnsProvider::{Cloudflare, Powerdns, Zonefile};
+        let (raw, prefix) = (self.raw, self.prefix);
+        let provider = *raw.provider.get_ref();
+        let path = raw.path.is_some();
+        self.required_by(
+            reader,
+            path,
+            Zonefile,
+            format!("the zonefile provider needs `{prefix}.path`"),
+            format!("e.g. path = \"zones/{zone}.zone\""),
         );
+        self.only_for(reader, "path", raw.path.as_ref(), Zonefile);
+        self.only_for(reader, "server", raw.server.as_ref(), Powerdns);
+        let url = raw.url.is_some();
+        self.required_by(
+            reader,
+            url,
+            Powerdns,
+            format!("the powerdns provider needs `{prefix}.url`"),
+            "e.g. url = \"http://127.0.0.1:8081\"".to_string(),
+        );
+        if let Some(url) = &raw.url {
+            if provider == Zonefile {
+                reader.error(
+                    url.span(),
+                    format!("`{prefix}.url` is not used by the zonefile provider"),
+                );
+            } else if let Err(message) = check_url(url.get_ref()) {
+                reader.error(url.span(), format!("`{prefix}.url`: {message}"));
+            }
+        }
+        if let Some(size) = raw.batch_size.as_ref()
+            && self.only_for(reader, "batch_size", Some(size), Cloudflare)
+            && *size.get_ref() == 0
+        {
+            reader.error(
+                size.span(),
+                format!("`{prefix}.batch_size` must be at least 1"),
+            );
+        }
+    }
+
+    fn check_limits(&self, reader: &mut Reader<'_>) {
+        if let Some(percent) = self
+            .raw
+            .max_change_percent
+            .as_ref()
+            .filter(|percent| *percent.get_ref() > 100)
+        {
+            reader.error(
+                percent.span(),
+                format!(
+                    "`{}.max_change_percent` is a percentage: 0 to 100",
+                    self.prefix
+                ),
+            );
+        }
     }
 }
 

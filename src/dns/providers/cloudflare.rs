@@ -1,5 +1,6 @@
 //! Cloudflare v4: zone id by name, paged reads on `total_pages`, and every change through the
-//! batch endpoint (deletes, patches, posts in one transaction per chunk).
+//! batch endpoint (deletes, patches, posts in one transaction per chunk). Ownership is each
+//! record's `comment`, set in the same operation as the record.
 
 use std::collections::HashMap;
 
@@ -7,7 +8,8 @@ use anyhow::{Context, bail};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use super::{ApplyError, Provider};
+use super::{ApplyError, Live, Provider};
+use crate::dns::ownership::Keeping;
 use crate::dns::plan::Change;
 use crate::dns::{Rrset, unquote_txt};
 use crate::http::{Auth, Http, MAX_PAGES, RateLimit};
@@ -25,6 +27,8 @@ pub struct Cloudflare {
     batch_size: usize,
     /// Record ids by (name, type, value): what patches and deletes address.
     ids: HashMap<(String, String, String), String>,
+    /// The ownership mark every written record carries as its comment.
+    mark: String,
 }
 
 impl Cloudflare {
@@ -32,8 +36,9 @@ impl Cloudflare {
         url: Option<&str>,
         zone: &str,
         token: Secret,
+        mark: String,
         batch_size: usize,
-        log: Box<dyn Fn(&str)>,
+        log: crate::ui::Log,
     ) -> anyhow::Result<Self> {
         let limit = RateLimit {
             requests: 1200,
@@ -53,6 +58,7 @@ impl Cloudflare {
             zone_id: None,
             batch_size: batch_size.max(1),
             ids: HashMap::new(),
+            mark,
         })
     }
 
@@ -90,8 +96,8 @@ impl Cloudflare {
         Ok(id)
     }
 
-    fn record_body(rrset: &Rrset, value: &str) -> Value {
-        let mut body = json!({ "type": rrset.record_type, "name": rrset.name, "ttl": rrset.ttl });
+    fn record_body(rrset: &Rrset, value: &str, mark: &str) -> Value {
+        let mut body = json!({ "type": rrset.record_type, "name": rrset.name, "ttl": rrset.ttl, "comment": mark });
         if let Some(proxied) = rrset.proxied {
             body["proxied"] = json!(proxied);
         }
@@ -131,7 +137,14 @@ impl Cloudflare {
                 rrset
                     .values
                     .iter()
-                    .map(|value| Self::record_body(rrset, value)),
+                    .map(|value| Self::record_body(rrset, value, &self.mark)),
+            ),
+            Change::Own { rrset } => patches.extend(
+                rrset
+                    .values
+                    .iter()
+                    .filter_map(|value| id(rrset, value))
+                    .map(|id| json!({ "id": id, "comment": self.mark })),
             ),
             Change::Delete { rrset } => deletes.extend(
                 rrset
@@ -144,7 +157,7 @@ impl Cloudflare {
                 for value in &old.values {
                     let Some(id) = id(old, value) else { continue };
                     if new.values.contains(value) {
-                        let mut body = Self::record_body(new, value);
+                        let mut body = Self::record_body(new, value, &self.mark);
                         body["id"] = json!(id);
                         patches.push(body);
                     } else {
@@ -155,7 +168,7 @@ impl Cloudflare {
                     new.values
                         .iter()
                         .filter(|value| !old.values.contains(value))
-                        .map(|value| Self::record_body(new, value)),
+                        .map(|value| Self::record_body(new, value, &self.mark)),
                 );
             }
         }
@@ -204,8 +217,13 @@ impl Provider for Cloudflare {
         "cloudflare"
     }
 
-    fn list(&mut self) -> anyhow::Result<Vec<Rrset>> {
+    fn keeping(&self) -> Keeping {
+        Keeping::Metadata
+    }
+
+    fn list(&mut self) -> anyhow::Result<Live> {
         let zone_id = self.zone_id()?;
+        let mut marks: HashMap<(String, String), Vec<String>> = HashMap::new();
         let mut grouped: HashMap<(String, String), Rrset> = HashMap::new();
         let mut page = 1;
         // The page count of the first answer: a count that changes while boma reads is refused.
@@ -244,6 +262,11 @@ impl Provider for Cloudflare {
                         id.to_string(),
                     );
                 }
+                // One entry per record, `""` for a record without a comment.
+                marks
+                    .entry((single.name.clone(), single.record_type.clone()))
+                    .or_default()
+                    .push(record["comment"].as_str().unwrap_or_default().to_string());
                 grouped
                     .entry((single.name.clone(), single.record_type.clone()))
                     .and_modify(|rrset| {
@@ -280,7 +303,7 @@ impl Provider for Cloudflare {
         }
         let mut rrsets: Vec<Rrset> = grouped.into_values().collect();
         rrsets.sort();
-        Ok(rrsets)
+        Ok(Live { rrsets, marks })
     }
 
     fn apply(
@@ -373,12 +396,12 @@ mod tests {
     fn record_bodies_split_mx_and_quote_txt() {
         let mx = Rrset::new("unit.tests", "MX", 300, vec!["10 mx.unit.tests.".into()]);
         assert_eq!(
-            Cloudflare::record_body(&mx, &mx.values[0]),
-            json!({"type": "MX", "name": "unit.tests", "ttl": 300, "priority": 10, "content": "mx.unit.tests"})
+            Cloudflare::record_body(&mx, &mx.values[0], "heritage=boma v=2 owner=boma"),
+            json!({"type": "MX", "name": "unit.tests", "ttl": 300, "comment": "heritage=boma v=2 owner=boma", "priority": 10, "content": "mx.unit.tests"})
         );
         let txt = Rrset::new("unit.tests", "TXT", 300, vec!["v=spf1 -all".into()]);
         assert_eq!(
-            Cloudflare::record_body(&txt, &txt.values[0])["content"],
+            Cloudflare::record_body(&txt, &txt.values[0], "")["content"],
             "\"v=spf1 -all\""
         );
     }

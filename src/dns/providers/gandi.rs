@@ -7,7 +7,7 @@ use anyhow::{Context, bail};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use super::{ApplyError, Provider};
+use super::{ApplyError, Live, Provider};
 use crate::dns::plan::Change;
 use crate::dns::{Rrset, from_wire, relative_name, to_wire};
 use crate::http::{Auth, Http, MAX_PAGES, RateLimit};
@@ -31,7 +31,7 @@ impl Gandi {
         url: Option<&str>,
         zone: &str,
         token: Secret,
-        log: Box<dyn Fn(&str)>,
+        log: crate::ui::Log,
     ) -> anyhow::Result<Self> {
         let limit = RateLimit {
             requests: 1000,
@@ -94,7 +94,7 @@ impl Provider for Gandi {
         "gandi"
     }
 
-    fn list(&mut self) -> anyhow::Result<Vec<Rrset>> {
+    fn list(&mut self) -> anyhow::Result<Live> {
         let mut rrsets = Vec::new();
         let mut url = format!("{}?page=1&per_page={PER_PAGE}", self.records_url);
         let mut read = std::collections::HashSet::new();
@@ -175,7 +175,7 @@ impl Provider for Gandi {
                 None => break,
             }
         }
-        Ok(rrsets)
+        Ok(rrsets.into())
     }
 
     fn apply(
@@ -197,6 +197,16 @@ impl Provider for Gandi {
                         .collect();
                     let body = json!({ "rrset_ttl": rrset.ttl.clamp(MIN_TTL, MAX_TTL), "rrset_values": values });
                     self.http.send(Method::PUT, &url, Some(&body))
+                }
+                // Gandi keeps ownership in marker rrsets, which the plan writes as records.
+                Change::Own { .. } => {
+                    return Err(ApplyError {
+                        applied,
+                        total,
+                        cause: anyhow::anyhow!(
+                            "gandi keeps ownership in `_boma` marker records, not beside the records"
+                        ),
+                    });
                 }
             };
             result.map_err(|error| ApplyError {

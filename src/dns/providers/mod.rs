@@ -5,22 +5,44 @@ pub mod gandi;
 pub mod powerdns;
 pub mod zonefile;
 
+use std::collections::HashMap;
+
 use super::Rrset;
+use super::ownership::Keeping;
 use super::plan::Change;
 
-pub trait Provider {
+/// A zone as a provider read it.
+#[derive(Debug, Default)]
+pub struct Live {
+    /// Every rrset in the zone, canonical (see `Rrset`).
+    pub rrsets: Vec<Rrset>,
+    /// Where ownership is metadata: the mark texts found on each (name, type).
+    pub marks: HashMap<(String, String), Vec<String>>,
+}
+
+impl From<Vec<Rrset>> for Live {
+    fn from(rrsets: Vec<Rrset>) -> Self {
+        Self {
+            rrsets,
+            marks: HashMap::new(),
+        }
+    }
+}
+
+pub trait Provider: Send {
     /// `zonefile`, `powerdns`, `gandi`, `cloudflare`: for messages.
     fn name(&self) -> &'static str;
 
-    /// Whether the zone is boma's alone (no ownership markers needed).
-    fn owns_everything(&self) -> bool {
-        false
+    /// Where the provider keeps ownership.
+    fn keeping(&self) -> Keeping {
+        Keeping::Markers
     }
 
-    /// Every rrset in the zone, canonical (see `Rrset`).
-    fn list(&mut self) -> anyhow::Result<Vec<Rrset>>;
+    /// The zone as it is.
+    fn list(&mut self) -> anyhow::Result<Live>;
 
-    /// Applies `changes` in order; `progress` is told how many are done after each write.
+    /// Applies `changes` in order, creates and updates with the ownership mark where the provider
+    /// keeps it beside the records; `progress` is told how many are done after each write.
     fn apply(
         &mut self,
         changes: &[Change],
@@ -49,14 +71,17 @@ pub struct ApplyError {
     pub cause: anyhow::Error,
 }
 
-/// Opens the catalog's provider, reading its credentials secret now (and only now).
+/// Opens a zone's provider, reading its credentials secret now (and only now). Records it writes
+/// carry `owner`'s mark where the provider keeps ownership beside them.
 pub fn open(
-    dns: &crate::catalog::Dns,
+    dns: &crate::catalog::Zone,
     catalog: &crate::catalog::Catalog,
+    owner: &str,
     create_zone: bool,
-    log: Box<dyn Fn(&str)>,
+    log: crate::ui::Log,
 ) -> anyhow::Result<Box<dyn Provider>> {
     use crate::catalog::DnsProvider;
+    let mark = super::ownership::Mark::text(owner, &[]);
     let token = || -> anyhow::Result<crate::secret::Secret> {
         let name = dns.credentials.as_deref().unwrap_or_default();
         let reference = catalog
@@ -77,6 +102,7 @@ pub fn open(
                 &dns.server,
                 &dns.zone,
                 token()?,
+                mark,
                 create_zone,
                 log,
             )?)
@@ -91,6 +117,7 @@ pub fn open(
             dns.url.as_deref(),
             &dns.zone,
             token()?,
+            mark,
             dns.batch_size,
             log,
         )?),

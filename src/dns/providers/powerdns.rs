@@ -1,11 +1,15 @@
 //! PowerDNS Authoritative through its HTTP API: the zone in one GET, changes in as few PATCHes
-//! as the 2 MB body limit allows, the zone created on request.
+//! as the 2 MB body limit allows, the zone created on request. Ownership is an rrset comment,
+//! written in the same PATCH entry as the records.
+
+use std::collections::HashMap;
 
 use anyhow::{Context, bail};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use super::{ApplyError, Provider};
+use super::{ApplyError, Live, Provider};
+use crate::dns::ownership::{Keeping, Mark};
 use crate::dns::plan::Change;
 use crate::dns::{Rrset, from_wire, to_wire};
 use crate::http::{Auth, Http};
@@ -21,6 +25,10 @@ pub struct PowerDns {
     zone: String,
     create_zone: bool,
     missing: bool,
+    /// The ownership mark every written rrset carries as its comment.
+    mark: String,
+    /// Comments people wrote on rrsets (not boma's marks): kept when boma rewrites the comments.
+    notes: HashMap<(String, String), Vec<Value>>,
 }
 
 impl PowerDns {
@@ -29,8 +37,9 @@ impl PowerDns {
         server: &str,
         zone: &str,
         key: Secret,
+        mark: String,
         create_zone: bool,
-        log: Box<dyn Fn(&str)>,
+        log: crate::ui::Log,
     ) -> anyhow::Result<Self> {
         let zones_url = format!("{url}/api/v1/servers/{server}/zones");
         Ok(Self {
@@ -40,6 +49,8 @@ impl PowerDns {
             zone: zone.to_string(),
             create_zone,
             missing: false,
+            mark,
+            notes: HashMap::new(),
         })
     }
 
@@ -57,7 +68,11 @@ impl Provider for PowerDns {
         "powerdns"
     }
 
-    fn list(&mut self) -> anyhow::Result<Vec<Rrset>> {
+    fn keeping(&self) -> Keeping {
+        Keeping::Metadata
+    }
+
+    fn list(&mut self) -> anyhow::Result<Live> {
         let response = match self.http.send(Method::GET, &self.zone_url, None) {
             Err(error) if error.status == Some(404) || error.status == Some(422) => {
                 if !self.create_zone {
@@ -68,7 +83,7 @@ impl Provider for PowerDns {
                     .into());
                 }
                 self.missing = true;
-                return Ok(Vec::new());
+                return Ok(Live::default());
             }
             other => other?,
         };
@@ -81,28 +96,56 @@ impl Provider for PowerDns {
                 self.zone
             );
         };
-        Ok(rrsets
-            .iter()
-            .map(|rrset| {
-                let record_type = rrset["type"].as_str().unwrap_or_default();
-                let values = rrset["records"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter(|record| !record["disabled"].as_bool().unwrap_or(false))
-                    .filter_map(|record| record["content"].as_str())
-                    .map(|content| from_wire(record_type, content))
+        let mut live = Live::default();
+        for rrset in rrsets {
+            let record_type = rrset["type"].as_str().unwrap_or_default();
+            let values = rrset["records"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|record| !record["disabled"].as_bool().unwrap_or(false))
+                .filter_map(|record| record["content"].as_str())
+                .map(|content| from_wire(record_type, content))
+                .collect();
+            let ttl = rrset["ttl"].as_u64().unwrap_or(0) as u32;
+            let parsed = Rrset::new(
+                rrset["name"].as_str().unwrap_or_default(),
+                record_type,
+                ttl,
+                values,
+            );
+            if parsed.values.is_empty() {
+                continue;
+            }
+            // boma's marks among the comments; other comments are people's notes, kept.
+            let key = (parsed.name.clone(), parsed.record_type.clone());
+            let (marks, notes): (Vec<&Value>, Vec<&Value>) = rrset["comments"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .partition(|comment| {
+                    comment["content"]
+                        .as_str()
+                        .is_some_and(|content| Mark::parse(content).is_some())
+                });
+            if !marks.is_empty() {
+                let marks = marks
+                    .iter()
+                    .filter_map(|comment| comment["content"].as_str())
+                    .map(str::to_string)
                     .collect();
-                let ttl = rrset["ttl"].as_u64().unwrap_or(0) as u32;
-                Rrset::new(
-                    rrset["name"].as_str().unwrap_or_default(),
-                    record_type,
-                    ttl,
-                    values,
-                )
-            })
-            .filter(|rrset| !rrset.values.is_empty())
-            .collect())
+                live.marks.insert(key.clone(), marks);
+            }
+            if !notes.is_empty() {
+                let notes = notes
+                    .into_iter()
+                    .map(|note| json!({ "content": note["content"], "account": note["account"] }))
+                    .collect();
+                self.notes.insert(key, notes);
+            }
+            live.rrsets.push(parsed);
+        }
+        Ok(live)
     }
 
     fn apply(
@@ -118,9 +161,20 @@ impl Provider for PowerDns {
                 cause,
             })?;
         }
+        let entries: Vec<Value> = changes
+            .iter()
+            .map(|change| {
+                let rrset = change.rrset();
+                let notes = self
+                    .notes
+                    .get(&(rrset.name.clone(), rrset.record_type.clone()))
+                    .map_or(&[][..], Vec::as_slice);
+                patch_entry(change, &self.mark, notes)
+            })
+            .collect();
         let mut applied = 0;
-        for chunk in chunks(changes) {
-            let body = json!({ "rrsets": chunk.iter().map(patch_entry).collect::<Vec<_>>() });
+        for chunk in chunks(&entries) {
+            let body = json!({ "rrsets": &entries[applied..applied + chunk] });
             self.http
                 .send(Method::PATCH, &self.zone_url, Some(&body))
                 .map_err(|error| ApplyError {
@@ -128,7 +182,7 @@ impl Provider for PowerDns {
                     total,
                     cause: error.into(),
                 })?;
-            applied += chunk.len();
+            applied += chunk;
             progress(applied);
         }
         Ok(())
@@ -139,12 +193,19 @@ impl Provider for PowerDns {
     }
 }
 
-fn patch_entry(change: &Change) -> Value {
+/// One rrset of a PATCH. A REPLACE without `records` keeps the records and replaces only the
+/// comments: that is how ownership is taken without touching the records.
+fn patch_entry(change: &Change, mark: &str, notes: &[Value]) -> Value {
     let rrset = change.rrset();
     let name = format!("{}.", rrset.name);
+    let mut comments = vec![json!({ "content": mark, "account": "boma" })];
+    comments.extend(notes.iter().cloned());
     match change {
         Change::Delete { .. } => {
             json!({ "name": name, "type": rrset.record_type, "changetype": "DELETE" })
+        }
+        Change::Own { .. } => {
+            json!({ "name": name, "type": rrset.record_type, "changetype": "REPLACE", "comments": comments })
         }
         Change::Create { .. } | Change::Update { .. } => {
             let records: Vec<Value> = rrset
@@ -155,25 +216,25 @@ fn patch_entry(change: &Change) -> Value {
                     json!({ "content": content, "disabled": false })
                 })
                 .collect();
-            json!({ "name": name, "type": rrset.record_type, "ttl": rrset.ttl, "changetype": "REPLACE", "records": records })
+            json!({ "name": name, "type": rrset.record_type, "ttl": rrset.ttl, "changetype": "REPLACE", "records": records, "comments": comments })
         }
     }
 }
 
-/// Consecutive runs of changes whose PATCH bodies stay under the limit.
-fn chunks(changes: &[Change]) -> Vec<&[Change]> {
+/// The lengths of consecutive runs of PATCH entries whose bodies stay under the limit.
+fn chunks(entries: &[Value]) -> Vec<usize> {
     let mut chunks = Vec::new();
     let (mut start, mut size) = (0, 0);
-    for (index, change) in changes.iter().enumerate() {
-        let entry = patch_entry(change).to_string().len() + 1;
-        if size + entry > MAX_BODY && index > start {
-            chunks.push(&changes[start..index]);
+    for (index, entry) in entries.iter().enumerate() {
+        let length = entry.to_string().len() + 1;
+        if size + length > MAX_BODY && index > start {
+            chunks.push(index - start);
             (start, size) = (index, 0);
         }
-        size += entry;
+        size += length;
     }
-    if start < changes.len() {
-        chunks.push(&changes[start..]);
+    if start < entries.len() {
+        chunks.push(entries.len() - start);
     }
     chunks
 }
@@ -184,7 +245,8 @@ mod tests {
 
     #[test]
     fn large_change_sets_split_under_the_body_limit() {
-        let changes: Vec<Change> = (0..20_000)
+        let mark = Mark::text("boma", &[]);
+        let entries: Vec<Value> = (0..20_000)
             .map(|i| Change::Create {
                 rrset: Rrset::new(
                     &format!("host-{i}.example.org"),
@@ -193,17 +255,34 @@ mod tests {
                     vec!["edge.example.net.".into()],
                 ),
             })
+            .map(|change| patch_entry(&change, &mark, &[]))
             .collect();
-        let chunks = chunks(&changes);
+        let chunks = chunks(&entries);
         assert!(chunks.len() >= 2);
-        assert_eq!(
-            chunks.iter().map(|chunk| chunk.len()).sum::<usize>(),
-            20_000
-        );
+        assert_eq!(chunks.iter().sum::<usize>(), 20_000);
+        let mut start = 0;
         for chunk in chunks {
-            let body =
-                json!({ "rrsets": chunk.iter().map(patch_entry).collect::<Vec<_>>() }).to_string();
+            let body = json!({ "rrsets": &entries[start..start + chunk] }).to_string();
             assert!(body.len() <= MAX_BODY + 100, "{}", body.len());
+            start += chunk;
         }
+    }
+
+    #[test]
+    fn taking_ownership_sends_comments_and_no_records() {
+        let rrset = Rrset::new("app.example.org", "A", 300, vec!["192.0.2.1".into()]);
+        let note = json!({ "content": "ask ops first", "account": "alice" });
+        let entry = patch_entry(
+            &Change::Own { rrset },
+            "heritage=boma v=2 owner=lab",
+            &[note],
+        );
+        assert_eq!(
+            entry,
+            json!({ "name": "app.example.org.", "type": "A", "changetype": "REPLACE", "comments": [
+                { "content": "heritage=boma v=2 owner=lab", "account": "boma" },
+                { "content": "ask ops first", "account": "alice" },
+            ] })
+        );
     }
 }

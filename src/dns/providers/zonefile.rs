@@ -6,7 +6,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 
-use super::{ApplyError, Provider};
+use super::{ApplyError, Live, Provider};
+use crate::dns::ownership::Keeping;
 use crate::dns::plan::Change;
 use crate::dns::{Rrset, from_wire, relative_name, to_wire};
 
@@ -135,17 +136,17 @@ impl Provider for ZoneFile {
         "zonefile"
     }
 
-    fn owns_everything(&self) -> bool {
-        true
+    fn keeping(&self) -> Keeping {
+        Keeping::Whole
     }
 
-    fn list(&mut self) -> anyhow::Result<Vec<Rrset>> {
+    fn list(&mut self) -> anyhow::Result<Live> {
         self.read = read_zone(&self.path)?;
         if let Some(bytes) = &self.read {
             let text = String::from_utf8_lossy(bytes).into_owned();
             self.parse(&text)?;
         }
-        Ok(self.current.clone())
+        Ok(self.current.clone().into())
     }
 
     fn apply(
@@ -169,6 +170,8 @@ impl Provider for ZoneFile {
                     records.push(new.clone());
                 }
                 Change::Create { rrset } => records.push(rrset.clone()),
+                // The file is boma's whole: there is no mark to write.
+                Change::Own { .. } => {}
             }
         }
         let serial = self.serial + 1;
