@@ -318,7 +318,10 @@ async fn import_prints_the_zone_as_records_that_then_need_only_ownership() {
     let pasted = fragment.matches("[[dns.records]]").count();
     assert!(patches.len() >= pasted, "{} < {pasted}", patches.len());
     for patch in &patches {
-        let keys: Vec<&String> = patch.as_object().map(|o| o.keys().collect()).unwrap_or_default();
+        let keys: Vec<&String> = patch
+            .as_object()
+            .map(|o| o.keys().collect())
+            .unwrap_or_default();
         assert_eq!(keys, ["comment", "id"], "{patch}");
         assert_eq!(patch["comment"], MARK);
     }

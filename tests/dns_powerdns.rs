@@ -183,10 +183,7 @@ fn wrong_key_names_provider_request_and_status() {
 
 /// A catalog owned by `owner` with services `(name, ip)` in example.org.
 fn owned_catalog(api: &str, owner: &str, services: &[(&str, &str)], extra: &str) -> String {
-    catalog(api, services).replace(
-        "[dns]\n",
-        &format!("[dns]\nowner = \"{owner}\"\n{extra}"),
-    )
+    catalog(api, services).replace("[dns]\n", &format!("[dns]\nowner = \"{owner}\"\n{extra}"))
 }
 
 #[test]
@@ -196,7 +193,12 @@ fn two_catalogs_share_a_zone_without_touching_each_others_records() {
     };
     pdns.create_zone("example.org");
     let team_a = Boma::new()
-        .catalog(&owned_catalog(&pdns.api, "team-a", &[("app", "192.0.2.10")], ""))
+        .catalog(&owned_catalog(
+            &pdns.api,
+            "team-a",
+            &[("app", "192.0.2.10")],
+            "",
+        ))
         .env("PDNS_KEY", API_KEY);
     team_a.run_with(["dns-up"]).success();
     // Team B declares its own service, and (by mistake) team A's name and apex TXT too.
@@ -220,9 +222,17 @@ fn two_catalogs_share_a_zone_without_touching_each_others_records() {
     // deletes the other's records.
     let team_b = team_b.file(
         "services.toml",
-        owned_catalog(&pdns.api, "team-b", &[("wiki", "192.0.2.20")], "purge = true\n")
-            .replace("values = [\"v=spf1 -all\"]", "values = [\"v=spf1 mx -all\"]")
-            .replace("name = \"@\"", "name = \"b\""),
+        owned_catalog(
+            &pdns.api,
+            "team-b",
+            &[("wiki", "192.0.2.20")],
+            "purge = true\n",
+        )
+        .replace(
+            "values = [\"v=spf1 -all\"]",
+            "values = [\"v=spf1 mx -all\"]",
+        )
+        .replace("name = \"@\"", "name = \"b\""),
     );
     team_b.run_with(["dns-up"]).success();
     let again = team_a.run_with(["dns-preview", "--exit-code"]);
@@ -250,14 +260,29 @@ fn a_zone_written_by_the_previous_release_is_migrated_without_touching_records()
     // `_boma` TXT marker per name that names no owner and no format.
     pdns.create_zone("example.org");
     pdns.add_foreign("example.org", "app", "A", "192.0.2.10");
-    pdns.add_foreign("example.org", "_boma.app", "TXT", "\"heritage=boma types=A\"");
+    pdns.add_foreign(
+        "example.org",
+        "_boma.app",
+        "TXT",
+        "\"heritage=boma types=A\"",
+    );
     pdns.add_foreign("example.org", "@", "TXT", "\"v=spf1 -all\"");
     pdns.add_foreign("example.org", "_boma", "TXT", "\"heritage=boma types=TXT\"");
     pdns.add_foreign("example.org", "gone", "A", "192.0.2.12");
-    pdns.add_foreign("example.org", "_boma.gone", "TXT", "\"heritage=boma types=A\"");
+    pdns.add_foreign(
+        "example.org",
+        "_boma.gone",
+        "TXT",
+        "\"heritage=boma types=A\"",
+    );
     let rows = pdns.record_rows();
     let boma = Boma::new()
-        .catalog(&owned_catalog(&pdns.api, "homelab", &[("app", "192.0.2.10")], ""))
+        .catalog(&owned_catalog(
+            &pdns.api,
+            "homelab",
+            &[("app", "192.0.2.10")],
+            "",
+        ))
         .env("PDNS_KEY", API_KEY);
     let preview = boma.run_with(["dns-preview"]);
     preview
@@ -266,7 +291,11 @@ fn a_zone_written_by_the_previous_release_is_migrated_without_touching_records()
         .stdout_has("- TXT 300 heritage=boma types=A")
         .stdout_has("- A 300 192.0.2.12")
         .stdout_has("0 to create, 0 to update, 4 to delete, 2 to mark as owned, 0 unchanged");
-    assert!(!preview.stdout.contains('!'), "no conflict: {}", preview.stdout);
+    assert!(
+        !preview.stdout.contains('!'),
+        "no conflict: {}",
+        preview.stdout
+    );
     boma.run_with(["dns-up"]).success();
     // The kept records' rows are the very same rows (same ids); only the removed service's went.
     let kept: Vec<&str> = rows

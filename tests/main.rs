@@ -15,6 +15,7 @@ mod dns_gandi;
 mod dns_import;
 mod dns_powerdns;
 mod dns_zonefile;
+mod dns_zones;
 mod edge_nginx;
 mod fly_deploy;
 mod hostile;

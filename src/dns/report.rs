@@ -194,7 +194,10 @@ pub fn markdown(plan: &DnsPlan) -> String {
     let summary = if plan.zones.len() > 1 {
         total(plan)
     } else {
-        plan.zones.first().map(|zone| zone.plan.summary()).unwrap_or_default()
+        plan.zones
+            .first()
+            .map(|zone| zone.plan.summary())
+            .unwrap_or_default()
     };
     out.push_str(&format!(
         "**{}** · checksum `{}`\n",
@@ -229,10 +232,10 @@ fn zone_markdown(zone: &ZonePlan, named: bool) -> String {
             ));
         }
         for conflict in &plan.conflicts {
-            let owner = conflict
-                .owner
-                .as_ref()
-                .map_or_else(|| "not owned by boma".to_string(), |owner| format!("owner `{owner}`"));
+            let owner = conflict.owner.as_ref().map_or_else(
+                || "not owned by boma".to_string(),
+                |owner| format!("owner `{owner}`"),
+            );
             out.push_str(&format!(
                 "| ! | {} | {} | {} | {owner}: {} |\n",
                 conflict.wanted.name,

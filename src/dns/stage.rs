@@ -266,7 +266,8 @@ impl Stage for DnsStage {
 }
 
 fn lock<T>(slot: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    slot.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    slot.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// The zones to plan: all, or the one `--zone` names.
@@ -352,9 +353,9 @@ impl Read<'_> {
     /// Opens the zone's provider, reads the zone and plans it.
     fn zone(&self, zone: &Zone, log: Log) -> anyhow::Result<(Zoned, Plan)> {
         let mut provider = providers::open(zone, self.catalog, self.owner, self.create_zone, log)?;
-        let live = provider
-            .list()
-            .with_context(|| format!("cannot read zone `{}` from {}", zone.zone, provider.name()))?;
+        let live = provider.list().with_context(|| {
+            format!("cannot read zone `{}` from {}", zone.zone, provider.name())
+        })?;
         let wanted: Vec<Rrset> = desired(self.catalog, &zone.name)
             .into_iter()
             .map(|rrset| provider.normalize(rrset))
@@ -440,12 +441,7 @@ fn unsure_write(failure: &providers::ApplyError) -> bool {
 }
 
 /// Lists what was and was not applied, and says whether running again converges.
-fn part_way(
-    ui: &Ui,
-    plan: &Plan,
-    provider: &str,
-    failure: providers::ApplyError,
-) -> anyhow::Error {
+fn part_way(ui: &Ui, plan: &Plan, provider: &str, failure: providers::ApplyError) -> anyhow::Error {
     let listed = |changes: &[plan::Change]| {
         let names: Vec<String> = changes.iter().map(describe).collect();
         if names.is_empty() {

@@ -127,7 +127,11 @@ impl PowerDns {
             .arg(query)
             .output()
             .unwrap_or_else(|e| panic!("{e}"));
-        assert!(output.status.success(), "sqlite3: {}", String::from_utf8_lossy(&output.stderr));
+        assert!(
+            output.status.success(),
+            "sqlite3: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
         String::from_utf8_lossy(&output.stdout).into_owned()
     }
 
