@@ -43,13 +43,14 @@ fn a_zone_files_hand_made_records_come_back_as_a_fragment_that_changes_nothing()
     boma.run_with(["dns-preview", "--exit-code"])
         .success()
         .stdout_has("no changes");
-    // Nothing left to import; --zone names only the catalog's zone.
-    boma.run_with(["dns-import"])
+    // Nothing left to import; --zone names one of the catalog's zones.
+    boma.run_with(["dns-import", "--zone", "public"])
         .success()
         .stderr_has("0 records to paste");
-    boma.run_with(["dns-import", "--zone", "example.net"])
+    boma.run_with(["dns-import", "--zone", "publc"])
         .code(2)
-        .stderr_has("did you mean `example.org`?");
+        .stderr_has("zone `publc` is not in the catalog")
+        .stderr_has("did you mean `public`? zones: ops, public");
 }
 
 #[test]

@@ -17,7 +17,11 @@ fn catalog(services: &[(&str, &str)]) -> String {
 }
 
 fn zone(boma: &Boma) -> String {
-    std::fs::read_to_string(boma.path().join("zones/example.org.zone")).unwrap_or_default()
+    zone_file(boma, "example.org")
+}
+
+fn zone_file(boma: &Boma, zone: &str) -> String {
+    std::fs::read_to_string(boma.path().join(format!("zones/{zone}.zone"))).unwrap_or_default()
 }
 
 fn check_zone(boma: &Boma) {
@@ -196,10 +200,17 @@ fn the_shipped_catalog_works_out_of_the_box() {
     let boma = Boma::new().catalog(&shipped);
     boma.run_with(["dns-up"])
         .success()
-        .stderr_has("applied 12 changes to zone example.org");
+        .stderr_has("applied 5 changes to zone ops.example.org")
+        .stderr_has("applied 8 changes to zone example.org");
     check_zone(&boma);
+    let private = zone_file(&boma, "ops.example.org");
+    assert!(
+        private.contains("grafana 300 IN A 100.101.102.103\n") && !private.contains("docs"),
+        "private names only: {private}"
+    );
     boma.run_with(["dns-up"])
         .success()
+        .stderr_has("no changes for zone ops.example.org")
         .stderr_has("no changes for zone example.org");
 }
 

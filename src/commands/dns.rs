@@ -53,12 +53,17 @@ pub fn import(global: &Global, args: &DnsImportArgs, ui: &Ui) -> anyhow::Result<
     let results = side_by_side(&zones, |_, zone| import_zone(&catalog, zone, ui));
     let mut text = String::new();
     let mut imports = Vec::new();
+    let several = zones.len() > 1;
     for (zone, result) in zones.iter().zip(results) {
         let (fragment, imported) = result?;
-        if !text.is_empty() {
-            text.push('\n');
+        // With several zones, a zone with nothing to import adds no fragment.
+        let nothing = imported.records.is_empty() && imported.skipped.is_empty();
+        if !(several && nothing) {
+            if !text.is_empty() {
+                text.push('\n');
+            }
+            text.push_str(&fragment);
         }
-        text.push_str(&fragment);
         imports.push(ZoneImport {
             zone: zone.name.clone(),
             imported,
