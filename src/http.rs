@@ -139,6 +139,17 @@ impl Http {
         url: &str,
         body: Option<&serde_json::Value>,
     ) -> Result<Response, HttpError> {
+        let body = body.map(|body| serde_json::to_vec(body).unwrap_or_default());
+        self.send_json(method, url, body)
+    }
+
+    /// `send` with a JSON body already serialized (large bodies are built as text once).
+    pub fn send_json(
+        &self,
+        method: Method,
+        url: &str,
+        body: Option<Vec<u8>>,
+    ) -> Result<Response, HttpError> {
         let request = format!("{method} {}", path_of(url));
         let target = origin_of(url).unwrap_or_default();
         if target != self.origin {
@@ -156,8 +167,10 @@ impl Http {
             self.wait_for_rate_limit();
             let started = Instant::now();
             let mut builder = self.client.request(method.clone(), url);
-            if let Some(body) = body {
-                builder = builder.json(body);
+            if let Some(body) = &body {
+                builder = builder
+                    .header(reqwest::header::CONTENT_TYPE, "application/json")
+                    .body(body.clone());
             }
             self.requests.set(self.requests.get() + 1);
             let result = builder.send().map(|response| {

@@ -326,3 +326,50 @@ async fn import_prints_the_zone_as_records_that_then_need_only_ownership() {
         assert_eq!(patch["comment"], MARK);
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_previous_releases_markers_become_comments_in_one_batch() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/client/v4/zones"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(zones()))
+        .mount(&server)
+        .await;
+    // The zone as the previous release left it: records without comments and `_boma` markers
+    // that name no owner.
+    let records = json!({
+        "success": true,
+        "result_info": { "page": 1, "per_page": 100, "total_pages": 1, "count": 4, "total_count": 4 },
+        "result": [
+            { "id": "r-app", "type": "A", "name": "app.unit.tests", "content": "192.0.2.1", "ttl": 300, "proxied": false },
+            { "id": "r-edge", "type": "A", "name": "edge.unit.tests", "content": "192.0.2.5", "ttl": 300, "proxied": true },
+            { "id": "m-app", "type": "TXT", "name": "_boma.app.unit.tests", "content": "\"heritage=boma types=A\"", "ttl": 300 },
+            { "id": "m-edge", "type": "TXT", "name": "_boma.edge.unit.tests", "content": "\"heritage=boma types=A\"", "ttl": 300 },
+        ],
+    });
+    Mock::given(method("GET"))
+        .and(path(format!("/client/v4/zones/{ZONE_ID}/dns_records")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(records))
+        .mount(&server)
+        .await;
+    // The marks are patched onto the records (nothing else about them is sent) and the markers
+    // go, in one transaction.
+    expect_batch(
+        &server,
+        json!({
+            "deletes": [{ "id": "m-app" }, { "id": "m-edge" }],
+            "patches": [{ "id": "r-app", "comment": MARK }, { "id": "r-edge", "comment": MARK }],
+            "posts": [],
+        }),
+    )
+    .await;
+    let boma = Boma::new()
+        .catalog(&catalog(&server, ""))
+        .env("CF_TOKEN", TOKEN);
+    run(&boma, &["dns-up"])
+        .success()
+        .stdout_has("* A 300 192.0.2.1 (ownership mark only)")
+        .stdout_has("- TXT 300 heritage=boma types=A")
+        .stdout_has("0 to create, 0 to update, 2 to delete, 2 to mark as owned, 0 unchanged")
+        .stderr_has("applied 4 changes");
+}
