@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use crate::Outcome;
 use crate::catalog::{Catalog, Zone};
-use crate::cli::{DnsImportArgs, DnsPreviewArgs, DnsUpArgs, Global};
+use crate::cli::{DnsImportArgs, DnsOptions, DnsPreviewArgs, DnsUpArgs, Global};
 use crate::dns::ownership::Owners;
 use crate::dns::{DnsError, DnsStage, desired, import, providers, side_by_side};
 use crate::stage::{self, Context};
@@ -15,27 +15,23 @@ use crate::ui::{Plain, Ui};
 pub fn preview(global: &Global, args: &DnsPreviewArgs, ui: &Ui) -> anyhow::Result<Outcome> {
     let (catalog, renderer) = super::load(global)?;
     let cx = Context::new(&catalog, &renderer, ui);
-    let options = &args.options;
-    let mut dns = DnsStage::new(
-        options.adopt,
-        options.create_zone,
-        false,
-        options.zone.clone(),
-    );
-    stage::preview(&mut dns, &cx, args.exit_code)
+    stage::preview(&mut dns_stage(&args.options, false), &cx, args.exit_code)
 }
 
 pub fn up(global: &Global, args: &DnsUpArgs, ui: &Ui) -> anyhow::Result<Outcome> {
     let (catalog, renderer) = super::load(global)?;
     let cx = Context::new(&catalog, &renderer, ui);
-    let options = &args.options;
-    let mut dns = DnsStage::new(
+    let mut dns = dns_stage(&args.options, args.force);
+    stage::up(&mut dns, &cx, args.checksum.as_deref())
+}
+
+fn dns_stage(options: &DnsOptions, force: bool) -> DnsStage {
+    DnsStage::new(
         options.adopt,
         options.create_zone,
-        args.force,
+        force,
         options.zone.clone(),
-    );
-    stage::up(&mut dns, &cx, args.checksum.as_deref())
+    )
 }
 
 /// One zone's import, named for the JSON output.

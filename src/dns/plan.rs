@@ -94,6 +94,22 @@ pub struct Summary {
     pub conflicts: usize,
 }
 
+impl Summary {
+    /// The sum over several zones' plans.
+    pub fn total<'p>(plans: impl IntoIterator<Item = &'p Plan>) -> Self {
+        let mut total = Self::default();
+        for summary in plans.into_iter().map(Plan::summary) {
+            total.creates += summary.creates;
+            total.updates += summary.updates;
+            total.deletes += summary.deletes;
+            total.owns += summary.owns;
+            total.unchanged += summary.unchanged;
+            total.conflicts += summary.conflicts;
+        }
+        total
+    }
+}
+
 fn is_zero(count: &usize) -> bool {
     *count == 0
 }

@@ -72,17 +72,7 @@ pub fn text(plan: &DnsPlan) -> String {
 }
 
 fn total(plan: &DnsPlan) -> Summary {
-    let mut total = Summary::default();
-    for zone in &plan.zones {
-        let summary = zone.plan.summary();
-        total.creates += summary.creates;
-        total.updates += summary.updates;
-        total.deletes += summary.deletes;
-        total.owns += summary.owns;
-        total.unchanged += summary.unchanged;
-        total.conflicts += summary.conflicts;
-    }
-    total
+    Summary::total(plan.zones.iter().map(|zone| &zone.plan))
 }
 
 fn title(zone: &ZonePlan, named: bool) -> String {

@@ -159,16 +159,16 @@ impl Stage for DnsStage {
     }
 
     fn summary(plan: &DnsPlan) -> Summary {
-        let mut total = Summary::default();
-        for zone in &plan.zones {
-            let summary = zone.plan.summary();
-            total.create += summary.creates;
-            total.update += summary.updates + summary.owns;
-            total.delete += summary.deletes;
-            total.unchanged += summary.unchanged;
-            total.conflict += summary.conflicts;
+        let total = plan::Summary::total(plan.zones.iter().map(|zone| &zone.plan));
+        Summary {
+            create: total.creates,
+            // A mark written is a change to the zone, as an update is.
+            update: total.updates + total.owns,
+            delete: total.deletes,
+            unchanged: total.unchanged,
+            conflict: total.conflicts,
+            failed: 0,
         }
-        total
     }
 
     fn checksum(plan: &DnsPlan) -> String {
