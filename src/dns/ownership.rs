@@ -107,8 +107,9 @@ pub struct Owners {
     /// Metadata marks by (name, type): every mark text found on the rrset (Cloudflare: one per
     /// record, `""` for a record without one).
     metadata: HashMap<(String, String), Vec<String>>,
-    /// Marker rrsets (and, for metadata providers, the markers older boma left): name → marks.
-    markers: BTreeMap<String, Vec<Mark>>,
+    /// Marker rrsets (and, for metadata providers, the markers older boma left): name → each
+    /// mark, parsed and as written.
+    markers: BTreeMap<String, Vec<(Mark, String)>>,
     owner: String,
 }
 
@@ -119,16 +120,18 @@ impl Owners {
         live: &[Rrset],
         metadata: HashMap<(String, String), Vec<String>>,
     ) -> Self {
-        let mut markers: BTreeMap<String, Vec<Mark>> = BTreeMap::new();
+        let mut markers: BTreeMap<String, Vec<(Mark, String)>> = BTreeMap::new();
         if keeping != Keeping::Whole {
             for rrset in live.iter().filter(|rrset| is_marker(rrset)) {
                 let Some(name) = marked_name(&rrset.name) else {
                     continue;
                 };
-                markers
-                    .entry(name)
-                    .or_default()
-                    .extend(rrset.values.iter().filter_map(|value| Mark::parse(value)));
+                markers.entry(name).or_default().extend(
+                    rrset
+                        .values
+                        .iter()
+                        .filter_map(|value| Mark::parse(value).map(|mark| (mark, value.clone()))),
+                );
             }
         }
         Self {
@@ -183,6 +186,7 @@ impl Owners {
         let marks = self.markers.get(&rrset.name).map_or(&[][..], Vec::as_slice);
         let owners: Vec<Owner> = marks
             .iter()
+            .map(|(mark, _)| mark)
             .filter(|mark| mark.types.contains(&rrset.record_type))
             .map(|mark| mark.owner_for(&self.owner))
             .collect();
@@ -195,27 +199,17 @@ impl Owners {
             .unwrap_or(Owner::Nobody)
     }
 
-    /// Marker values at `name` that belong to other owners: a marker rrset is shared, and
-    /// rewriting it keeps them.
+    /// Marker values at `name` that belong to other owners, exactly as they were written: a
+    /// marker rrset is shared, and rewriting it keeps them untouched (a value re-spelled would
+    /// be rewritten back by its owner on every run).
     pub fn others_at(&self, name: &str) -> Vec<String> {
-        let Some(marks) = self.markers.get(name) else {
-            return Vec::new();
-        };
-        let mut kept: BTreeSet<String> = BTreeSet::new();
-        for mark in marks {
-            if let Owner::Other(_) = mark.owner_for(&self.owner)
-                && !mark.types.is_empty()
-            {
-                let types: Vec<&str> = mark.types.iter().map(String::as_str).collect();
-                let mut text = format!("{HERITAGE} v={}", mark.version);
-                if let Some(owner) = &mark.owner {
-                    text.push_str(&format!(" owner={owner}"));
-                }
-                text.push_str(&format!(" types={}", types.join(",")));
-                kept.insert(text);
-            }
-        }
-        kept.into_iter().collect()
+        let marks = self.markers.get(name).map_or(&[][..], Vec::as_slice);
+        let kept: BTreeSet<&String> = marks
+            .iter()
+            .filter(|(mark, _)| matches!(mark.owner_for(&self.owner), Owner::Other(_)))
+            .map(|(_, text)| text)
+            .collect();
+        kept.into_iter().cloned().collect()
     }
 }
 
@@ -319,6 +313,19 @@ mod tests {
         assert_eq!(owners.of(&theirs), Owner::Other("other".into()));
         let loose = Rrset::new("loose.example.org", "A", 300, vec!["192.0.2.4".into()]);
         assert_eq!(owners.of(&loose), Owner::Nobody);
+    }
+
+    #[test]
+    fn other_owners_marker_values_are_kept_as_written() {
+        let written = "heritage=boma  owner=team-b v=2 types=TXT,A extra=1";
+        let marker = Rrset::new(
+            "_boma.app.example.org",
+            "TXT",
+            300,
+            vec![written.into(), "heritage=boma types=A".into()],
+        );
+        let owners = Owners::new(Keeping::Markers, "lab", &[marker], HashMap::new());
+        assert_eq!(owners.others_at("app.example.org"), [written]);
     }
 
     #[test]

@@ -117,10 +117,7 @@ impl Stage for DnsStage {
             catalog: cx.catalog,
             owner: &dns.owner,
             create_zone: self.create_zone,
-            options: plan::Options {
-                purge: false,
-                adopt: self.adopt,
-            },
+            adopt: self.adopt,
         };
         let ui = cx.ui;
         let results = side_by_side(&selected, |_, zone| read.zone(zone, ui.logger()));
@@ -346,7 +343,7 @@ struct Read<'a> {
     catalog: &'a Catalog,
     owner: &'a str,
     create_zone: bool,
-    options: plan::Options,
+    adopt: bool,
 }
 
 impl Read<'_> {
@@ -362,7 +359,7 @@ impl Read<'_> {
             .collect();
         let options = plan::Options {
             purge: zone.purge,
-            ..self.options
+            adopt: self.adopt,
         };
         let owners = Owners::new(provider.keeping(), self.owner, &live.rrsets, live.marks);
         let plan = plan::plan(&zone.zone, &wanted, &live.rrsets, &owners, &options);
