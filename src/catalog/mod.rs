@@ -194,4 +194,43 @@ public = ["example.org", "www.example.org"]
         );
         Ok(())
     }
+
+    /// A catalog large enough to be read on several threads reads as one read on one would:
+    /// every service, in order, and each mistake at its own line whichever thread met it.
+    #[test]
+    fn large_catalogs_read_on_several_threads_lose_nothing() {
+        let mut text = String::from("version = 1\n[hosts.web]\naddress = \"web.example.net\"\n");
+        let count = 2_400;
+        let bad = [7, 1_300, 2_399];
+        for index in 0..count {
+            let host = if bad.contains(&index) { "wbe" } else { "web" };
+            text.push_str(&format!(
+                "[services.s{index:04}]\nhost = \"{host}\"\nupstream = \"http://127.0.0.1:{}\"\n",
+                10_000 + index
+            ));
+        }
+        let errors = match parse_str(Path::new("services.toml"), &text) {
+            Ok(_) => panic!("three services name an unknown host"),
+            Err(errors) => errors,
+        };
+        let lines: Vec<usize> = errors.problems.iter().map(|problem| problem.line).collect();
+        let expected: Vec<usize> = bad.iter().map(|index| 4 + index * 3 + 1).collect();
+        assert_eq!(lines, expected);
+        assert!(
+            errors.problems[1].message.contains("`services.s1300.host`"),
+            "{}",
+            errors.problems[1]
+        );
+
+        let good = text.replace("\"wbe\"", "\"web\"");
+        let catalog = parse_str(Path::new("services.toml"), &good)
+            .unwrap_or_else(|errors| panic!("{errors}"));
+        let names: Vec<&String> = catalog.services.keys().collect();
+        assert_eq!(names.len(), count);
+        assert_eq!(names.first().map(|name| name.as_str()), Some("s0000"));
+        assert_eq!(
+            catalog.services["s1300"].upstream.as_deref(),
+            Some("http://127.0.0.1:11300")
+        );
+    }
 }

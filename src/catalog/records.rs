@@ -1,6 +1,8 @@
 //! The zone's records as the catalog implies them: derived from services, plus `[[dns.records]]`.
 
 use std::collections::BTreeMap;
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::net::IpAddr;
 
 use toml::Spanned;
@@ -8,7 +10,7 @@ use toml::Spanned;
 use super::model::{
     Address, Defaults, Dns, DnsProvider, Edge, Record, RecordType, Zone, ZoneNames,
 };
-use super::parse::{Key, Reader, Value};
+use super::parse::{Reader, Value};
 use super::resolve::HostEntry;
 use super::schema;
 use super::services::ServiceEntry;
@@ -24,7 +26,8 @@ pub fn derive<'t>(
     edge: Option<&Edge>,
     services: &BTreeMap<String, ServiceEntry>,
 ) -> Vec<Record> {
-    let mut claims: BTreeMap<String, String> = BTreeMap::new();
+    // Each name and the service list that claimed it first.
+    let mut claims: HashMap<&str, ServiceKey<'_>> = HashMap::new();
     let mut records = Vec::new();
     let mut missing_zone_reported = false;
     for (service_name, service) in services {
@@ -38,8 +41,7 @@ pub fn derive<'t>(
             ("public", &service.public, true),
         ];
         for (list, names, public) in lists {
-            let path = format!("services.{service_name}");
-            let key = Key(&path, list);
+            let key = ServiceKey(service_name, list);
             for name in names {
                 claim(reader, &mut claims, name, key);
                 let Some(dns) = dns else {
@@ -105,21 +107,37 @@ pub fn derive<'t>(
     records
 }
 
-fn claim(
+/// `services.NAME.LIST`, formatted only when a message needs it.
+#[derive(Clone, Copy)]
+struct ServiceKey<'a>(&'a str, &'a str);
+
+impl std::fmt::Display for ServiceKey<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "services.{}.{}", self.0, self.1)
+    }
+}
+
+fn claim<'s>(
     reader: &mut Reader<'_>,
-    claims: &mut BTreeMap<String, String>,
-    name: &Spanned<String>,
-    key: impl std::fmt::Display,
+    claims: &mut HashMap<&'s str, ServiceKey<'s>>,
+    name: &'s Spanned<String>,
+    key: ServiceKey<'s>,
 ) {
-    if let Some(first) = claims.get(name.get_ref()) {
-        let hint = format!("first claimed by `{first}`; a name belongs to one service");
-        reader.error_with_hint(
-            name.span(),
-            format!("`{key}`: name `{}` is claimed twice", name.get_ref()),
-            hint,
-        );
-    } else {
-        claims.insert(name.get_ref().clone(), key.to_string());
+    match claims.entry(name.get_ref()) {
+        Entry::Occupied(first) => {
+            let hint = format!(
+                "first claimed by `{}`; a name belongs to one service",
+                first.get()
+            );
+            reader.error_with_hint(
+                name.span(),
+                format!("`{key}`: name `{}` is claimed twice", name.get_ref()),
+                hint,
+            );
+        }
+        Entry::Vacant(slot) => {
+            slot.insert(key);
+        }
     }
 }
 

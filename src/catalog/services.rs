@@ -32,17 +32,15 @@ pub struct ServiceEntry {
 }
 
 pub fn services(reader: &mut Reader<'_>, context: &Context<'_>) -> BTreeMap<String, ServiceEntry> {
-    let mut services = BTreeMap::new();
-    for (name, value) in reader.entries("services") {
+    let entries = reader.entries("services");
+    let read = reader.read_each(entries, |reader, (name, value)| {
         let path = format!("services.{}", name.get_ref());
         check_entry_name(reader, &name, "service");
-        let Some(raw) = reader.read::<schema::Service>(value, &path) else {
-            continue;
-        };
+        let raw = reader.read::<schema::Service>(value, &path)?;
         let entry = service(reader, context, &path, name.get_ref(), raw, name.span());
-        services.insert(name.into_inner(), entry);
-    }
-    services
+        Some((name.into_inner(), entry))
+    });
+    read.into_iter().collect()
 }
 
 fn service(

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 
 use anyhow::{Context, bail};
 use reqwest::Method;
+use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::{ApplyError, Live, Provider};
@@ -28,7 +29,7 @@ pub struct PowerDns {
     /// The ownership mark every written rrset carries as its comment.
     mark: String,
     /// Comments people wrote on rrsets (not boma's marks): kept when boma rewrites the comments.
-    notes: HashMap<(String, String), Vec<Value>>,
+    notes: HashMap<(String, String), Vec<Note>>,
 }
 
 impl PowerDns {
@@ -137,9 +138,15 @@ impl Provider for PowerDns {
                 live.marks.insert(key.clone(), marks);
             }
             if !notes.is_empty() {
+                let text = |note: &Value, field: &str| {
+                    note[field].as_str().unwrap_or_default().to_string()
+                };
                 let notes = notes
                     .into_iter()
-                    .map(|note| json!({ "content": note["content"], "account": note["account"] }))
+                    .map(|note| Note {
+                        content: text(note, "content"),
+                        account: text(note, "account"),
+                    })
                     .collect();
                 self.notes.insert(key, notes);
             }
@@ -170,9 +177,14 @@ impl Provider for PowerDns {
                     .notes
                     .get(&(rrset.name.clone(), rrset.record_type.clone()))
                     .map_or(&[][..], Vec::as_slice);
-                patch_entry(change, &self.mark, notes).to_string()
+                serde_json::to_string(&patch_entry(change, &self.mark, notes))
             })
-            .collect();
+            .collect::<Result<_, _>>()
+            .map_err(|error| ApplyError {
+                applied: 0,
+                total,
+                cause: error.into(),
+            })?;
         let mut applied = 0;
         for chunk in chunks(&entries) {
             let body = format!(
@@ -197,32 +209,88 @@ impl Provider for PowerDns {
     }
 }
 
-/// One rrset of a PATCH. A REPLACE without `records` keeps the records and replaces only the
-/// comments: that is how ownership is taken without touching the records.
-fn patch_entry(change: &Change, mark: &str, notes: &[Value]) -> Value {
+/// A comment on an rrset: boma's mark (account `boma`) or a note someone wrote, kept.
+#[derive(Serialize)]
+struct Comment<'a> {
+    content: &'a str,
+    account: &'a str,
+}
+
+/// A note someone wrote on an rrset, as PowerDNS gave it.
+struct Note {
+    content: String,
+    account: String,
+}
+
+/// One rrset of a PATCH, serialized straight from the plan. A REPLACE without `records` keeps
+/// the records and replaces only the comments: that is how ownership is taken without touching
+/// the records.
+#[derive(Serialize)]
+struct PatchEntry<'a> {
+    name: Dotted<'a>,
+    #[serde(rename = "type")]
+    record_type: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ttl: Option<u32>,
+    changetype: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    records: Option<Vec<Record>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    comments: Vec<Comment<'a>>,
+}
+
+#[derive(Serialize)]
+struct Record {
+    content: String,
+    disabled: bool,
+}
+
+/// A name with its trailing dot, written without building the string first.
+struct Dotted<'a>(&'a str);
+
+impl Serialize for Dotted<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(&format_args!("{}.", self.0))
+    }
+}
+
+fn patch_entry<'a>(change: &'a Change, mark: &'a str, notes: &'a [Note]) -> PatchEntry<'a> {
     let rrset = change.rrset();
-    let name = format!("{}.", rrset.name);
-    let mut comments = vec![json!({ "content": mark, "account": "boma" })];
-    comments.extend(notes.iter().cloned());
-    match change {
-        Change::Delete { .. } => {
-            json!({ "name": name, "type": rrset.record_type, "changetype": "DELETE" })
-        }
-        Change::Own { .. } => {
-            json!({ "name": name, "type": rrset.record_type, "changetype": "REPLACE", "comments": comments })
-        }
-        Change::Create { .. } | Change::Update { .. } => {
-            let records: Vec<Value> = rrset
+    let mut entry = PatchEntry {
+        name: Dotted(&rrset.name),
+        record_type: &rrset.record_type,
+        ttl: None,
+        changetype: "REPLACE",
+        records: None,
+        comments: Vec::new(),
+    };
+    if let Change::Delete { .. } = change {
+        entry.changetype = "DELETE";
+        return entry;
+    }
+    entry.comments = std::iter::once(Comment {
+        content: mark,
+        account: "boma",
+    })
+    .chain(notes.iter().map(|note| Comment {
+        content: &note.content,
+        account: &note.account,
+    }))
+    .collect();
+    if let Change::Create { .. } | Change::Update { .. } = change {
+        entry.ttl = Some(rrset.ttl);
+        entry.records = Some(
+            rrset
                 .values
                 .iter()
-                .map(|value| {
-                    let content = to_wire(&rrset.record_type, value);
-                    json!({ "content": content, "disabled": false })
+                .map(|value| Record {
+                    content: to_wire(&rrset.record_type, value),
+                    disabled: false,
                 })
-                .collect();
-            json!({ "name": name, "type": rrset.record_type, "ttl": rrset.ttl, "changetype": "REPLACE", "records": records, "comments": comments })
-        }
+                .collect(),
+        );
     }
+    entry
 }
 
 /// The lengths of consecutive runs of PATCH entries (serialized) whose bodies stay under the
@@ -249,7 +317,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn large_change_sets_split_under_the_body_limit() {
+    fn large_change_sets_split_under_the_body_limit() -> serde_json::Result<()> {
         let mark = Mark::text("boma", &[]);
         let entries: Vec<String> = (0..20_000)
             .map(|i| Change::Create {
@@ -260,8 +328,8 @@ mod tests {
                     vec!["edge.example.net.".into()],
                 ),
             })
-            .map(|change| patch_entry(&change, &mark, &[]).to_string())
-            .collect();
+            .map(|change| serde_json::to_string(&patch_entry(&change, &mark, &[])))
+            .collect::<serde_json::Result<_>>()?;
         let chunks = chunks(&entries);
         assert!(chunks.len() >= 2);
         assert_eq!(chunks.iter().sum::<usize>(), 20_000);
@@ -274,23 +342,25 @@ mod tests {
             assert!(body.len() <= MAX_BODY + 100, "{}", body.len());
             start += chunk;
         }
+        Ok(())
     }
 
     #[test]
-    fn taking_ownership_sends_comments_and_no_records() {
+    fn taking_ownership_sends_comments_and_no_records() -> serde_json::Result<()> {
         let rrset = Rrset::new("app.example.org", "A", 300, vec!["192.0.2.1".into()]);
-        let note = json!({ "content": "ask ops first", "account": "alice" });
-        let entry = patch_entry(
-            &Change::Own { rrset },
-            "heritage=boma v=2 owner=lab",
-            &[note],
-        );
+        let notes = [Note {
+            content: "ask ops first".into(),
+            account: "alice".into(),
+        }];
+        let change = Change::Own { rrset };
+        let entry = patch_entry(&change, "heritage=boma v=2 owner=lab", &notes);
         assert_eq!(
-            entry,
+            serde_json::to_value(&entry)?,
             json!({ "name": "app.example.org.", "type": "A", "changetype": "REPLACE", "comments": [
                 { "content": "heritage=boma v=2 owner=lab", "account": "boma" },
                 { "content": "ask ops first", "account": "alice" },
             ] })
         );
+        Ok(())
     }
 }
