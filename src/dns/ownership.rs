@@ -104,9 +104,9 @@ pub enum Owner {
 /// The live zone's ownership, read once: what `plan` and `dns-import` ask about each rrset.
 pub struct Owners {
     keeping: Keeping,
-    /// Metadata marks by (name, type): every mark text found on the rrset (Cloudflare: one per
-    /// record, `""` for a record without one).
-    metadata: HashMap<(String, String), Vec<String>>,
+    /// What the metadata marks say, by name and then type (`None`: no boma mark there, so an
+    /// older marker decides). Read once here: `of` is asked about every rrset of the zone.
+    metadata: HashMap<String, Vec<(String, Option<Owner>)>>,
     /// Marker rrsets (and, for metadata providers, the markers older boma left): name → each
     /// mark, parsed and as written.
     markers: BTreeMap<String, Vec<(Mark, String)>>,
@@ -114,12 +114,19 @@ pub struct Owners {
 }
 
 impl Owners {
+    /// `metadata` holds the mark texts found on each (name, type) rrset (Cloudflare: one per
+    /// record, `""` for a record without one).
     pub fn new(
         keeping: Keeping,
         owner: &str,
         live: &[Rrset],
         metadata: HashMap<(String, String), Vec<String>>,
     ) -> Self {
+        let mut marked: HashMap<String, Vec<(String, Option<Owner>)>> = HashMap::new();
+        for ((name, record_type), marks) in metadata {
+            let owner = by_metadata(&marks, owner);
+            marked.entry(name).or_default().push((record_type, owner));
+        }
         let mut markers: BTreeMap<String, Vec<(Mark, String)>> = BTreeMap::new();
         if keeping != Keeping::Whole {
             for rrset in live.iter().filter(|rrset| is_marker(rrset)) {
@@ -136,7 +143,7 @@ impl Owners {
         }
         Self {
             keeping,
-            metadata,
+            metadata: marked,
             markers,
             owner: owner.to_string(),
         }
@@ -156,28 +163,17 @@ impl Owners {
             Keeping::Whole => Owner::Mine { current: true },
             Keeping::Markers => self.by_marker(rrset),
             Keeping::Metadata => {
-                let marks = self
+                let marked = self
                     .metadata
-                    .get(&(rrset.name.clone(), rrset.record_type.clone()))
-                    .map_or(&[][..], Vec::as_slice);
-                let owners: Vec<Owner> = marks
-                    .iter()
-                    .map(|text| {
-                        Mark::parse(text).map_or(Owner::Nobody, |mark| mark.owner_for(&self.owner))
-                    })
-                    .collect();
-                if let Some(other) = owners.iter().find(|o| matches!(o, Owner::Other(_))) {
-                    return other.clone();
-                }
-                if owners.iter().any(|o| matches!(o, Owner::Mine { .. })) {
-                    let current = owners.iter().all(|o| *o == Owner::Mine { current: true });
-                    return Owner::Mine { current };
-                }
-                // Marked the way boma did before metadata: a `_boma` marker rrset.
-                match self.by_marker(rrset) {
+                    .get(rrset.name.as_str())
+                    .and_then(|types| types.iter().find(|(t, _)| *t == rrset.record_type))
+                    .and_then(|(_, owner)| owner.clone());
+                // Without a mark in the metadata: marked the way boma did before, with a `_boma`
+                // marker rrset.
+                marked.unwrap_or_else(|| match self.by_marker(rrset) {
                     Owner::Mine { .. } => Owner::Mine { current: false },
                     other => other,
-                }
+                })
             }
         }
     }
@@ -211,6 +207,23 @@ impl Owners {
             .collect();
         kept.into_iter().cloned().collect()
     }
+}
+
+/// Whose an rrset is by the mark texts on it: another owner's mark wins, then the catalog's own
+/// (current only if every mark is); `None` when no text is a boma mark.
+fn by_metadata(marks: &[String], owner: &str) -> Option<Owner> {
+    let owners: Vec<Owner> = marks
+        .iter()
+        .map(|text| Mark::parse(text).map_or(Owner::Nobody, |mark| mark.owner_for(owner)))
+        .collect();
+    if let Some(other) = owners.iter().find(|o| matches!(o, Owner::Other(_))) {
+        return Some(other.clone());
+    }
+    if owners.iter().any(|o| matches!(o, Owner::Mine { .. })) {
+        let current = owners.iter().all(|o| *o == Owner::Mine { current: true });
+        return Some(Owner::Mine { current });
+    }
+    None
 }
 
 /// The marker rrset's name for a managed name. A wildcard label must stay leftmost, so `*.x` is

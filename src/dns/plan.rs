@@ -371,8 +371,12 @@ pub fn is_zone_infrastructure(zone: &str, rrset: &Rrset) -> bool {
 fn checksum(zone: &str, changes: &[Change]) -> String {
     let mut hasher = Sha256::new();
     hasher.update(zone.as_bytes());
+    let mut line = Vec::new();
     for change in changes {
-        hasher.update(serde_json::to_vec(change).unwrap_or_default());
+        line.clear();
+        // Writing to a Vec fails only for a value JSON cannot hold; a change has none.
+        let _ = serde_json::to_writer(&mut line, change);
+        hasher.update(&line);
         hasher.update(b"\n");
     }
     hex::encode(&hasher.finalize()[..8])

@@ -2,12 +2,13 @@
 //! as the 2 MB body limit allows, the zone created on request. Ownership is an rrset comment,
 //! written in the same PATCH entry as the records.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use reqwest::Method;
-use serde::Serialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
 
 use super::{ApplyError, Live, Provider};
 use crate::dns::ownership::{Keeping, Mark};
@@ -88,64 +89,44 @@ impl Provider for PowerDns {
             }
             other => other?,
         };
-        let zone: Value = serde_json::from_str(&response.body).with_context(|| {
-            format!("powerdns: GET zone `{}` answered malformed JSON", self.zone)
-        })?;
-        let Some(rrsets) = zone["rrsets"].as_array() else {
-            bail!(
-                "powerdns: GET zone `{}` answered without `rrsets`",
+        let zone: LiveZone = serde_json::from_str(&response.body).with_context(|| {
+            format!(
+                "powerdns: GET zone `{}` answered JSON that is not a zone with `rrsets`",
                 self.zone
-            );
-        };
+            )
+        })?;
         let mut live = Live::default();
-        for rrset in rrsets {
-            let record_type = rrset["type"].as_str().unwrap_or_default();
-            let values = rrset["records"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter(|record| !record["disabled"].as_bool().unwrap_or(false))
-                .filter_map(|record| record["content"].as_str())
-                .map(|content| from_wire(record_type, content))
+        for rrset in zone.rrsets {
+            let record_type = &*rrset.record_type;
+            let values = rrset
+                .records
+                .iter()
+                .filter(|record| !record.disabled)
+                .map(|record| from_wire(record_type, &record.content))
                 .collect();
-            let ttl = rrset["ttl"].as_u64().unwrap_or(0) as u32;
-            let parsed = Rrset::new(
-                rrset["name"].as_str().unwrap_or_default(),
-                record_type,
-                ttl,
-                values,
-            );
+            let parsed = Rrset::new(&rrset.name, record_type, rrset.ttl, values);
             if parsed.values.is_empty() {
                 continue;
             }
             // boma's marks among the comments; other comments are people's notes, kept.
             let key = (parsed.name.clone(), parsed.record_type.clone());
-            let (marks, notes): (Vec<&Value>, Vec<&Value>) = rrset["comments"]
-                .as_array()
+            let (marks, notes): (Vec<LiveComment>, Vec<LiveComment>) = rrset
+                .comments
                 .into_iter()
-                .flatten()
-                .partition(|comment| {
-                    comment["content"]
-                        .as_str()
-                        .is_some_and(|content| Mark::parse(content).is_some())
-                });
+                .partition(|comment| Mark::parse(&comment.content).is_some());
             if !marks.is_empty() {
                 let marks = marks
-                    .iter()
-                    .filter_map(|comment| comment["content"].as_str())
-                    .map(str::to_string)
+                    .into_iter()
+                    .map(|comment| comment.content.into_owned())
                     .collect();
                 live.marks.insert(key.clone(), marks);
             }
             if !notes.is_empty() {
-                let text = |note: &Value, field: &str| {
-                    note[field].as_str().unwrap_or_default().to_string()
-                };
                 let notes = notes
                     .into_iter()
                     .map(|note| Note {
-                        content: text(note, "content"),
-                        account: text(note, "account"),
+                        content: note.content.into_owned(),
+                        account: note.account.into_owned(),
                     })
                     .collect();
                 self.notes.insert(key, notes);
@@ -207,6 +188,43 @@ impl Provider for PowerDns {
     fn requests(&self) -> usize {
         self.http.requests()
     }
+}
+
+/// The zone as `GET /zones/ZONE` answers it; strings borrow from the body where they can.
+#[derive(Deserialize)]
+struct LiveZone<'a> {
+    #[serde(borrow)]
+    rrsets: Vec<LiveRrset<'a>>,
+}
+
+#[derive(Deserialize)]
+struct LiveRrset<'a> {
+    #[serde(borrow)]
+    name: Cow<'a, str>,
+    #[serde(borrow, rename = "type")]
+    record_type: Cow<'a, str>,
+    #[serde(default)]
+    ttl: u32,
+    #[serde(borrow, default)]
+    records: Vec<LiveRecord<'a>>,
+    #[serde(borrow, default)]
+    comments: Vec<LiveComment<'a>>,
+}
+
+#[derive(Deserialize)]
+struct LiveRecord<'a> {
+    #[serde(borrow)]
+    content: Cow<'a, str>,
+    #[serde(default)]
+    disabled: bool,
+}
+
+#[derive(Deserialize)]
+struct LiveComment<'a> {
+    #[serde(borrow, default)]
+    content: Cow<'a, str>,
+    #[serde(borrow, default)]
+    account: Cow<'a, str>,
 }
 
 /// A comment on an rrset: boma's mark (account `boma`) or a note someone wrote, kept.
