@@ -60,6 +60,9 @@ pub fn load(path: &Path) -> Result<Catalog, LoadError> {
     let mut bytes = Vec::new();
     std::fs::File::open(path)
         .and_then(|file| {
+            // Sized once for a regular file (a pipe says 0 and grows as it is read).
+            let size = file.metadata().map_or(0, |meta| meta.len());
+            bytes.reserve(usize::try_from(size.min(MAX_CATALOG_BYTES + 1)).unwrap_or(0));
             std::io::Read::read_to_end(
                 &mut std::io::Read::take(file, MAX_CATALOG_BYTES + 1),
                 &mut bytes,

@@ -1,5 +1,7 @@
 //! The plan as text (grouped by name), JSON (the stable schema in the README) and Markdown.
 
+use std::fmt::Write as _;
+
 use serde::Serialize;
 
 use super::Rrset;
@@ -99,15 +101,12 @@ fn zone_text(zone: &ZonePlan, named: bool) -> String {
             .push(change);
     }
     for (name, changes) in by_name {
-        out.push_str(&format!("  {name}\n"));
+        // Written in place: a first sync of 5,000 services prints 6,000 lines.
+        let _ = writeln!(out, "  {name}");
         for change in changes {
             let (ttl, shown) = ttl_and_values(change);
-            let line = format!(
-                "{} {} {ttl} {shown}",
-                change.sign(),
-                change.rrset().record_type
-            );
-            out.push_str(&format!("    {line}\n"));
+            let record_type = &change.rrset().record_type;
+            let _ = writeln!(out, "    {} {record_type} {ttl} {shown}", change.sign());
         }
     }
     for conflict in &plan.conflicts {
