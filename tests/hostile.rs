@@ -321,6 +321,28 @@ async fn a_huge_answer_is_refused_before_it_fills_memory() {
         .stderr_has("the answer is larger than 32 MiB; boma does not read it");
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn a_zone_of_the_wrong_shape_is_an_error_not_a_guess() {
+    for body in [
+        json!({ "name": "example.org." }),
+        json!({ "rrsets": "none" }),
+        json!({ "rrsets": [{ "name": "app.example.org.", "type": "A", "ttl": 300, "records": [{ "content": 7 }] }] }),
+        json!({ "rrsets": [{ "name": "app.example.org.", "type": "A", "ttl": -1, "records": [] }] }),
+    ] {
+        let api = MockServer::start().await;
+        Mock::given(method("GET"))
+            .and(path(PDNS_ZONE))
+            .respond_with(ResponseTemplate::new(200).set_body_json(&body))
+            .mount(&api)
+            .await;
+        let run = run("powerdns", &api.uri(), &["dns-preview"]);
+        run.code(2).stderr_has(
+            "powerdns: GET zone `example.org` answered JSON that is not a zone with `rrsets`",
+        );
+        assert_eq!(requests(&api).await, 1, "{body}");
+    }
+}
+
 #[test]
 fn a_catalog_that_never_ends_is_refused() {
     Boma::new()
