@@ -48,45 +48,46 @@ impl Report for CheckReport {
 pub fn exec(global: &Global, args: &CheckArgs, ui: &Ui) -> anyhow::Result<Outcome> {
     let catalog = match super::load_catalog(global) {
         Ok(catalog) => catalog,
-        Err(error) => {
-            let errors = match error.downcast_ref::<LoadError>() {
-                Some(LoadError::Invalid(errors)) => errors.problems.clone(),
-                _ => Vec::new(),
-            };
-            ui.report(&CheckReport {
-                ok: false,
-                errors,
-                summary: None,
-            })?;
-            return Err(error);
-        }
+        Err(error) => return invalid(error, ui),
     };
     let problems = if args.secrets {
         check_secrets(&catalog)
     } else {
         Vec::new()
     };
-    let summary = Summary {
-        hosts: catalog.hosts.len(),
-        services: catalog.services.len(),
-        records: catalog.records.len(),
-        secrets_checked: if args.secrets {
-            catalog.secrets.len()
-        } else {
-            0
-        },
-    };
-    let ok = problems.is_empty();
     ui.report(&CheckReport {
-        ok,
+        ok: problems.is_empty(),
         errors: problems.clone(),
-        summary: Some(summary),
+        summary: Some(Summary {
+            hosts: catalog.hosts.len(),
+            services: catalog.services.len(),
+            records: catalog.records.len(),
+            secrets_checked: if args.secrets {
+                catalog.secrets.len()
+            } else {
+                0
+            },
+        }),
     })?;
     if let Some(first) = problems.first() {
         let file = first.file.clone();
         return Err(CatalogErrors { file, problems }.into());
     }
     Ok(Outcome::Done)
+}
+
+/// A catalog that did not load: its problems as the report (JSON lists them), then the error.
+fn invalid(error: anyhow::Error, ui: &Ui) -> anyhow::Result<Outcome> {
+    let errors = match error.downcast_ref::<LoadError>() {
+        Some(LoadError::Invalid(errors)) => errors.problems.clone(),
+        _ => Vec::new(),
+    };
+    ui.report(&CheckReport {
+        ok: false,
+        errors,
+        summary: None,
+    })?;
+    Err(error)
 }
 
 /// Reads every secret; a failure points at its declaration and never contains the value.

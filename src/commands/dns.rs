@@ -49,12 +49,11 @@ pub fn import(global: &Global, args: &DnsImportArgs, ui: &Ui) -> anyhow::Result<
     let results = side_by_side(&zones, |_, zone| import_zone(&catalog, zone, ui));
     let mut text = String::new();
     let mut imports = Vec::new();
-    let several = zones.len() > 1;
     for (zone, result) in zones.iter().zip(results) {
         let (fragment, imported) = result?;
         // With several zones, a zone with nothing to import adds no fragment.
         let nothing = imported.records.is_empty() && imported.skipped.is_empty();
-        if !(several && nothing) {
+        if !(zones.len() > 1 && nothing) {
             if !text.is_empty() {
                 text.push('\n');
             }
@@ -65,6 +64,20 @@ pub fn import(global: &Global, args: &DnsImportArgs, ui: &Ui) -> anyhow::Result<
             imported,
         });
     }
+    let (summary, differing) = import_summary(&imports);
+    ui.report(&Plain {
+        text,
+        value: import_json(imports, dns.named_zones)?,
+        summary: Some(summary),
+    })?;
+    for line in differing {
+        ui.status(&format!("differs: {line}"));
+    }
+    Ok(Outcome::Done)
+}
+
+/// The counts line, and the derived names whose live records differ (said on stderr).
+fn import_summary(imports: &[ZoneImport]) -> (String, Vec<String>) {
     let count = |what: fn(&import::Imported) -> usize| -> usize {
         imports.iter().map(|zone| what(&zone.imported)).sum()
     };
@@ -74,28 +87,23 @@ pub fn import(global: &Global, args: &DnsImportArgs, ui: &Ui) -> anyhow::Result<
         count(|imported| imported.skipped.len()),
         count(|imported| imported.differing.len())
     );
-    let differing: Vec<String> = imports
+    let differing = imports
         .iter()
         .flat_map(|zone| zone.imported.differing.clone())
         .collect();
-    let value = if dns.named_zones {
-        serde_json::to_value(&imports)?
-    } else {
-        imports
-            .pop()
-            .map(|zone| serde_json::to_value(zone.imported))
-            .transpose()?
-            .unwrap_or_default()
-    };
-    ui.report(&Plain {
-        text,
-        value,
-        summary: Some(summary),
-    })?;
-    for line in differing {
-        ui.status(&format!("differs: {line}"));
+    (summary, differing)
+}
+
+/// With `[dns.zones]` a list of named zones; the single-zone form keeps its one document.
+fn import_json(mut imports: Vec<ZoneImport>, named: bool) -> anyhow::Result<serde_json::Value> {
+    if named {
+        return Ok(serde_json::to_value(&imports)?);
     }
-    Ok(Outcome::Done)
+    Ok(imports
+        .pop()
+        .map(|zone| serde_json::to_value(zone.imported))
+        .transpose()?
+        .unwrap_or_default())
 }
 
 /// Reads one zone and returns its fragment and what went into it.

@@ -1,5 +1,7 @@
 //! `boma render`: print the artifacts, or write them under `--out DIR` at stable paths.
 
+use std::path::Path;
+
 use anyhow::Context;
 use serde::Serialize;
 
@@ -24,15 +26,19 @@ pub fn exec(global: &Global, args: &RenderArgs, ui: &Ui) -> anyhow::Result<Outco
     let mut all = caddy::artifacts(&catalog, &renderer)?;
     all.extend(edge::artifacts(&catalog, &renderer)?);
     let selected = select(all, &args.artifacts)?;
-    let Some(dir) = &args.out else {
-        let text = concatenate(&selected);
-        ui.report(&Plain {
-            text,
+    match &args.out {
+        Some(dir) => ui.report(&write_out(dir, selected, ui)?)?,
+        None => ui.report(&Plain {
+            text: concatenate(&selected),
             value: selected,
             summary: None,
-        })?;
-        return Ok(Outcome::Done);
-    };
+        })?,
+    }
+    Ok(Outcome::Done)
+}
+
+/// Writes each artifact under `dir` where it changed; the report lists every file.
+fn write_out(dir: &Path, selected: Vec<Artifact>, ui: &Ui) -> anyhow::Result<Plain<Vec<Written>>> {
     let mut written = Vec::new();
     for artifact in selected {
         let path = dir.join(&artifact.path);
@@ -58,12 +64,11 @@ pub fn exec(global: &Global, args: &RenderArgs, ui: &Ui) -> anyhow::Result<Outco
         dir.display(),
         written.len() - changed
     );
-    ui.report(&Plain {
+    Ok(Plain {
         text: String::new(),
         value: written,
         summary: Some(summary),
-    })?;
-    Ok(Outcome::Done)
+    })
 }
 
 /// Keeps the named artifacts (all when none are named); an unknown name is an error listing the known.
