@@ -1,8 +1,7 @@
 //! The zone's records as the catalog implies them: derived from services, plus `[[dns.records]]`.
 
-use std::collections::BTreeMap;
-use std::collections::HashMap;
 use std::collections::hash_map::Entry;
+use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 
 use toml::Spanned;
