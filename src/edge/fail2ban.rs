@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use super::{EdgeService, artifact};
+use super::{EdgeService, rendered};
 use crate::catalog::{Ban, Edge};
 use crate::render::{
     Artifact, EDGE_F2B_ACTION, EDGE_F2B_FILTER, EDGE_F2B_JAILS, EDGE_F2B_SERVER, RenderError,
@@ -58,22 +58,19 @@ pub fn files(
         .collect();
     let context = minijinja::context! { app => &edge.app, prefix, jails };
     let mut files = vec![
-        artifact(
+        rendered(
+            renderer,
             "fail2ban/fail2ban.conf",
-            renderer.render("edge/fail2ban/fail2ban.conf", EDGE_F2B_SERVER, &context)?,
-        ),
-        artifact(
-            "fail2ban/jail.conf",
-            renderer.render("edge/fail2ban/jail.conf", EDGE_F2B_JAILS, &context)?,
-        ),
-        artifact(
+            EDGE_F2B_SERVER,
+            &context,
+        )?,
+        rendered(renderer, "fail2ban/jail.conf", EDGE_F2B_JAILS, &context)?,
+        rendered(
+            renderer,
             "fail2ban/action.d/boma-nginx-map.conf",
-            renderer.render(
-                "edge/fail2ban/action.d/boma-nginx-map.conf",
-                EDGE_F2B_ACTION,
-                &context,
-            )?,
-        ),
+            EDGE_F2B_ACTION,
+            &context,
+        )?,
     ];
     for (service, ban) in banned {
         let name = format!("fail2ban/filter.d/{}", filter_file(service));
@@ -83,10 +80,7 @@ pub fn files(
             statuses: &ban.statuses,
             failregex: failregex(ban),
         };
-        files.push(artifact(
-            &name,
-            renderer.render(&format!("edge/{name}"), EDGE_F2B_FILTER, &filter)?,
-        ));
+        files.push(rendered(renderer, &name, EDGE_F2B_FILTER, &filter)?);
     }
     Ok(files)
 }

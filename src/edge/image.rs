@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use super::{EdgeService, LISTEN, artifact, guest_path};
+use super::{EdgeService, LISTEN, guest_path, rendered};
 use crate::catalog::Edge;
 use crate::render::{
     Artifact, EDGE_CONTAINERFILE, EDGE_ENTRYPOINT, EDGE_FLY_TOML, RenderError, Renderer,
@@ -49,18 +49,9 @@ pub fn files(
     };
     let app = minijinja::context! { app => &edge.app, prefix, listen => LISTEN, banned };
     Ok(vec![
-        artifact(
-            "fly.toml",
-            renderer.render("edge/fly.toml", EDGE_FLY_TOML, &context)?,
-        ),
-        artifact(
-            "Containerfile",
-            renderer.render("edge/Containerfile", EDGE_CONTAINERFILE, &app)?,
-        ),
-        artifact(
-            "entrypoint.sh",
-            renderer.render("edge/entrypoint.sh", EDGE_ENTRYPOINT, &app)?,
-        ),
+        rendered(renderer, "fly.toml", EDGE_FLY_TOML, &context)?,
+        rendered(renderer, "Containerfile", EDGE_CONTAINERFILE, &app)?,
+        rendered(renderer, "entrypoint.sh", EDGE_ENTRYPOINT, &app)?,
     ])
 }
 

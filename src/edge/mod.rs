@@ -78,6 +78,18 @@ pub fn guest_path(local: &str, prefix: &str) -> Option<String> {
     }
 }
 
+/// The artifact `edge/NAME` rendered from its template, which goes by the same name (the name a
+/// `templates/` override and a render error use).
+fn rendered(
+    renderer: &Renderer,
+    local: &str,
+    template: &str,
+    context: impl serde::Serialize,
+) -> Result<Artifact, RenderError> {
+    let content = renderer.render(&format!("edge/{local}"), template, context)?;
+    Ok(artifact(local, content))
+}
+
 /// An artifact `edge/NAME`.
 fn artifact(local: &str, content: String) -> Artifact {
     let name = format!("edge/{local}");

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use serde::Serialize;
 
-use super::{DENIED_BODY, EdgeService, FLY_PROXY, LISTEN, artifact};
+use super::{DENIED_BODY, EdgeService, FLY_PROXY, LISTEN, artifact, rendered};
 use crate::catalog::{Edge, Service, ServiceEdge};
 use crate::render::{Artifact, EDGE_NGINX, RenderError, Renderer};
 
@@ -67,10 +67,7 @@ pub fn files(
             .map(|(service, table)| server(service, table))
             .collect(),
     };
-    let mut files = vec![artifact(
-        "nginx.conf",
-        renderer.render("edge/nginx.conf", EDGE_NGINX, &template)?,
-    )];
+    let mut files = vec![rendered(renderer, "nginx.conf", EDGE_NGINX, &template)?];
     let mut geo = String::from("# Hand-written bans from [edge].deny_ips: 403 at the edge.\n");
     for address in &edge.deny_ips {
         geo.push_str(&format!("{address} 1;\n"));
