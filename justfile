@@ -8,7 +8,7 @@ test *ARGS:
 ci:
     cargo fmt --all -- --check
     cargo clippy --all-targets --locked -- -D warnings
-    shellcheck -s sh src/caddy/push.sh src/build/build.sh src/backup/check.sh
+    shellcheck -s sh src/caddy/push.sh src/images/build.sh src/backup/check.sh
     shellcheck fly/entrypoint.sh
     scripts/test
 

@@ -22,7 +22,7 @@ fn hint_of(error: &(dyn StdError + 'static)) -> Option<String> {
         crate::caddy::CaddyError,
         crate::remote::RemoteError,
         crate::edge::EdgeError,
-        crate::build::BuildError,
+        crate::images::BuildError,
         crate::backup::BackupError,
     );
     None

@@ -1,7 +1,6 @@
 //! boma: one catalog (`services.toml`) reconciles an operator's DNS, Caddy, edge, images and backups.
 
 pub mod backup;
-pub mod build;
 pub mod caddy;
 pub mod catalog;
 pub mod cli;
@@ -12,6 +11,7 @@ mod errors;
 mod files;
 pub mod hint;
 mod http;
+pub mod images;
 pub mod position;
 mod provenance;
 mod remote;

@@ -1,9 +1,9 @@
 //! `boma container-build`: the image stage; `--check` previews its plan, otherwise it is applied.
 
 use crate::Outcome;
-use crate::build::{BuildStage, Options};
 use crate::catalog::BuildTool;
 use crate::cli::{ContainerBuildArgs, Global};
+use crate::images::{ImagesStage, Options};
 use crate::stage;
 use crate::ui::Ui;
 
@@ -15,7 +15,7 @@ pub fn exec(global: &Global, args: &ContainerBuildArgs, ui: &Ui) -> anyhow::Resu
             .into_iter()
             .find(|tool| tool.program() == name)
     });
-    let mut images = BuildStage {
+    let mut images = ImagesStage {
         options: Options {
             names: args.names.clone(),
             // A check asks what `--all` would build: the images whose tag the registry lacks.

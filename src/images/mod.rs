@@ -9,9 +9,10 @@ mod plan;
 mod registry;
 mod report;
 mod source;
+mod stage;
 mod tool;
 
-pub use plan::{BuildStage, Options};
+pub use plan::{ImagesStage, Options};
 
 use crate::hint::Hint;
 

@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use super::plan::{Action, BuildPlan, ImagePlan};
+use super::plan::{Action, ImagePlan, ImagesPlan};
 use crate::remote::{Finished, RemoteError, Transcript};
 use crate::ui::{self, Report};
 
@@ -108,13 +108,13 @@ impl ImageResult {
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct BuildReport {
+pub struct ImagesReport {
     pub mode: &'static str,
     pub images: Vec<ImageResult>,
 }
 
-impl BuildReport {
-    pub fn planned(plan: &BuildPlan) -> Self {
+impl ImagesReport {
+    pub fn planned(plan: &ImagesPlan) -> Self {
         Self {
             mode: "check",
             images: plan.images.iter().map(ImageResult::planned).collect(),
@@ -129,7 +129,7 @@ impl BuildReport {
     }
 }
 
-impl Report for BuildReport {
+impl Report for ImagesReport {
     fn text(&self) -> String {
         let rows: Vec<Vec<String>> = self
             .images

@@ -6,8 +6,8 @@ use std::path::Path;
 
 use anyhow::Context as _;
 
-use super::plan::{Action, BuildPlan, ImagePlan, login, registry_of, shown};
-use super::report::{BuildReport, ImageResult};
+use super::plan::{Action, ImagePlan, ImagesPlan, login, registry_of, shown};
+use super::report::{ImageResult, ImagesReport};
 use super::tool::{Build, Tool};
 use super::{context, pin, registry};
 use crate::catalog::Host;
@@ -27,7 +27,7 @@ struct Job {
     _work: Option<tempfile::TempDir>,
 }
 
-pub fn apply(cx: &Context<'_>, plan: BuildPlan) -> anyhow::Result<BuildReport> {
+pub fn apply(cx: &Context<'_>, plan: ImagesPlan) -> anyhow::Result<ImagesReport> {
     let mut results: Vec<ImageResult> = plan.images.iter().map(ImageResult::planned).collect();
     let mut jobs = Vec::new();
     if plan
@@ -83,7 +83,7 @@ pub fn apply(cx: &Context<'_>, plan: BuildPlan) -> anyhow::Result<BuildReport> {
             }
         }
     }
-    Ok(BuildReport {
+    Ok(ImagesReport {
         mode: "build",
         images: results,
     })

@@ -6,14 +6,13 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use super::report::BuildReport;
+use super::report::ImagesReport;
 use super::tool::Tool;
 use super::{BuildError, pin, registry, source};
-use crate::Outcome;
 use crate::catalog::{BuildTool, Catalog, Container, Registry};
 use crate::hint::UnknownName;
 use crate::secret::Secret;
-use crate::stage::{Context, Stage, Summary, digest};
+use crate::stage::Context;
 use crate::ui::Report;
 
 /// What the command line asks for.
@@ -28,7 +27,7 @@ pub struct Options {
     pub storage: Option<PathBuf>,
 }
 
-pub struct BuildStage {
+pub struct ImagesStage {
     pub options: Options,
 }
 
@@ -73,32 +72,27 @@ pub struct ImagePlan {
     pub source: source::Source,
 }
 
-pub struct BuildPlan {
+pub struct ImagesPlan {
     pub images: Vec<ImagePlan>,
     pub tool: Result<Tool, BuildError>,
     pub push: bool,
 }
 
-impl Report for BuildPlan {
+impl Report for ImagesPlan {
     fn text(&self) -> String {
-        BuildReport::planned(self).text()
+        ImagesReport::planned(self).text()
     }
     fn json(&self) -> serde_json::Value {
-        BuildReport::planned(self).json()
+        ImagesReport::planned(self).json()
     }
     fn summary(&self) -> Option<String> {
-        BuildReport::planned(self).summary()
+        ImagesReport::planned(self).summary()
     }
 }
 
-impl Stage for BuildStage {
-    const NAME: &'static str = "images";
-    const PREVIEW: &'static str = "container-build --check";
-    const SHOW_PLAN_BEFORE_APPLY: bool = false;
-    type Plan = BuildPlan;
-    type Applied = BuildReport;
-
-    fn plan(&mut self, cx: &Context<'_>) -> anyhow::Result<BuildPlan> {
+impl ImagesStage {
+    /// What each selected image needs: reads git, the registry and the pinned files.
+    pub(super) fn read(&self, cx: &Context<'_>) -> anyhow::Result<ImagesPlan> {
         let selected = select(cx.catalog, &self.options.names)?;
         let wanted = self.options.tool.or(cx.catalog.defaults.build_tool);
         let local = selected
@@ -117,52 +111,13 @@ impl Stage for BuildStage {
         for (name, container) in selected {
             images.push(self.image(cx, name, container)?);
         }
-        Ok(BuildPlan {
+        Ok(ImagesPlan {
             images,
             tool,
             push: self.options.push,
         })
     }
 
-    fn summary(plan: &BuildPlan) -> Summary {
-        let mut summary = Summary::default();
-        for image in &plan.images {
-            let behind =
-                image.action == Action::Build || image.bumps.iter().any(|bump| bump.behind);
-            *if behind {
-                &mut summary.update
-            } else {
-                &mut summary.unchanged
-            } += 1;
-        }
-        summary
-    }
-
-    fn checksum(plan: &BuildPlan) -> String {
-        let parts = plan.images.iter().flat_map(|image| {
-            [
-                image.name.as_str(),
-                image.reference.as_str(),
-                image.revision.as_str(),
-            ]
-        });
-        digest(parts)
-    }
-
-    fn apply(&mut self, cx: &Context<'_>, plan: BuildPlan) -> anyhow::Result<BuildReport> {
-        super::apply::apply(cx, plan)
-    }
-
-    fn outcome(applied: &BuildReport) -> Outcome {
-        if applied.failed() > 0 {
-            Outcome::ProblemFound
-        } else {
-            Outcome::Done
-        }
-    }
-}
-
-impl BuildStage {
     fn image(
         &self,
         cx: &Context<'_>,
