@@ -87,6 +87,15 @@ pub enum Command {
 }
 
 impl Command {
+    /// Whether the command reaches hosts or APIs. Such a run watches for Ctrl-C from its start
+    /// (`stop::watch`) and stops between steps; the local ones keep the default action.
+    pub fn reaches_out(&self) -> bool {
+        !matches!(
+            self,
+            Self::Check(_) | Self::Render(_) | Self::Services | Self::Completions(_)
+        )
+    }
+
     /// The subcommand as typed, for messages.
     pub fn name(&self) -> &'static str {
         match self {

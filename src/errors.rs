@@ -4,7 +4,9 @@
 
 use std::error::Error as StdError;
 
+use crate::catalog::{CatalogErrors, LoadError};
 use crate::hint::Hint;
+use crate::ui::{Explained, Problem};
 
 fn hint_of(error: &(dyn StdError + 'static)) -> Option<String> {
     macro_rules! hinted {
@@ -28,8 +30,40 @@ fn hint_of(error: &(dyn StdError + 'static)) -> Option<String> {
     None
 }
 
+/// What the printer shows of an error beyond its chain: the catalog's problems and every hint.
+pub fn explain(error: &anyhow::Error) -> Explained {
+    let problems = catalog_errors(error)
+        .map(|errors| {
+            errors
+                .problems
+                .iter()
+                .map(|problem| Problem {
+                    place: format!("{}:{}:{}", problem.file, problem.line, problem.column),
+                    message: problem.message.clone(),
+                    hint: problem.hint.clone(),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Explained {
+        problems,
+        hints: hints(error),
+    }
+}
+
+fn catalog_errors(error: &anyhow::Error) -> Option<&CatalogErrors> {
+    error.chain().find_map(|cause| {
+        cause
+            .downcast_ref::<CatalogErrors>()
+            .or_else(|| match cause.downcast_ref::<LoadError>() {
+                Some(LoadError::Invalid(errors)) => Some(errors),
+                _ => None,
+            })
+    })
+}
+
 /// Every hint in the chain, outermost first, each once.
-pub fn hints(error: &anyhow::Error) -> Vec<String> {
+fn hints(error: &anyhow::Error) -> Vec<String> {
     let mut found: Vec<String> = Vec::new();
     for hint in error.chain().filter_map(hint_of) {
         if !found.contains(&hint) {

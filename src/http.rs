@@ -10,6 +10,7 @@ use reqwest::blocking::Client;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::secret::Secret;
+use crate::stop::{self, Interrupted};
 
 const ATTEMPTS: u32 = 4;
 const BACKOFF: Duration = Duration::from_millis(250);
@@ -64,6 +65,9 @@ pub struct HttpError {
     pub detail: String,
     /// A write that timed out: the server may have applied it, so it is not sent again blindly.
     pub unsure_write: bool,
+    /// The run was asked to stop before this request went out.
+    #[source]
+    pub stopped: Option<Interrupted>,
 }
 
 impl Http {
@@ -165,6 +169,11 @@ impl Http {
         loop {
             attempt += 1;
             self.wait_for_rate_limit();
+            if let Err(stopped) = stop::check("before the request was sent") {
+                let mut refused = self.refusal(&request, "not sent".to_string());
+                refused.stopped = Some(stopped);
+                return Err(refused);
+            }
             let started = Instant::now();
             let mut builder = self.client.request(method.clone(), url);
             if let Some(body) = &body {
@@ -209,7 +218,7 @@ impl Http {
                     .then(|| BACKOFF * 2u32.pow(attempt - 1)),
             };
             match retry_in {
-                Some(wait) if attempt < ATTEMPTS => std::thread::sleep(wait.min(LONGEST_WAIT)),
+                Some(wait) if attempt < ATTEMPTS => stop::sleep(wait.min(LONGEST_WAIT)),
                 _ => {
                     let unsure_write = method != Method::GET
                         && result.as_ref().is_err_and(reqwest::Error::is_timeout);
@@ -229,6 +238,7 @@ impl Http {
             status: None,
             detail: self.redact(&detail),
             unsure_write: false,
+            stopped: None,
         }
     }
 
@@ -267,6 +277,7 @@ impl Http {
             status,
             detail: self.redact(&detail),
             unsure_write: false,
+            stopped: None,
         }
     }
 
@@ -297,7 +308,7 @@ impl Http {
         }
         if sent.len() >= limit.requests {
             if let Some(first) = sent.front() {
-                std::thread::sleep(limit.window.saturating_sub(now.duration_since(*first)));
+                stop::sleep(limit.window.saturating_sub(now.duration_since(*first)));
             }
             sent.pop_front();
         }

@@ -18,6 +18,7 @@ mod remote;
 pub mod render;
 pub mod secret;
 pub mod stage;
+pub mod stop;
 pub mod ui;
 
 use std::process::ExitCode;
@@ -37,6 +38,9 @@ pub enum Outcome {
 /// Runs one command and maps its result to boma's exit codes; errors are printed here, once.
 pub fn run(cli: Cli) -> ExitCode {
     let ui = Ui::new(&cli.global);
+    if cli.command.reaches_out() {
+        stop::watch();
+    }
     let result = match &cli.command {
         Command::Check(args) => commands::check::exec(&cli.global, args, &ui),
         Command::Render(args) => commands::render::exec(&cli.global, args, &ui),
@@ -54,13 +58,13 @@ pub fn run(cli: Cli) -> ExitCode {
         Ok(Outcome::Done) => ExitCode::SUCCESS,
         Ok(Outcome::ProblemFound) => ExitCode::from(1),
         Ok(Outcome::Interrupted) => ExitCode::from(130),
-        Err(error) => match error.downcast_ref::<stage::Interrupted>() {
+        Err(error) => match stop::Interrupted::in_chain(&error) {
             Some(interrupted) => {
                 ui.status(&format!("{}: {interrupted}", cli.command.name()));
                 ExitCode::from(130)
             }
             None => {
-                ui.error(&error, &errors::hints(&error));
+                ui.error(&error, &errors::explain(&error));
                 ExitCode::from(2)
             }
         },

@@ -184,11 +184,6 @@ impl Hint for Refusal {
     }
 }
 
-/// The operator asked boma to stop (Ctrl-C, SIGTERM, SIGHUP); work in flight was cut off.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct Interrupted(pub String);
-
 /// A 16-hex digest of `parts`, the way every stage checksums its plan.
 pub fn digest<'p>(parts: impl IntoIterator<Item = &'p str>) -> String {
     use sha2::{Digest, Sha256};

@@ -10,8 +10,6 @@ use super::Rrset;
 /// The mark format this boma writes. Version 1 (no `v=`, no owner) is the marker of boma
 /// before owners existed; it counts as the running catalog's own and is rewritten on `dns-up`.
 pub const FORMAT: u32 = 2;
-/// `[dns].owner` when the catalog names none.
-pub const DEFAULT_OWNER: &str = "boma";
 /// The label in front of a managed name that holds its marker rrset.
 pub const MARKER_LABEL: &str = "_boma";
 const HERITAGE: &str = "heritage=boma";
@@ -258,19 +256,6 @@ pub fn is_marker(rrset: &Rrset) -> bool {
             .any(|value| Mark::parse(value).is_some())
 }
 
-/// `[dns].owner`: what a mark can hold (it ends a whitespace-separated field, and a Cloudflare
-/// comment is at most 100 characters on the free plan).
-pub fn check_owner(owner: &str) -> Result<(), String> {
-    let valid = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || "-_.".contains(c);
-    if owner.is_empty() || owner.len() > 40 {
-        return Err("it must be 1 to 40 characters".to_string());
-    }
-    if !owner.chars().all(valid) {
-        return Err("use lowercase letters, digits, `-`, `_` and `.`".to_string());
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -339,14 +324,5 @@ mod tests {
         );
         let owners = Owners::new(Keeping::Markers, "lab", &[marker], HashMap::new());
         assert_eq!(owners.others_at("app.example.org"), [written]);
-    }
-
-    #[test]
-    fn owners_are_checked() {
-        assert!(check_owner("homelab").is_ok());
-        assert!(check_owner("team-a.prod").is_ok());
-        assert!(check_owner("").is_err());
-        assert!(check_owner("Home Lab").is_err());
-        assert!(check_owner(&"x".repeat(41)).is_err());
     }
 }

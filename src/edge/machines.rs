@@ -156,7 +156,7 @@ impl Machines {
                     // Not yet; a server that answers at once is not asked again at once.
                     let spent = asked.elapsed();
                     let pause = Duration::from_secs(1).saturating_sub(spent);
-                    std::thread::sleep(
+                    crate::stop::sleep(
                         pause.min(deadline.saturating_duration_since(Instant::now())),
                     );
                 }

@@ -1,5 +1,5 @@
 //! The one host fan-out: N hosts at a time, one connection per host kept for the whole run, a
-//! progress line per host, and Ctrl-C / SIGTERM / SIGHUP handled here, once.
+//! progress line per host, and work in flight dropped when the run is asked to stop (`stop`).
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -11,7 +11,7 @@ use futures_util::StreamExt;
 
 use super::{Connection, Connector, Options, RemoteError};
 use crate::catalog::Host;
-use crate::stage::Interrupted;
+use crate::stop::{self, Interrupted};
 use crate::ui::Ui;
 
 /// Tells a host's progress line (and `-v`) what the work on it is doing now.
@@ -56,8 +56,8 @@ impl HostPool {
 
     /// Runs `task` on every item's host, `parallel` hosts at a time, each with its connection (or
     /// why there is none) and a step callback for its progress line. Results come in the order
-    /// of `items`. Ctrl-C, SIGTERM or SIGHUP drop the work in flight, which cuts its connections,
-    /// and return `Interrupted`.
+    /// of `items`. A stop asked of the run (Ctrl-C, SIGTERM, SIGHUP) drops the work in flight, which
+    /// cuts its connections, and returns `Interrupted`.
     pub fn run<'i, I, T>(
         &self,
         ui: &Ui,
@@ -85,7 +85,7 @@ impl HostPool {
         let finished = self.runtime.block_on(async {
             tokio::select! {
                 results = work => Some(results),
-                () = stop_requested() => None,
+                () = stop::asked() => None,
             }
         });
         let Some(mut results) = finished else {
@@ -117,24 +117,4 @@ impl Drop for HostPool {
     fn drop(&mut self) {
         self.close();
     }
-}
-
-/// Resolves when the operator asks boma to stop: Ctrl-C (SIGINT), SIGTERM or SIGHUP. Racing work
-/// against it lets that work be dropped, which closes its connections.
-pub async fn stop_requested() {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut streams: Vec<_> = [
-        SignalKind::interrupt(),
-        SignalKind::terminate(),
-        SignalKind::hangup(),
-    ]
-    .into_iter()
-    .filter_map(|kind| signal(kind).ok())
-    .collect();
-    if streams.is_empty() {
-        // Signals cannot be watched: never resolve, as if no one asked.
-        std::future::pending::<()>().await;
-    }
-    let waits = streams.iter_mut().map(|stream| Box::pin(stream.recv()));
-    futures_util::future::select_all(waits).await;
 }

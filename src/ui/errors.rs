@@ -2,13 +2,27 @@
 //! cause in the chain, and every hint an error in the chain carries.
 
 use super::clean;
-use crate::catalog::{CatalogErrors, LoadError};
+
+/// What the dispatcher found in an error chain for the printer (`crate::errors::explain`): the
+/// catalog's problems, each at its place, and every hint.
+#[derive(Debug, Default)]
+pub struct Explained {
+    pub problems: Vec<Problem>,
+    pub hints: Vec<String>,
+}
+
+/// A catalog mistake: `file:line:column`, the message and its hint.
+#[derive(Debug)]
+pub struct Problem {
+    pub place: String,
+    pub message: String,
+    pub hint: Option<String>,
+}
 
 pub struct Painted<'a> {
     pub color: bool,
     pub error: &'a anyhow::Error,
-    /// Every hint the chain carries (`crate::errors::hints`).
-    pub hints: &'a [String],
+    pub explained: &'a Explained,
 }
 
 const RED: &str = "\x1b[1;31m";
@@ -29,12 +43,9 @@ impl Painted<'_> {
     pub fn render(&self) -> String {
         let error = self.error;
         let mut text = String::new();
-        if let Some(errors) = catalog_errors(error) {
-            for problem in &errors.problems {
-                let place = clean(&format!(
-                    "{}:{}:{}",
-                    problem.file, problem.line, problem.column
-                ));
+        for problem in &self.explained.problems {
+            {
+                let place = clean(&problem.place);
                 let message = clean(&problem.message);
                 text.push_str(&format!("{}: {message}\n", self.paint(BOLD, &place)));
                 if let Some(hint) = &problem.hint {
@@ -51,7 +62,7 @@ impl Painted<'_> {
         for cause in error.chain().skip(1) {
             text.push_str(&format!("  caused by: {}\n", indented(&cause.to_string())));
         }
-        for hint in self.hints {
+        for hint in &self.explained.hints {
             text.push_str(&format!(
                 "  {} {}\n",
                 self.paint(CYAN, "hint:"),
@@ -68,17 +79,6 @@ fn indented(message: &str) -> String {
     clean(message).trim_end().replace('\n', "\n    ")
 }
 
-fn catalog_errors(error: &anyhow::Error) -> Option<&CatalogErrors> {
-    error.chain().find_map(|cause| {
-        cause
-            .downcast_ref::<CatalogErrors>()
-            .or_else(|| match cause.downcast_ref::<LoadError>() {
-                Some(LoadError::Invalid(errors)) => Some(errors),
-                _ => None,
-            })
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -88,11 +88,14 @@ mod tests {
         let error = anyhow::anyhow!("ssh said:\nline two")
             .context("cannot plan caddy")
             .context("caddy-push failed");
-        let hints = ["first".to_string(), "second".to_string()];
+        let explained = Explained {
+            problems: Vec::new(),
+            hints: vec!["first".to_string(), "second".to_string()],
+        };
         let text = Painted {
             color: false,
             error: &error,
-            hints: &hints,
+            explained: &explained,
         }
         .render();
         assert_eq!(

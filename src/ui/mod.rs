@@ -8,6 +8,7 @@ mod table;
 use std::borrow::Cow;
 use std::io::{self, IsTerminal, Write};
 
+pub use errors::{Explained, Problem};
 pub use progress::{Bars, Progress};
 pub use table::table;
 
@@ -148,11 +149,11 @@ impl Ui {
     }
 
     /// The error printer: catalog problems one per line, then `error:`, `caused by:` and hints.
-    pub fn error(&self, error: &anyhow::Error, hints: &[String]) {
+    pub fn error(&self, error: &anyhow::Error, explained: &Explained) {
         let text = errors::Painted {
             color: self.color,
             error,
-            hints,
+            explained,
         }
         .render();
         eprint!("{text}");

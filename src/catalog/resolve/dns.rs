@@ -12,7 +12,6 @@ use super::super::parse::{Reader, Value};
 use super::super::schema;
 use super::super::values::{check_url, is_hostname};
 use super::check_secret;
-use crate::dns::ownership::{DEFAULT_OWNER, check_owner};
 use crate::secret::SecretRef;
 
 pub const DEFAULT_MAX_CHANGE_PERCENT: u8 = 30;
@@ -338,5 +337,35 @@ pub fn provider_name(provider: DnsProvider) -> &'static str {
         DnsProvider::Powerdns => "powerdns",
         DnsProvider::Gandi => "gandi",
         DnsProvider::Cloudflare => "cloudflare",
+    }
+}
+
+/// `[dns].owner` when the catalog names none.
+const DEFAULT_OWNER: &str = "boma";
+
+/// `[dns].owner`: what a mark can hold (it ends a whitespace-separated field, and a Cloudflare
+/// comment is at most 100 characters on the free plan).
+fn check_owner(owner: &str) -> Result<(), String> {
+    let valid = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || "-_.".contains(c);
+    if owner.is_empty() || owner.len() > 40 {
+        return Err("it must be 1 to 40 characters".to_string());
+    }
+    if !owner.chars().all(valid) {
+        return Err("use lowercase letters, digits, `-`, `_` and `.`".to_string());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn owners_are_checked() {
+        assert!(check_owner("homelab").is_ok());
+        assert!(check_owner("team-a.prod").is_ok());
+        assert!(check_owner("").is_err());
+        assert!(check_owner("Home Lab").is_err());
+        assert!(check_owner(&"x".repeat(41)).is_err());
     }
 }
