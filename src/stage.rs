@@ -73,6 +73,9 @@ pub trait Stage {
     const PREVIEW: &'static str;
     /// Whether `up` prints the plan before applying it (DNS does; Caddy reports per host after).
     const SHOW_PLAN_BEFORE_APPLY: bool;
+    /// Whether planning reaches hosts over SSH: `boma plan` plans such a stage on the run's own
+    /// thread, which holds the run's one connection per host; the others plan side by side.
+    const PLANS_ON_HOSTS: bool = false;
     type Plan: Report;
     type Applied: Report;
 
@@ -85,7 +88,8 @@ pub trait Stage {
     fn gate(&self, _plan: &Self::Plan) -> Result<(), Refusal> {
         Ok(())
     }
-    /// Applies exactly `plan`, with progress.
+    /// Applies exactly `plan`, with progress and without printing: what it did is the report
+    /// it returns, or, when it stops part-way, the `PartWay` error carrying that report.
     fn apply(&mut self, cx: &Context<'_>, plan: Self::Plan) -> anyhow::Result<Self::Applied>;
     /// How the run ends for the exit code: a failed host is a finding (exit 1).
     fn outcome(applied: &Self::Applied) -> Outcome;
@@ -127,9 +131,63 @@ pub fn up<S: Stage>(
         .into());
     }
     stage.gate(&plan)?;
-    let applied = stage.apply(cx, plan)?;
+    let applied = stage.apply(cx, plan).map_err(|error| PartWay::report(cx.ui, error))?;
     cx.ui.report(&applied)?;
     Ok(S::outcome(&applied))
+}
+
+/// An apply that stopped part-way: the report of what it did before it stopped, and the error
+/// that stopped it. The printer shows the report, then the error.
+pub struct PartWay {
+    pub done: Box<dyn Report + Send + Sync>,
+    pub error: anyhow::Error,
+}
+
+impl PartWay {
+    pub fn new(done: impl Report + Send + Sync + 'static, error: anyhow::Error) -> anyhow::Error {
+        anyhow::Error::new(Self {
+            done: Box::new(done),
+            error,
+        })
+    }
+
+    /// Splits an apply's error into the report of what was done (when it carries one) and the
+    /// error itself.
+    pub fn split(error: anyhow::Error) -> (Option<Box<dyn Report + Send + Sync>>, anyhow::Error) {
+        match error.downcast::<PartWay>() {
+            Ok(part_way) => (Some(part_way.done), part_way.error),
+            Err(error) => (None, error),
+        }
+    }
+
+    /// Prints what was done, if the error says, and returns the error for the error printer.
+    fn report(ui: &Ui, error: anyhow::Error) -> anyhow::Error {
+        let (done, error) = Self::split(error);
+        if let Some(done) = done
+            && let Err(failed) = ui.report(done.as_ref())
+        {
+            return anyhow::Error::new(failed).context(format!("{error:#}"));
+        }
+        error
+    }
+}
+
+impl std::fmt::Debug for PartWay {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&self.error, formatter)
+    }
+}
+
+impl std::fmt::Display for PartWay {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(&self.error, formatter)
+    }
+}
+
+impl std::error::Error for PartWay {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.error.chain().nth(1)
+    }
 }
 
 /// A plan that boma will not apply as it stands.

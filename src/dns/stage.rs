@@ -12,8 +12,8 @@ use super::providers::{self, Provider};
 use super::{DnsError, Rrset, desired, report};
 use crate::Outcome;
 use crate::catalog::{Catalog, Zone};
-use crate::stage::{Context, Refusal, Stage, Summary};
-use crate::ui::{Log, Report, Ui};
+use crate::stage::{Context, PartWay, Refusal, Stage, Summary};
+use crate::ui::{Log, Report};
 
 /// The DNS stage with its command-line choices.
 pub struct DnsStage {
@@ -236,25 +236,33 @@ impl Stage for DnsStage {
                 reported = applied.max(reported);
                 bar.set(done.fetch_add(step, Ordering::Relaxed) + step);
             };
-            apply_zone(ui, zoned, plan, &mut progress)
+            Ok(apply_zone(zoned, plan, &mut progress))
         });
+        let results: Vec<ZoneApplied> = results
+            .into_iter()
+            .map(|result| result.unwrap_or_else(|error| Err((Vec::new(), error))))
+            .collect();
         bar.finish();
         let mut lines = Vec::new();
         let mut failure = None;
         for result in results {
             match result {
-                Ok(line) => lines.push(line),
-                Err(error) if failure.is_none() => failure = Some(error),
-                Err(error) => cx.ui.status(&format!("{error:#}")),
+                Ok(zone_lines) => lines.extend(zone_lines),
+                Err((zone_lines, error)) => {
+                    lines.extend(zone_lines);
+                    match failure {
+                        None => failure = Some(error),
+                        // Only the first failure is the error; the others are lines of the report.
+                        Some(_) => lines.push(format!("{error:#}")),
+                    }
+                }
             }
         }
-        if let Some(error) = failure {
-            for line in &lines {
-                cx.ui.status(line);
-            }
-            return Err(error);
+        let applied = DnsApplied { lines };
+        match failure {
+            Some(error) => Err(PartWay::new(applied, error)),
+            None => Ok(applied),
         }
-        Ok(DnsApplied { lines })
     }
 
     fn outcome(_applied: &DnsApplied) -> Outcome {
@@ -374,17 +382,16 @@ impl Read<'_> {
     }
 }
 
+/// What one zone's apply says: its lines, or its lines and the error that stopped it.
+type ZoneApplied = Result<Vec<String>, (Vec<String>, anyhow::Error)>;
+
 /// Applies one zone's plan; a write that timed out is followed by one re-read and re-plan.
-fn apply_zone(
-    ui: &Ui,
-    zoned: &mut Zoned,
-    plan: &Plan,
-    progress: &mut dyn FnMut(usize),
-) -> anyhow::Result<String> {
+fn apply_zone(zoned: &mut Zoned, plan: &Plan, progress: &mut dyn FnMut(usize)) -> ZoneApplied {
     let provider_name = zoned.provider.name();
     if plan.is_empty() {
-        return Ok(format!("no changes for zone {}", plan.zone));
+        return Ok(vec![format!("no changes for zone {}", plan.zone)]);
     }
+    let mut lines = Vec::new();
     let mut result = zoned.provider.apply(&plan.changes, progress);
     let mut replanned = "";
     if let Err(failure) = &result
@@ -392,8 +399,11 @@ fn apply_zone(
     {
         // The server may have applied the write that timed out: read the zone again and send
         // only what is still missing, once.
-        ui.status("a write timed out; reading the zone again before going on");
-        let again = replan(zoned, &plan.zone)?;
+        lines.push("a write timed out; reading the zone again before going on".to_string());
+        let again = match replan(zoned, &plan.zone) {
+            Ok(again) => again,
+            Err(error) => return Err((lines, error)),
+        };
         replanned = " after re-reading the zone once";
         result = if again.is_empty() {
             Ok(())
@@ -401,13 +411,17 @@ fn apply_zone(
             zoned.provider.apply(&again.changes, &mut |_| {})
         };
     }
-    result.map_err(|failure| part_way(ui, plan, provider_name, failure))?;
-    Ok(format!(
+    if let Err(failure) = result {
+        lines.extend(part_way(plan, &failure));
+        return Err((lines, stopped(plan, provider_name, failure)));
+    }
+    lines.push(format!(
         "applied {} changes to zone {} ({} HTTP requests{replanned})",
         plan.changes.len(),
         plan.zone,
         zoned.provider.requests()
-    ))
+    ));
+    Ok(lines)
 }
 
 /// The plan again, against the zone as it is now.
@@ -437,8 +451,8 @@ fn unsure_write(failure: &providers::ApplyError) -> bool {
     })
 }
 
-/// Lists what was and was not applied, and says whether running again converges.
-fn part_way(ui: &Ui, plan: &Plan, provider: &str, failure: providers::ApplyError) -> anyhow::Error {
+/// What was and was not applied when a zone's apply stopped.
+fn part_way(plan: &Plan, failure: &providers::ApplyError) -> [String; 2] {
     let listed = |changes: &[plan::Change]| {
         let names: Vec<String> = changes.iter().map(describe).collect();
         if names.is_empty() {
@@ -448,11 +462,15 @@ fn part_way(ui: &Ui, plan: &Plan, provider: &str, failure: providers::ApplyError
         }
     };
     let applied = failure.applied.min(plan.changes.len());
-    ui.status(&format!("applied: {}", listed(&plan.changes[..applied])));
-    ui.status(&format!(
-        "not applied: {}",
-        listed(&plan.changes[applied..])
-    ));
+    [
+        format!("applied: {}", listed(&plan.changes[..applied])),
+        format!("not applied: {}", listed(&plan.changes[applied..])),
+    ]
+}
+
+/// The error a zone's apply stopped with, saying whether running again converges.
+fn stopped(plan: &Plan, provider: &str, failure: providers::ApplyError) -> anyhow::Error {
+    let applied = failure.applied.min(plan.changes.len());
     let what = if applied == 0 {
         "failed; nothing was applied".to_string()
     } else {

@@ -16,9 +16,11 @@ struct FlyFile {
     local_path: String,
 }
 
-/// `fly.toml`, `Containerfile` and `entrypoint.sh`; `config` are the files the machines get.
+/// `fly.toml`, `Containerfile` and `entrypoint.sh`; `image` is the machines' image (see
+/// `edge::image`), `config` the files the machines get.
 pub fn files(
     edge: &Edge,
+    image: Option<&str>,
     services: &[EdgeService<'_>],
     renderer: &Renderer,
     prefix: &str,
@@ -41,7 +43,7 @@ pub fn files(
         .collect();
     let context = minijinja::context! {
         app => toml_string(&edge.app),
-        image => edge.image.as_deref().map(toml_string),
+        image => image.map(toml_string),
         listen => LISTEN,
         prefix,
         files,

@@ -2,6 +2,7 @@
 //! each service's `edge` table and `[edge]`, validated with the real tools, and rolled out by
 //! `fly-deploy`.
 
+mod certificates;
 mod error;
 mod fail2ban;
 mod flyctl;
@@ -14,6 +15,7 @@ mod validate;
 
 pub use error::EdgeError;
 pub use fail2ban::{Sample, filter_file, samples};
+pub use certificates::CertificatesStage;
 pub use stage::{Deployer, EdgeStage};
 
 use std::path::PathBuf;
@@ -36,8 +38,20 @@ pub const DENIED_BODY: &str = "This path is reachable from the private network o
 pub type EdgeService<'a> = (&'a Service, &'a ServiceEdge);
 
 /// The edge's artifacts, as they go onto its machines (under [`PREFIX`]).
-pub fn artifacts(catalog: &Catalog, renderer: &Renderer) -> Result<Vec<Artifact>, RenderError> {
+pub fn artifacts(catalog: &Catalog, renderer: &Renderer) -> anyhow::Result<Vec<Artifact>> {
     artifacts_under(catalog, renderer, PREFIX)
+}
+
+/// The machines' image: `[edge].image` as written, or, when it names one of the catalog's images
+/// (by name or repository), the reference the images stage builds and pushes for the commit
+/// that last changed that image's context: what `boma up` rolls the edge to after building it.
+pub fn image(catalog: &Catalog) -> anyhow::Result<Option<String>> {
+    let Some(wanted) = catalog.edge.as_ref().and_then(|edge| edge.image.as_deref()) else {
+        return Ok(None);
+    };
+    Ok(Some(
+        crate::images::reference(catalog, wanted)?.unwrap_or_else(|| wanted.to_string()),
+    ))
 }
 
 /// The edge's artifacts with every absolute path under `prefix` (ending in `/`): the validation
@@ -46,15 +60,23 @@ pub fn artifacts_under(
     catalog: &Catalog,
     renderer: &Renderer,
     prefix: &str,
-) -> Result<Vec<Artifact>, RenderError> {
+) -> anyhow::Result<Vec<Artifact>> {
     let Some(edge) = &catalog.edge else {
         return Ok(Vec::new());
     };
     let services = services(catalog);
     let mut files = nginx::files(edge, &services, renderer, prefix)?;
     files.extend(fail2ban::files(edge, &services, renderer, prefix)?);
-    let image = image::files(edge, &services, renderer, prefix, &files)?;
-    files.extend(image);
+    let machines_image = image(catalog)?;
+    let app = image::files(
+        edge,
+        machines_image.as_deref(),
+        &services,
+        renderer,
+        prefix,
+        &files,
+    )?;
+    files.extend(app);
     Ok(files)
 }
 

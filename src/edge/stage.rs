@@ -11,14 +11,15 @@ use std::time::Duration;
 use anyhow::Context as _;
 use serde_json::Value;
 
+use super::certificates;
 use super::flyctl::Flyctl;
 use super::machines::{self, Machine, Machines};
-use super::report::{CertificateLine, Change, EdgeReport, FileChange, MachineLine};
-use super::{EdgeError, PREFIX, guest_path, services, validate};
+use super::report::{Change, EdgeReport, FileChange, MachineLine};
+use super::{EdgeError, PREFIX, guest_path, validate};
 use crate::Outcome;
 use crate::catalog::{Catalog, Edge};
 use crate::files::write_if_changed;
-use crate::stage::{Context, Stage, Summary, digest};
+use crate::stage::{Context, PartWay, Stage, Summary, digest};
 use crate::ui::Report;
 
 /// Who rolls the machines out.
@@ -30,6 +31,9 @@ pub enum Deployer {
 pub struct EdgeStage {
     /// Read the app's certificates and machines (everything but `--check`).
     pub remote: bool,
+    /// Read and request the certificates of the public names too (`fly-deploy`); `boma up`
+    /// leaves them to the certificates stage, after DNS publishes the names.
+    pub certificates: bool,
     pub deployer: Deployer,
     /// How long one machine may take to start after its update.
     pub machine_timeout: Duration,
@@ -40,6 +44,7 @@ impl EdgeStage {
     pub fn new(remote: bool, deployer: Deployer, machine_timeout: Duration) -> Self {
         Self {
             remote,
+            certificates: true,
             deployer,
             machine_timeout,
             api: None,
@@ -77,6 +82,7 @@ impl Stage for EdgeStage {
 
     fn plan(&mut self, cx: &Context<'_>) -> anyhow::Result<EdgePlan> {
         let edge = cx.catalog.edge.as_ref().ok_or(EdgeError::NoEdge)?;
+        let image = super::image(cx.catalog)?;
         let rendered: Vec<(String, String)> = super::artifacts(cx.catalog, cx.renderer)?
             .into_iter()
             .map(|artifact| {
@@ -97,7 +103,7 @@ impl Stage for EdgeStage {
                 Deployer::MachinesApi => "machines-api".into(),
                 Deployer::Flyctl(path) => path.display().to_string(),
             },
-            checksum: checksum(&rendered, edge),
+            checksum: checksum(&rendered, image.as_deref()),
             checked,
             files,
             certificates: None,
@@ -105,9 +111,12 @@ impl Stage for EdgeStage {
         };
         let mut machines = Vec::new();
         if self.remote {
+            let with_certificates = self.certificates;
             let api = self.api(cx, edge)?;
             let progress = cx.ui.spinner("reading the app's certificates and machines");
-            report.certificates = Some(certificates(api, cx.catalog)?);
+            if with_certificates {
+                report.certificates = Some(certificates::read(api, cx.catalog)?);
+            }
             let files: Vec<(String, String)> = rendered
                 .iter()
                 .filter_map(|(local, content)| Some((guest_path(local, PREFIX)?, content.clone())))
@@ -115,7 +124,7 @@ impl Stage for EdgeStage {
             let mut lines = Vec::new();
             for machine in api.list()? {
                 let wanted =
-                    machines::with_edge(&machine.config, &files, edge.image.as_deref(), PREFIX);
+                    machines::with_edge(&machine.config, &files, image.as_deref(), PREFIX);
                 let changes = machines::differences(&machine.config, &wanted);
                 lines.push(MachineLine {
                     id: machine.id.clone(),
@@ -194,38 +203,8 @@ impl Stage for EdgeStage {
         };
         let limit = self.machine_timeout;
         let api = self.api(cx, edge)?;
-        for cert in report.certificates.iter_mut().flatten() {
-            if cert.action != "request" {
-                continue;
-            }
-            cx.ui
-                .debug(&format!("requesting a certificate for {}", cert.hostname));
-            let requested = match &flyctl {
-                Some(flyctl) => flyctl
-                    .certs_add(&cert.hostname)
-                    .map_err(anyhow::Error::from)
-                    .and_then(|()| {
-                        Ok(api
-                            .certificate(&cert.hostname)?
-                            .map(|found| machines::Requested {
-                                status: found.status,
-                                dns: Vec::new(),
-                            })
-                            .unwrap_or_default())
-                    }),
-                None => api.request_certificate(&cert.hostname),
-            };
-            match requested {
-                Ok(requested) => {
-                    cert.action = "requested".into();
-                    cert.status = requested.status;
-                    cert.dns = requested.dns;
-                }
-                Err(error) => {
-                    cert.action = "failed".into();
-                    cert.reason = Some(format!("{error:#}"));
-                }
-            }
+        if let Some(certificates) = report.certificates.as_mut() {
+            certificates::request(api, flyctl.as_ref(), certificates, cx.ui);
         }
         let rolled = match &flyctl {
             Some(flyctl) => deploy_with_flyctl(flyctl, &report, &rendered, &dir, cx),
@@ -233,8 +212,7 @@ impl Stage for EdgeStage {
         };
         if let Err(error) = rolled {
             // Nothing is kept as deployed: the next plan shows the same drift again.
-            cx.ui.report(&report)?;
-            return Err(error);
+            return Err(PartWay::new(report, error));
         }
         keep(&dir, &rendered, &report.files)?;
         report.mode = "deployed";
@@ -258,71 +236,34 @@ impl Stage for EdgeStage {
 impl EdgeStage {
     /// The Machines API client, made (and the token read) on first use.
     fn api(&mut self, cx: &Context<'_>, edge: &Edge) -> anyhow::Result<&Machines> {
-        if self.api.is_none() {
-            let token = token(cx.catalog, edge)?;
-            self.api = Some(Machines::new(
-                &edge.api_url,
-                &edge.app,
-                token,
-                cx.ui.logger(),
-            )?);
-        }
-        self.api
-            .as_ref()
-            .ok_or_else(|| anyhow::anyhow!("the Machines API client is missing"))
+        client(&mut self.api, cx, edge)
     }
 }
 
-fn token(catalog: &Catalog, edge: &Edge) -> anyhow::Result<crate::secret::Secret> {
+/// The Machines API client kept in `slot`, made (and the token read) on first use.
+pub(super) fn client<'s>(
+    slot: &'s mut Option<Machines>,
+    cx: &Context<'_>,
+    edge: &Edge,
+) -> anyhow::Result<&'s Machines> {
+    if slot.is_none() {
+        let token = token(cx.catalog, edge)?;
+        *slot = Some(Machines::new(
+            &edge.api_url,
+            &edge.app,
+            token,
+            cx.ui.logger(),
+        )?);
+    }
+    slot.as_ref()
+        .ok_or_else(|| anyhow::anyhow!("the Machines API client is missing"))
+}
+
+pub(super) fn token(catalog: &Catalog, edge: &Edge) -> anyhow::Result<crate::secret::Secret> {
     catalog.read_secret(
         &edge.token,
         &format!("`edge.token` (secret `{}`)", edge.token),
     )
-}
-
-/// Each public name served through the edge, with its certificate or `request`.
-fn certificates(api: &Machines, catalog: &Catalog) -> anyhow::Result<Vec<CertificateLine>> {
-    let listed = api.certificates()?;
-    let mut names = BTreeSet::new();
-    for (service, _) in services(catalog) {
-        names.extend(service.public.iter().cloned());
-    }
-    let mut lines = Vec::new();
-    for hostname in names {
-        let found = match listed.iter().find(|cert| cert.hostname == hostname) {
-            Some(found) => Some(found.clone()),
-            // The listing may be one page of many: ask for the name itself.
-            None if listed.len() >= 20 => api.certificate(&hostname)?,
-            None => None,
-        };
-        lines.push(match found {
-            Some(found) => {
-                // One not issued yet: its details say which DNS records it still waits for.
-                let dns = match found.status.as_str() {
-                    "active" | "ready" => Vec::new(),
-                    _ => api
-                        .certificate(&hostname)?
-                        .map(|details| details.dns())
-                        .unwrap_or_default(),
-                };
-                CertificateLine {
-                    hostname,
-                    status: found.status,
-                    action: "present".into(),
-                    dns,
-                    reason: None,
-                }
-            }
-            None => CertificateLine {
-                hostname,
-                status: "missing".into(),
-                action: "request".into(),
-                dns: Vec::new(),
-                reason: None,
-            },
-        });
-    }
-    Ok(lines)
 }
 
 /// One machine at a time: update, wait until it runs the new version, then the next. The first
@@ -512,9 +453,9 @@ fn keep(dir: &Path, rendered: &[(String, String)], files: &[FileChange]) -> anyh
 }
 
 /// A digest of what would be deployed: every rendered file and the image.
-fn checksum(rendered: &[(String, String)], edge: &Edge) -> String {
+fn checksum(rendered: &[(String, String)], image: Option<&str>) -> String {
     let files = rendered
         .iter()
         .flat_map(|(local, content)| [local.as_str(), content.as_str()]);
-    digest(std::iter::once(edge.image.as_deref().unwrap_or("-")).chain(files))
+    digest(std::iter::once(image.unwrap_or("-")).chain(files))
 }

@@ -12,7 +12,7 @@ mod source;
 mod stage;
 mod tool;
 
-pub use plan::{ImagesStage, Options};
+pub use plan::{ImagesStage, Options, reference};
 
 use crate::hint::Hint;
 

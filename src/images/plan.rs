@@ -228,12 +228,28 @@ pub fn login(
     Ok((registry.user.clone(), password, registry.tls_verify))
 }
 
-/// The named images (services with a `container`, `[images]` entries), or every one.
-fn select<'c>(
-    catalog: &'c Catalog,
-    names: &[String],
-) -> anyhow::Result<Vec<(&'c str, &'c Container)>> {
-    let all: Vec<(&str, &Container)> = catalog
+/// The reference the images stage builds and pushes for the catalog's image `wanted` (an
+/// `[images.NAME]` or a service with a `container`, by name or by its `image` repository) at the
+/// commit that last changed its context; `None` when `wanted` names none of them.
+pub fn reference(catalog: &Catalog, wanted: &str) -> Result<Option<String>, BuildError> {
+    let found = every_image(catalog)
+        .into_iter()
+        .find(|(name, container)| *name == wanted || container.image == wanted);
+    let Some((name, container)) = found else {
+        return Ok(None);
+    };
+    let file = container.context.join(&container.file);
+    let source = source::read(name, &container.context, &file)?;
+    Ok(Some(format!(
+        "{}:{}",
+        container.image,
+        source.tag(&container.version)
+    )))
+}
+
+/// Every image of the catalog: services with a `container`, then `[images]` entries.
+fn every_image(catalog: &Catalog) -> Vec<(&str, &Container)> {
+    catalog
         .services
         .iter()
         .filter_map(|(name, service)| Some((name.as_str(), service.container.as_ref()?)))
@@ -243,7 +259,15 @@ fn select<'c>(
                 .iter()
                 .map(|(name, image)| (name.as_str(), image)),
         )
-        .collect();
+        .collect()
+}
+
+/// The named images (services with a `container`, `[images]` entries), or every one.
+fn select<'c>(
+    catalog: &'c Catalog,
+    names: &[String],
+) -> anyhow::Result<Vec<(&'c str, &'c Container)>> {
+    let all = every_image(catalog);
     if all.is_empty() {
         return Err(BuildError::NoImages.into());
     }
