@@ -62,6 +62,10 @@ pub enum Color {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Plan every stage the catalog has and check its backups: one review, one checksum
+    Plan(PlanArgs),
+    /// Apply every stage in order: images, caddy, edge, dns, then certificates
+    Up(UpArgs),
     /// Validate the catalog: syntax, keys, types and every cross-reference
     Check(CheckArgs),
     /// Render the artifacts the catalog implies (each host's Caddyfile, the edge's files)
@@ -99,6 +103,8 @@ impl Command {
     /// The subcommand as typed, for messages.
     pub fn name(&self) -> &'static str {
         match self {
+            Self::Plan(_) => "plan",
+            Self::Up(_) => "up",
             Self::Check(_) => "check",
             Self::Render(_) => "render",
             Self::Services => "services",
@@ -112,6 +118,80 @@ impl Command {
             Self::Completions(_) => "completions",
         }
     }
+}
+
+/// What `boma plan` and `boma up` share: which stages, and how they reach hosts and APIs.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Only these stages (comma-separated)
+    #[arg(long, value_enum, value_delimiter = ',', value_name = "STAGE")]
+    pub only: Vec<StageName>,
+    /// Every stage but these (comma-separated)
+    #[arg(long, value_enum, value_delimiter = ',', value_name = "STAGE")]
+    pub skip: Vec<StageName>,
+    /// DNS: take over declared names held by records boma does not own
+    #[arg(long)]
+    pub adopt: bool,
+    /// Hosts handled at once
+    #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..))]
+    pub parallel: u16,
+    #[command(flatten)]
+    pub ssh: SshArgs,
+    #[command(flatten)]
+    pub fly: FlyArgs,
+}
+
+/// The stages of `boma plan` and `boma up`, in the order `up` applies them; `backups` are checks
+/// that `plan` reports and `up` never applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, ValueEnum)]
+pub enum StageName {
+    Images,
+    Caddy,
+    Edge,
+    Dns,
+    Certificates,
+    Backups,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// Exit 1 when anything would change or a backup check fails (drift detection in CI)
+    #[arg(long)]
+    pub exit_code: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// Apply only if the fresh plan has this checksum (from a reviewed `boma plan`)
+    #[arg(long, value_name = "CHECKSUM")]
+    pub checksum: Option<String>,
+    /// DNS: apply even when updates and deletes exceed `dns.max_change_percent`
+    #[arg(long)]
+    pub force: bool,
+    /// Build images from uncommitted changes, tagged `...-dirty`
+    #[arg(long)]
+    pub allow_dirty: bool,
+    /// How long to wait when another push holds a host's lock
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub lock_wait: std::time::Duration,
+}
+
+/// How the edge reaches Fly.io.
+#[derive(Debug, Args)]
+pub struct FlyArgs {
+    /// The flyctl to deploy with [default: `flyctl` or `fly` on PATH, else the Machines API]
+    #[arg(long, value_name = "PATH", conflicts_with = "machines_api")]
+    pub flyctl: Option<std::path::PathBuf>,
+    /// Roll the machines through the Machines API even when flyctl is on PATH
+    #[arg(long)]
+    pub machines_api: bool,
+    /// How long one machine may take to start after its update before the roll stops
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = humantime::parse_duration)]
+    pub machine_timeout: std::time::Duration,
 }
 
 #[derive(Debug, Args)]
@@ -147,15 +227,8 @@ pub struct FlyDeployArgs {
     /// Deploy only if the render has this checksum (from a reviewed `fly-deploy --check`)
     #[arg(long, value_name = "CHECKSUM", conflicts_with = "check")]
     pub checksum: Option<String>,
-    /// The flyctl to deploy with [default: `flyctl` or `fly` on PATH, else the Machines API]
-    #[arg(long, value_name = "PATH", conflicts_with = "machines_api")]
-    pub flyctl: Option<std::path::PathBuf>,
-    /// Roll the machines through the Machines API even when flyctl is on PATH
-    #[arg(long)]
-    pub machines_api: bool,
-    /// How long one machine may take to start after its update before the roll stops
-    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = humantime::parse_duration)]
-    pub machine_timeout: std::time::Duration,
+    #[command(flatten)]
+    pub fly: FlyArgs,
 }
 
 #[derive(Debug, Args)]

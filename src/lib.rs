@@ -3,6 +3,7 @@
 pub mod backup;
 pub mod caddy;
 pub mod catalog;
+pub mod chain;
 pub mod cli;
 mod commands;
 pub mod dns;
@@ -42,6 +43,8 @@ pub fn run(cli: Cli) -> ExitCode {
         stop::watch();
     }
     let result = match &cli.command {
+        Command::Plan(args) => commands::run::plan(&cli.global, args, &ui),
+        Command::Up(args) => commands::run::up(&cli.global, args, &ui),
         Command::Check(args) => commands::check::exec(&cli.global, args, &ui),
         Command::Render(args) => commands::render::exec(&cli.global, args, &ui),
         Command::Services => commands::services::exec(&cli.global, &ui),

@@ -131,7 +131,9 @@ pub fn up<S: Stage>(
         .into());
     }
     stage.gate(&plan)?;
-    let applied = stage.apply(cx, plan).map_err(|error| PartWay::report(cx.ui, error))?;
+    let applied = stage
+        .apply(cx, plan)
+        .map_err(|error| PartWay::report(cx.ui, error))?;
     cx.ui.report(&applied)?;
     Ok(S::outcome(&applied))
 }
@@ -224,8 +226,8 @@ pub enum Refusal {
 impl Hint for Refusal {
     fn hint(&self) -> Option<String> {
         Some(match self {
-            Self::ChecksumMismatch { stage, preview, .. } => {
-                format!("run {preview} again and review the new {stage} plan")
+            Self::ChecksumMismatch { preview, .. } => {
+                format!("run `{preview}` again and review the new plan")
             }
             Self::Conflicts { owner: None, .. } => {
                 "check them, then run again with --adopt to take them over".to_string()

@@ -116,6 +116,14 @@ pub fn artifacts(catalog: &Catalog, renderer: &Renderer) -> Result<Vec<Artifact>
         .collect())
 }
 
+/// Whether any host serves a site, i.e. has a Caddyfile to push.
+pub fn serves_sites(catalog: &Catalog) -> bool {
+    catalog
+        .hosts
+        .values()
+        .any(|host| !sites(catalog, host).is_empty())
+}
+
 fn sites<'a>(catalog: &'a Catalog, host: &'a Host) -> Vec<Site<'a>> {
     let outpost = catalog
         .authentik

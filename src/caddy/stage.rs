@@ -18,6 +18,7 @@ impl Stage for CaddyStage {
     const NAME: &'static str = "caddy";
     const PREVIEW: &'static str = "caddy-push --check";
     const SHOW_PLAN_BEFORE_APPLY: bool = false;
+    const PLANS_ON_HOSTS: bool = true;
     type Plan = plan::CaddyPlan;
     type Applied = report::Pushed;
 

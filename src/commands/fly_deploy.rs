@@ -1,7 +1,7 @@
 //! `boma fly-deploy`: the edge stage; `--check` previews its local plan, otherwise it is applied.
 
 use crate::Outcome;
-use crate::cli::{FlyDeployArgs, Global};
+use crate::cli::{FlyArgs, FlyDeployArgs, Global};
 use crate::edge::{Deployer, EdgeStage};
 use crate::stage::{self, Context};
 use crate::ui::Ui;
@@ -9,7 +9,7 @@ use crate::ui::Ui;
 pub fn exec(global: &Global, args: &FlyDeployArgs, ui: &Ui) -> anyhow::Result<Outcome> {
     let (catalog, renderer) = super::load(global)?;
     let cx = Context::new(&catalog, &renderer, ui);
-    let mut edge = EdgeStage::new(!args.check, deployer(args), args.machine_timeout);
+    let mut edge = EdgeStage::new(!args.check, deployer(&args.fly), args.fly.machine_timeout);
     if args.check {
         // Drift detection: a render that differs from the deployed one is a finding.
         stage::preview(&mut edge, &cx, true)
@@ -19,7 +19,7 @@ pub fn exec(global: &Global, args: &FlyDeployArgs, ui: &Ui) -> anyhow::Result<Ou
 }
 
 /// `--machines-api`, else `--flyctl PATH`, else flyctl (or `fly`) on PATH, else the Machines API.
-fn deployer(args: &FlyDeployArgs) -> Deployer {
+pub fn deployer(args: &FlyArgs) -> Deployer {
     if args.machines_api {
         return Deployer::MachinesApi;
     }

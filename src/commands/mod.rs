@@ -9,6 +9,7 @@ pub mod container_build;
 pub mod dns;
 pub mod fly_deploy;
 pub mod render;
+pub mod run;
 pub mod services;
 
 use crate::catalog::{self, Catalog};

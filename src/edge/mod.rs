@@ -13,9 +13,9 @@ mod report;
 mod stage;
 mod validate;
 
+pub use certificates::CertificatesStage;
 pub use error::EdgeError;
 pub use fail2ban::{Sample, filter_file, samples};
-pub use certificates::CertificatesStage;
 pub use stage::{Deployer, EdgeStage};
 
 use std::path::PathBuf;

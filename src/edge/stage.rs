@@ -23,6 +23,7 @@ use crate::stage::{Context, PartWay, Stage, Summary, digest};
 use crate::ui::Report;
 
 /// Who rolls the machines out.
+#[derive(Debug, Clone)]
 pub enum Deployer {
     MachinesApi,
     Flyctl(PathBuf),
@@ -123,8 +124,7 @@ impl Stage for EdgeStage {
                 .collect();
             let mut lines = Vec::new();
             for machine in api.list()? {
-                let wanted =
-                    machines::with_edge(&machine.config, &files, image.as_deref(), PREFIX);
+                let wanted = machines::with_edge(&machine.config, &files, image.as_deref(), PREFIX);
                 let changes = machines::differences(&machine.config, &wanted);
                 lines.push(MachineLine {
                     id: machine.id.clone(),

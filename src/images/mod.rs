@@ -12,7 +12,7 @@ mod source;
 mod stage;
 mod tool;
 
-pub use plan::{ImagesStage, Options, reference};
+pub use plan::{ImagesStage, Options, declared, reference};
 
 use crate::hint::Hint;
 

@@ -247,6 +247,11 @@ pub fn reference(catalog: &Catalog, wanted: &str) -> Result<Option<String>, Buil
     )))
 }
 
+/// Whether the catalog declares any image.
+pub fn declared(catalog: &Catalog) -> bool {
+    !every_image(catalog).is_empty()
+}
+
 /// Every image of the catalog: services with a `container`, then `[images]` entries.
 fn every_image(catalog: &Catalog) -> Vec<(&str, &Container)> {
     catalog
