@@ -19,5 +19,6 @@ mod dns_zones;
 mod edge_nginx;
 mod fly_deploy;
 mod hostile;
+mod plan_up;
 mod render;
 mod services;

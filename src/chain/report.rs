@@ -430,8 +430,9 @@ impl RunReport {
                     }
                     _ => applied
                         .report()
-                        .and_then(|report| report.line.clone())
-                        .unwrap_or_else(|| "-".into()),
+                        .and_then(|report| report.line.as_deref()?.lines().last())
+                        .unwrap_or("-")
+                        .to_string(),
                 };
                 vec![name.as_str().to_string(), applied.word().to_string(), what]
             })
@@ -450,6 +451,10 @@ impl Report for RunReport {
                     applied.word(),
                     report.text
                 ));
+                if let Some(line) = &report.line {
+                    text.push_str(line);
+                    text.push('\n');
+                }
             }
         }
         text.push('\n');
