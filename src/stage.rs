@@ -146,7 +146,8 @@ pub struct PartWay {
 }
 
 impl PartWay {
-    pub fn new(done: impl Report + Send + Sync + 'static, error: anyhow::Error) -> anyhow::Error {
+    /// The error an apply returns when it stops part-way: `error`, carrying the report `done`.
+    pub fn error(done: impl Report + Send + Sync + 'static, error: anyhow::Error) -> anyhow::Error {
         anyhow::Error::new(Self {
             done: Box::new(done),
             error,

@@ -15,7 +15,8 @@ use crate::support::registry::{PASSWORD, Registry, git, repository};
 use crate::support::{Boma, Run, require, snapshot};
 
 /// The `[dns]` of the lab's own catalog, replaced by each test's.
-const LAB_DNS: &str = "[dns]\nprovider = \"zonefile\"\nzone = \"lab.test\"\npath = \"lab.test.zone\"\n";
+const LAB_DNS: &str =
+    "[dns]\nprovider = \"zonefile\"\nzone = \"lab.test\"\npath = \"lab.test.zone\"\n";
 
 /// Every component, the catalog with every stage, and the boma that runs it.
 struct World {
@@ -172,7 +173,10 @@ async fn plan_reviews_every_stage_and_up_applies_them_in_order_then_changes_noth
         "plan_up__plan_json_shape",
         &serde_json::to_string_pretty(&shape(&document)).unwrap_or_default(),
     );
-    let checksum = document["checksum"].as_str().unwrap_or_default().to_string();
+    let checksum = document["checksum"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     assert_eq!(checksum.len(), 16);
 
     let markdown = boma.run_with(["plan", "--output", "markdown"]);
@@ -201,12 +205,21 @@ async fn plan_reviews_every_stage_and_up_applies_them_in_order_then_changes_noth
     // The edge rolled to the image the images stage pushed.
     assert_eq!(world.fly.machine("m1")["config"]["image"], json!(reference));
     let (_, _, tags) = world.registry.get("/v2/ops/app/tags/list", None);
-    assert!(tags.contains(&format!("v1.0.0-{}", &revision[..7])), "{tags}");
+    assert!(
+        tags.contains(&format!("v1.0.0-{}", &revision[..7])),
+        "{tags}"
+    );
     for host in &world.lab.hosts {
         let live = String::from_utf8_lossy(&host.live()).into_owned();
-        assert!(live.contains(&format!("app.{}.lab.test", host.name)), "{live}");
+        assert!(
+            live.contains(&format!("app.{}.lab.test", host.name)),
+            "{live}"
+        );
     }
-    assert_eq!(world.pdns.dig("www.lab.test", "CNAME"), ["example-proxy.fly.dev."]);
+    assert_eq!(
+        world.pdns.dig("www.lab.test", "CNAME"),
+        ["example-proxy.fly.dev."]
+    );
     // Certificates are requested last, after the machines rolled (and DNS published the CNAME).
     let requests = world.fly.requests().await;
     // boma held the token it must never print: it went to the API, and only there.
@@ -301,7 +314,12 @@ async fn a_catalog_without_an_edge_skips_that_stage_and_applies_the_rest() {
     let skipped = boma.run_with(["up", "--skip", "dns"]);
     skipped.success();
     assert_eq!(
-        skipped.stdout.lines().last().map(str::split_whitespace).map(Iterator::collect::<Vec<_>>),
+        skipped
+            .stdout
+            .lines()
+            .last()
+            .map(str::split_whitespace)
+            .map(Iterator::collect::<Vec<_>>),
         Some(vec!["caddy", "unchanged", "-"])
     );
 }
@@ -339,7 +357,9 @@ async fn slow_gandi(lab: &Lab) -> (wiremock::MockServer, Boma) {
         ),
         1,
     );
-    let boma = Boma::new().catalog(&catalog).env("GANDI_PAT", "gandi-pat-0000");
+    let boma = Boma::new()
+        .catalog(&catalog)
+        .env("GANDI_PAT", "gandi-pat-0000");
     (server, boma)
 }
 
@@ -371,7 +391,10 @@ async fn ctrl_c_during_the_dns_stage_after_caddy_ran_stops_with_each_stage_repor
         if writes > 0 {
             break;
         }
-        assert!(Instant::now() < deadline, "boma never wrote to the DNS server");
+        assert!(
+            Instant::now() < deadline,
+            "boma never wrote to the DNS server"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let live = String::from_utf8_lossy(&lab.host("h1").live()).into_owned();

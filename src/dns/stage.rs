@@ -260,7 +260,7 @@ impl Stage for DnsStage {
         }
         let applied = DnsApplied { lines };
         match failure {
-            Some(error) => Err(PartWay::new(applied, error)),
+            Some(error) => Err(PartWay::error(applied, error)),
             None => Ok(applied),
         }
     }

@@ -230,7 +230,7 @@ impl Stage for CertificatesStage {
         request(api, flyctl.as_ref(), &mut plan.certificates, cx.ui);
         progress.finish();
         if let Err(stopped) = stop::check("while requesting certificates") {
-            return Err(PartWay::new(plan, stopped.into()));
+            return Err(PartWay::error(plan, stopped.into()));
         }
         Ok(plan)
     }

@@ -212,7 +212,7 @@ impl Stage for EdgeStage {
         };
         if let Err(error) = rolled {
             // Nothing is kept as deployed: the next plan shows the same drift again.
-            return Err(PartWay::new(report, error));
+            return Err(PartWay::error(report, error));
         }
         keep(&dir, &rendered, &report.files)?;
         report.mode = "deployed";
