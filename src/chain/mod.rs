@@ -66,12 +66,8 @@ impl StageName {
             Self::Caddy => caddy::serves_sites(catalog),
             Self::Edge => catalog.edge.is_some(),
             Self::Dns => catalog.dns.is_some(),
-            Self::Certificates => {
-                catalog.edge.is_some()
-                    && edge::services(catalog)
-                        .iter()
-                        .any(|(service, _)| !service.public.is_empty())
-            }
+            // The edge serves only services with public names.
+            Self::Certificates => !edge::services(catalog).is_empty(),
             Self::Backups => catalog
                 .services
                 .values()
@@ -158,24 +154,23 @@ pub fn plan(cx: &Context<'_>, options: &Options) -> Result<RunPlan, Interrupted>
             .into_iter()
             .map(|(index, step)| {
                 let (catalog, renderer, ui) = (cx.catalog, cx.renderer, cx.ui);
-                scope.spawn(move || {
+                let thread = scope.spawn(move || {
                     let own = Context::new(catalog, renderer, ui);
-                    (*index, step.plan(&own))
-                })
+                    step.plan(&own)
+                });
+                (*index, thread)
             })
             .collect();
         let mut planned: Vec<(usize, StageState)> = on_hosts
             .into_iter()
             .map(|(index, step)| (*index, step.plan(cx)))
             .collect();
-        for thread in threads {
+        for (index, thread) in threads {
             // A thread that panicked is a stage without a plan, said as such.
-            planned.push(thread.join().unwrap_or_else(|_| {
-                (
-                    usize::MAX,
-                    StageState::Failed("a planning thread stopped".into()),
-                )
-            }));
+            let state = thread
+                .join()
+                .unwrap_or_else(|_| StageState::Failed("its planning thread stopped".into()));
+            planned.push((index, state));
         }
         planned
     });
