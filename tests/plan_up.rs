@@ -363,6 +363,17 @@ async fn slow_gandi(lab: &Lab) -> (wiremock::MockServer, Boma) {
     (server, boma)
 }
 
+/// The writes (PUTs) the DNS server received.
+async fn writes(server: &wiremock::MockServer) -> usize {
+    server
+        .received_requests()
+        .await
+        .unwrap_or_default()
+        .iter()
+        .filter(|request| request.method.as_str() == "PUT")
+        .count()
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn ctrl_c_during_the_dns_stage_after_caddy_ran_stops_with_each_stage_reported() {
     let Some(lab) = Lab::start(1).await else {
@@ -381,14 +392,7 @@ async fn ctrl_c_during_the_dns_stage_after_caddy_ran_stops_with_each_stage_repor
     // The first write reached the DNS server: Caddy is done, DNS is under way.
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let writes = server
-            .received_requests()
-            .await
-            .unwrap_or_default()
-            .iter()
-            .filter(|request| request.method.as_str() == "PUT")
-            .count();
-        if writes > 0 {
+        if writes(&server).await > 0 {
             break;
         }
         assert!(
@@ -420,13 +424,6 @@ async fn ctrl_c_during_the_dns_stage_after_caddy_ran_stops_with_each_stage_repor
     run.code(130);
     snapshot_run("plan_up__ctrl_c_during_dns", &both(&run));
     // The write in flight finished; nothing was sent after the signal.
-    let writes = server
-        .received_requests()
-        .await
-        .unwrap_or_default()
-        .iter()
-        .filter(|request| request.method.as_str() == "PUT")
-        .count();
-    assert_eq!(writes, 1);
+    assert_eq!(writes(&server).await, 1);
     assert!(lab.host("h1").leftovers().is_empty());
 }

@@ -9,14 +9,14 @@ use serde::Serialize;
 
 use super::flyctl::Flyctl;
 use super::machines::{self, Machines};
-use super::report::CertificateLine;
-use super::stage::{client, token};
+use super::report::{CertificateLine, certificate_table};
+use super::stage::client;
 use super::{Deployer, EdgeError, services};
 use crate::Outcome;
 use crate::catalog::Catalog;
 use crate::stage::{Context, PartWay, Stage, Summary, digest};
 use crate::stop;
-use crate::ui::{self, Report};
+use crate::ui::Report;
 
 /// Each public name served through the edge, with its certificate or `request`.
 pub(super) fn read(api: &Machines, catalog: &Catalog) -> anyhow::Result<Vec<CertificateLine>> {
@@ -139,24 +139,7 @@ impl Certificates {
 
 impl Report for Certificates {
     fn text(&self) -> String {
-        let rows: Vec<Vec<String>> = self
-            .certificates
-            .iter()
-            .map(|cert| {
-                let needs = if cert.dns.is_empty() {
-                    cert.reason.clone().unwrap_or_else(|| "-".into())
-                } else {
-                    cert.dns.join(", ")
-                };
-                vec![
-                    cert.hostname.clone(),
-                    cert.status.clone(),
-                    cert.action.clone(),
-                    needs,
-                ]
-            })
-            .collect();
-        ui::table(&["CERTIFICATE", "STATUS", "ACTION", "DNS NEEDED"], &rows)
+        certificate_table(&self.certificates)
     }
 
     fn json(&self) -> serde_json::Value {
@@ -217,14 +200,7 @@ impl Stage for CertificatesStage {
 
     fn apply(&mut self, cx: &Context<'_>, mut plan: Certificates) -> anyhow::Result<Certificates> {
         let edge = cx.catalog.edge.as_ref().ok_or(EdgeError::NoEdge)?;
-        let flyctl = match &self.deployer {
-            Deployer::Flyctl(path) => Some(Flyctl {
-                path: path.clone(),
-                app: edge.app.clone(),
-                token: token(cx.catalog, edge)?,
-            }),
-            Deployer::MachinesApi => None,
-        };
+        let flyctl = self.deployer.flyctl(cx.catalog, edge)?;
         let api = client(&mut self.api, cx, edge)?;
         let progress = cx.ui.spinner("requesting certificates");
         request(api, flyctl.as_ref(), &mut plan.certificates, cx.ui);

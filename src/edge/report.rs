@@ -99,6 +99,27 @@ impl EdgeReport {
     }
 }
 
+/// Each certificate with its status, the action taken and what it still needs in DNS.
+pub fn certificate_table(certificates: &[CertificateLine]) -> String {
+    let rows: Vec<Vec<String>> = certificates
+        .iter()
+        .map(|cert| {
+            let needs = if cert.dns.is_empty() {
+                cert.reason.clone().unwrap_or_else(|| "-".into())
+            } else {
+                cert.dns.join(", ")
+            };
+            vec![
+                cert.hostname.clone(),
+                cert.status.clone(),
+                cert.action.clone(),
+                needs,
+            ]
+        })
+        .collect();
+    ui::table(&["CERTIFICATE", "STATUS", "ACTION", "DNS NEEDED"], &rows)
+}
+
 impl Report for EdgeReport {
     fn text(&self) -> String {
         let mut text = String::new();
@@ -112,27 +133,8 @@ impl Report for EdgeReport {
             .collect();
         text.push_str(&ui::table(&["FILE", "CHANGE"], &rows));
         if let Some(certificates) = &self.certificates {
-            let rows: Vec<Vec<String>> = certificates
-                .iter()
-                .map(|cert| {
-                    let needs = if cert.dns.is_empty() {
-                        cert.reason.clone().unwrap_or_else(|| "-".into())
-                    } else {
-                        cert.dns.join(", ")
-                    };
-                    vec![
-                        cert.hostname.clone(),
-                        cert.status.clone(),
-                        cert.action.clone(),
-                        needs,
-                    ]
-                })
-                .collect();
             text.push('\n');
-            text.push_str(&ui::table(
-                &["CERTIFICATE", "STATUS", "ACTION", "DNS NEEDED"],
-                &rows,
-            ));
+            text.push_str(&certificate_table(certificates));
         }
         if let Some(machines) = &self.machines {
             let rows: Vec<Vec<String>> = machines

@@ -29,6 +29,20 @@ pub enum Deployer {
     Flyctl(PathBuf),
 }
 
+impl Deployer {
+    /// flyctl with the app and its token, when it deploys.
+    pub(super) fn flyctl(&self, catalog: &Catalog, edge: &Edge) -> anyhow::Result<Option<Flyctl>> {
+        Ok(match self {
+            Self::Flyctl(path) => Some(Flyctl {
+                path: path.clone(),
+                app: edge.app.clone(),
+                token: token(catalog, edge)?,
+            }),
+            Self::MachinesApi => None,
+        })
+    }
+}
+
 pub struct EdgeStage {
     /// Read the app's certificates and machines (everything but `--check`).
     pub remote: bool,
@@ -193,14 +207,7 @@ impl Stage for EdgeStage {
             rendered,
             machines,
         } = plan;
-        let flyctl = match &self.deployer {
-            Deployer::Flyctl(path) => Some(Flyctl {
-                path: path.clone(),
-                app: edge.app.clone(),
-                token: token(cx.catalog, edge)?,
-            }),
-            Deployer::MachinesApi => None,
-        };
+        let flyctl = self.deployer.flyctl(cx.catalog, edge)?;
         let limit = self.machine_timeout;
         let api = self.api(cx, edge)?;
         if let Some(certificates) = report.certificates.as_mut() {
