@@ -8,7 +8,7 @@ test *ARGS:
 ci:
     cargo fmt --all -- --check
     cargo clippy --all-targets --locked -- -D warnings
-    shellcheck -s sh src/caddy/push.sh src/images/build.sh src/backup/check.sh
+    shellcheck -s sh src/remote/prelude.sh src/caddy/push.sh src/images/build.sh src/backup/check.sh
     shellcheck fly/entrypoint.sh
     scripts/test
 
@@ -39,3 +39,7 @@ bench-build:
 # backup-check of 20 services over 4 loopback hosts vs the same commands by plain ssh
 bench-backups:
     scripts/bench-backups
+
+# boma plan and a no-op boma up on a catalog with every stage, against each stage's own preview and their sum
+bench-up:
+    scripts/bench-up
