@@ -113,8 +113,11 @@ impl Http {
                 attempt.follow()
             }
         });
+        // reqwest names the page a redirect came from in `Referer`; an API URL may carry what
+        // only its API should see, so it is not repeated even within the origin.
         let client = Client::builder()
             .redirect(redirects)
+            .referer(false)
             .default_headers(headers)
             .user_agent(concat!("boma/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(timeout.min(Duration::from_secs(10)))
@@ -281,14 +284,17 @@ impl Http {
         }
     }
 
-    /// A token must never be printed, even if a server echoes it back.
+    /// A token must never be printed, even if a server echoes it back. Every secret of the run
+    /// is masked too, escaped forms included (a JSON body writes `\"` for a quote), before the
+    /// caller cuts an excerpt that could leave part of one.
     pub fn redact(&self, text: &str) -> String {
         let token = self.token.expose();
-        if token.len() >= 4 {
+        let text = if token.len() >= 4 {
             text.replace(token, "[redacted]")
         } else {
             text.to_string()
-        }
+        };
+        crate::secret::redact(&text).into_owned()
     }
 
     /// Whether `url` may be asked with the token: the same origin as the configured API.
@@ -316,8 +322,10 @@ impl Http {
     }
 }
 
-/// How long a 429 asks to wait: seconds or an HTTP date, up to `LONGEST_WAIT`. Anything else
-/// (negative, NaN, infinite, absurd) is ignored and the caller's backoff applies.
+/// How long a 429 asks to wait: seconds or an HTTP date, up to `LONGEST_WAIT` (a date already
+/// past is no wait). Anything else (negative, NaN, infinite, absurd, further away than
+/// `LONGEST_WAIT`) is ignored and the caller's backoff applies: a far date capped to the longest
+/// wait would be honoured on every attempt, minutes in all.
 fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let value = headers.get("retry-after")?.to_str().ok()?.trim();
     if let Ok(seconds) = value.parse::<f64>() {
@@ -325,11 +333,10 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
             .then(|| Duration::from_secs_f64(seconds));
     }
     let at = httpdate::parse_http_date(value).ok()?;
-    Some(
-        at.duration_since(std::time::SystemTime::now())
-            .unwrap_or(Duration::ZERO)
-            .min(LONGEST_WAIT),
-    )
+    let wait = at
+        .duration_since(std::time::SystemTime::now())
+        .unwrap_or(Duration::ZERO);
+    (wait <= LONGEST_WAIT).then_some(wait)
 }
 
 /// `BOMA_HTTP_TIMEOUT` seconds: a positive number up to an hour; anything else is an error.
@@ -411,6 +418,43 @@ fn describe(error: &reqwest::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn retry_after_of(value: &str) -> Option<Duration> {
+        let mut headers = HeaderMap::new();
+        if let Ok(value) = HeaderValue::from_str(value) {
+            headers.insert("retry-after", value);
+        }
+        retry_after(&headers)
+    }
+
+    fn date_in(seconds: u64) -> String {
+        httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(seconds))
+    }
+
+    #[test]
+    fn retry_after_beyond_the_longest_wait_is_ignored_as_seconds_or_date() {
+        assert_eq!(retry_after_of("5"), Some(Duration::from_secs(5)));
+        assert_eq!(retry_after_of("60"), Some(LONGEST_WAIT));
+        assert_eq!(retry_after_of("61"), None);
+        assert_eq!(retry_after_of("-1"), None);
+        assert_eq!(retry_after_of("nan"), None);
+        // HTTP dates count whole seconds: 30 s ahead is a wait of 29 to 30 s.
+        let near = retry_after_of(&date_in(30));
+        assert!(
+            near.is_some_and(
+                |wait| wait > Duration::from_secs(28) && wait <= Duration::from_secs(30)
+            ),
+            "{near:?}"
+        );
+        assert_eq!(retry_after_of(&date_in(61 + 1)), None);
+        assert_eq!(retry_after_of(&date_in(3600)), None);
+        assert_eq!(
+            retry_after_of("Wed, 21 Oct 2015 07:28:00 GMT"),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(retry_after_of("soon"), None);
+        assert_eq!(retry_after_of(""), None);
+    }
 
     #[test]
     fn paths_drop_scheme_and_host() {

@@ -1,7 +1,8 @@
 //! Asks an image's registry whether a tag is there (the OCI distribution API: a manifest `HEAD`
 //! with the OCI and Docker manifest types in `Accept`), with the registry's credentials sent to
-//! that registry only: Basic, or a Bearer token from a realm on the same host.
+//! that registry's origin only: Basic, or a Bearer token from a realm on the same origin.
 
+use std::io::Read;
 use std::time::Duration;
 
 use reqwest::StatusCode;
@@ -14,6 +15,9 @@ const MANIFEST_TYPES: &str = "application/vnd.oci.image.index.v1+json, \
     application/vnd.oci.image.manifest.v1+json, \
     application/vnd.docker.distribution.manifest.v2+json, \
     application/vnd.docker.distribution.manifest.list.v2+json";
+
+/// The largest token answer boma reads: a JSON object with a token or two is a few KiB.
+const MAX_TOKEN_ANSWER: u64 = 1024 * 1024;
 
 /// `forge.example.org/ops/shower` → (`forge.example.org`, `ops/shower`).
 pub fn split(image: &str) -> (&str, &str) {
@@ -31,12 +35,16 @@ pub fn find_tag(
 ) -> Result<Option<String>, String> {
     let (host, path) = split(image);
     let scheme = if tls_verify { "https" } else { "http" };
-    let url = format!("{scheme}://{host}/v2/{path}/manifests/{tag}");
+    let base = format!("{scheme}://{host}");
+    let url = format!("{base}/v2/{path}/manifests/{tag}");
     let timeout = crate::http::timeout_from_env()
         .map_err(|error| error.to_string())?
         .min(Duration::from_secs(30));
+    // Neither the manifest nor the token request needs a redirect: following none keeps the
+    // password and the token on the registry's origin, and no `Referer` names it elsewhere.
     let client = Client::builder()
         .redirect(reqwest::redirect::Policy::none())
+        .referer(false)
         .timeout(timeout)
         .user_agent(concat!("boma/", env!("CARGO_PKG_VERSION")))
         .build()
@@ -59,7 +67,7 @@ pub fn find_tag(
         .filter(|value| value.to_ascii_lowercase().starts_with("bearer "))
         .map(str::to_string);
     if let (StatusCode::UNAUTHORIZED, Some(challenge)) = (response.status(), challenge) {
-        let token = bearer_token(&client, host, &challenge, basic.as_deref())?;
+        let token = bearer_token(&client, host, &base, &challenge, basic.as_deref())?;
         response = ask(Some(format!("Bearer {token}")))?;
     }
     match response.status() {
@@ -95,10 +103,11 @@ fn basic(user: &str, password: &Secret) -> String {
 }
 
 /// The token flow: `Bearer realm="...",service="...",scope="..."`. The realm must be on the
-/// registry's own host: credentials go nowhere else.
+/// registry's own origin (`base`: scheme, host and port): credentials go nowhere else.
 fn bearer_token(
     client: &Client,
     host: &str,
+    base: &str,
     challenge: &str,
     basic: Option<&str>,
 ) -> Result<String, String> {
@@ -111,19 +120,7 @@ fn bearer_token(
     };
     let realm =
         field("realm").ok_or_else(|| format!("{host}: a Bearer challenge without realm"))?;
-    let realm_host = crate::http::origin_of(&realm)
-        .and_then(|origin| origin.split_once("://").map(|(_, rest)| rest.to_string()))
-        .unwrap_or_default();
-    let bare = |authority: &str| {
-        authority
-            .rsplit_once(':')
-            .map_or(authority.to_string(), |(h, _)| h.to_string())
-    };
-    if bare(&realm_host) != bare(host) {
-        return Err(format!(
-            "{host}: the token realm {realm} is on another host; credentials go only to {host}"
-        ));
-    }
+    realm_on_origin(base, &realm).map_err(|reason| format!("{host}: {reason}"))?;
     let mut request = client.get(&realm);
     let query: Vec<(String, String)> = ["service", "scope"]
         .iter()
@@ -142,14 +139,55 @@ fn bearer_token(
             response.status().as_u16()
         ));
     }
-    let body: serde_json::Value = response
-        .json()
+    let answer = read_token_answer(response).map_err(|reason| format!("{host}: {reason}"))?;
+    let body: serde_json::Value = serde_json::from_slice(&answer)
         .map_err(|_| format!("{host}: the token realm's answer is not JSON"))?;
     body["token"]
         .as_str()
         .or_else(|| body["access_token"].as_str())
         .map(str::to_string)
         .ok_or_else(|| format!("{host}: the token realm's answer has no token"))
+}
+
+/// `Err` with the reason when `realm` is not on the origin of `base` (the registry's
+/// `scheme://host[:port]`): another port is another server, and an `http://` realm of an
+/// `https://` registry would carry the password in clear text.
+fn realm_on_origin(base: &str, realm: &str) -> Result<(), String> {
+    let registry = crate::http::origin_of(base).unwrap_or_default();
+    match crate::http::origin_of(realm) {
+        Some(origin) if !registry.is_empty() && origin == registry => Ok(()),
+        Some(origin) => Err(format!(
+            "the token realm is on {origin}; credentials go only to the registry's origin {registry}"
+        )),
+        None => Err(format!(
+            "the token realm `{realm}` is not an http(s) URL; credentials go only to {registry}"
+        )),
+    }
+}
+
+/// The token answer, read up to `MAX_TOKEN_ANSWER` whether or not it announces its length.
+fn read_token_answer(response: reqwest::blocking::Response) -> Result<Vec<u8>, String> {
+    let too_big = || {
+        format!(
+            "the token realm's answer is larger than {} MiB; boma does not read it",
+            MAX_TOKEN_ANSWER >> 20
+        )
+    };
+    if response
+        .content_length()
+        .is_some_and(|length| length > MAX_TOKEN_ANSWER)
+    {
+        return Err(too_big());
+    }
+    let mut answer = Vec::new();
+    response
+        .take(MAX_TOKEN_ANSWER + 1)
+        .read_to_end(&mut answer)
+        .map_err(|error| format!("cannot read the token realm's answer: {error}"))?;
+    if answer.len() as u64 > MAX_TOKEN_ANSWER {
+        return Err(too_big());
+    }
+    Ok(answer)
 }
 
 fn describe(error: &reqwest::Error) -> String {
@@ -165,5 +203,78 @@ fn describe(error: &reqwest::Error) -> String {
             source = cause.source();
         }
         text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_realm_must_be_on_the_registrys_origin() {
+        for (base, realm, allowed) in [
+            (
+                "https://forge.example.org",
+                "https://forge.example.org/token",
+                true,
+            ),
+            (
+                "https://forge.example.org",
+                "https://forge.example.org:443/token",
+                true,
+            ),
+            (
+                "https://forge.example.org:5000",
+                "https://forge.example.org:5000/jwt",
+                true,
+            ),
+            ("http://127.0.0.1:5000", "http://127.0.0.1:5000/token", true),
+            // Another port of the same host is another server.
+            (
+                "http://127.0.0.1:5000",
+                "http://127.0.0.1:5001/token",
+                false,
+            ),
+            (
+                "https://forge.example.org",
+                "https://forge.example.org:8443/token",
+                false,
+            ),
+            // The password in clear text, or to a plain-HTTP stand-in.
+            (
+                "https://forge.example.org",
+                "http://forge.example.org/token",
+                false,
+            ),
+            (
+                "https://forge.example.org:443",
+                "http://forge.example.org:443/token",
+                false,
+            ),
+            // A TLS realm for a plain-HTTP registry is another origin too.
+            (
+                "http://forge.example.org",
+                "https://forge.example.org/token",
+                false,
+            ),
+            (
+                "https://forge.example.org",
+                "https://auth.example.org/token",
+                false,
+            ),
+            (
+                "https://forge.example.org",
+                "ftp://forge.example.org/token",
+                false,
+            ),
+            ("https://forge.example.org", "/token", false),
+        ] {
+            assert_eq!(
+                realm_on_origin(base, realm).is_ok(),
+                allowed,
+                "{base} and {realm}: {:?}",
+                realm_on_origin(base, realm)
+            );
+        }
     }
 }
