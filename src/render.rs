@@ -85,10 +85,14 @@ impl Renderer {
                 .map(|dir| dir.join(name))
                 .filter(|path| path.is_file())
             {
-                return std::fs::read_to_string(&path).map(Some).map_err(|error| {
+                // Never through a link: one could put any file of this machine (such as
+                // `/proc/self/environ`) into a rendered file that a diff then prints.
+                let text = crate::files::read_regular(&path, crate::files::Links::Refuse)
+                    .and_then(|bytes| Ok(String::from_utf8(bytes.unwrap_or_default())?));
+                return text.map(Some).map_err(|error| {
                     minijinja::Error::new(
                         minijinja::ErrorKind::InvalidOperation,
-                        format!("cannot read `{}`: {error}", path.display()),
+                        format!("cannot read `{}`: {error:#}", path.display()),
                     )
                 });
             }

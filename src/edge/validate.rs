@@ -40,9 +40,7 @@ pub fn validate(catalog: &Catalog, renderer: &Renderer) -> anyhow::Result<Vec<Pa
         client: tool("fail2ban-client")?,
         regex: tool("fail2ban-regex")?,
     };
-    let scratch = tempfile::Builder::new()
-        .prefix("boma-edge-check.")
-        .tempdir()
+    let scratch = crate::files::private_dir("boma-edge-check.", &std::env::temp_dir())
         .context("cannot make a scratch folder for the edge checks")?;
     let prefix = format!("{}/", scratch.path().display());
     lay_out(catalog, renderer, scratch.path(), &prefix)?;

@@ -2,6 +2,17 @@
 //! entry whose `name` is the image, and compose-style `image: REF:TAG` lines for the reference.
 //! Only the tag's text changes; every other byte of the file stays as it was.
 
+use std::path::Path;
+
+/// The text of the pinned file at `path`: a regular file (or a link to one) of UTF-8 up to
+/// `files::READ_LIMIT`. A FIFO (whose read blocks) or a device (whose read never ends) is an
+/// error naming the path, found before anything is opened.
+pub fn read(path: &Path) -> anyhow::Result<String> {
+    let bytes = crate::files::read_regular(path, crate::files::Links::Follow)?
+        .ok_or_else(|| anyhow::anyhow!("`{}` does not exist", path.display()))?;
+    String::from_utf8(bytes).map_err(|_| anyhow::anyhow!("`{}` is not UTF-8 text", path.display()))
+}
+
 /// The file's text with `image`'s tag set to `tag`, and the tags it had there; `None` when the
 /// file names the image nowhere. A compose reference pinned by digest (`REF:TAG@sha256:...`)
 /// gets the new digest too, or loses the old one when the new one is not known.

@@ -156,9 +156,9 @@ impl ImagesStage {
         };
         let mut bumps = Vec::new();
         for path in &container.bump {
-            let text = std::fs::read_to_string(path).map_err(|error| {
+            let text = pin::read(path).map_err(|error| {
                 anyhow::anyhow!(
-                    "`{name}`: cannot read the bump file `{}`: {error}",
+                    "`{name}`: cannot read the bump file `{}`: {error:#}",
                     path.display()
                 )
             })?;

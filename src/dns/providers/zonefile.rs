@@ -198,15 +198,12 @@ pub fn parse(zone: &str, text: &str) -> anyhow::Result<Vec<Rrset>> {
     Ok(file.current)
 }
 
-/// The zone file's bytes, or `None` when it does not exist yet.
+/// The zone file's bytes, or `None` when it does not exist yet. Only a regular file (or a link
+/// to one) is read, up to `files::READ_LIMIT`: a FIFO would block the read, a device might never
+/// end it.
 fn read_zone(path: &Path) -> anyhow::Result<Option<Vec<u8>>> {
-    match std::fs::read(path) {
-        Ok(bytes) => Ok(Some(bytes)),
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(error) => {
-            Err(error).with_context(|| format!("cannot read zone file `{}`", path.display()))
-        }
-    }
+    crate::files::read_regular(path, crate::files::Links::Follow)
+        .with_context(|| format!("cannot read zone file `{}`", path.display()))
 }
 
 /// An exclusive lock on the zone file (a `.NAME.boma-lock` file beside its target, locked with
@@ -223,6 +220,17 @@ fn lock(path: &Path) -> anyhow::Result<std::fs::File> {
         .map(|name| name.to_string_lossy().into_owned())
         .unwrap_or_default();
     let lock_path = dir.join(format!(".{name}.boma-lock"));
+    // Opened only when it is a regular file or nothing: opening a FIFO to write blocks, and
+    // creating through a link makes a file wherever it points.
+    if let Ok(found) = std::fs::symlink_metadata(&lock_path)
+        && !found.is_file()
+    {
+        return Err(crate::files::FileError::NotRegular {
+            path: lock_path,
+            kind: crate::files::kind(&found),
+        })
+        .context("cannot lock the zone file");
+    }
     let file = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
