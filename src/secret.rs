@@ -36,7 +36,9 @@ const SECRET_TIMEOUT: Duration = Duration::from_secs(30);
 static READ_SO_FAR: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
 /// `text` with every secret read so far replaced by `[redacted]` (values under 4 bytes aside:
-/// masking those would mangle ordinary text).
+/// masking those would mangle ordinary text), written as is or escaped: an API that echoes a
+/// token inside JSON writes `\"`, `\\`, `\n` or `\u00e9` for some of its characters, and
+/// a Markdown cell writes `\|`.
 pub fn redact(text: &str) -> std::borrow::Cow<'_, str> {
     let Ok(known) = READ_SO_FAR.lock() else {
         return std::borrow::Cow::Borrowed(text);
@@ -46,8 +48,101 @@ pub fn redact(text: &str) -> std::borrow::Cow<'_, str> {
         if text.contains(value.as_str()) {
             text = std::borrow::Cow::Owned(text.replace(value.as_str(), "[redacted]"));
         }
+        if text.contains('\\')
+            && let Some(masked) = mask_escaped(&text, value)
+        {
+            text = std::borrow::Cow::Owned(masked);
+        }
     }
     text
+}
+
+/// `text` with every place that reads as `secret` once backslash escapes are decoded replaced by
+/// `[redacted]`; `None` when there is none.
+fn mask_escaped(text: &str, secret: &str) -> Option<String> {
+    let first = secret.chars().next()?;
+    let mut masked = String::new();
+    let (mut copied, mut index) = (0, 0);
+    while let Some(rest) = text.get(index..).filter(|rest| !rest.is_empty()) {
+        if rest.starts_with(['\\', first])
+            && let Some(length) = escaped_length(rest, secret)
+        {
+            masked.push_str(&text[copied..index]);
+            masked.push_str("[redacted]");
+            index += length;
+            copied = index;
+            continue;
+        }
+        index += rest.chars().next().map_or(1, char::len_utf8);
+    }
+    (copied > 0).then(|| {
+        masked.push_str(&text[copied..]);
+        masked
+    })
+}
+
+/// How many bytes at the start of `text` spell `secret`, each character as is or escaped (the
+/// longest such run). Every offset a character can end at is kept, since a backslash in the
+/// secret may stand as is or as `\\`: no backtracking, no recursion, whatever its length.
+fn escaped_length(text: &str, secret: &str) -> Option<usize> {
+    let mut ends = vec![0usize];
+    for wanted in secret.chars() {
+        let mut next = Vec::new();
+        for &offset in &ends {
+            let rest = &text[offset..];
+            if rest.starts_with(wanted) {
+                next.push(offset + wanted.len_utf8());
+            }
+            if let Some((decoded, length)) = unescape(rest)
+                && decoded == wanted
+            {
+                next.push(offset + length);
+            }
+        }
+        next.sort_unstable();
+        next.dedup();
+        if next.is_empty() {
+            return None;
+        }
+        ends = next;
+    }
+    ends.last().copied()
+}
+
+/// The character an escape at the start of `text` stands for, and its length: JSON's (`\n`,
+/// `\t`, `\uXXXX` with surrogate pairs, ...) and a backslash before any ASCII punctuation (JSON's
+/// `\"`, `\\`, `\/`, Markdown's `\|`).
+fn unescape(text: &str) -> Option<(char, usize)> {
+    let rest = text.strip_prefix('\\')?;
+    let escaped = rest.chars().next()?;
+    let simple = match escaped {
+        'b' => Some('\u{8}'),
+        'f' => Some('\u{c}'),
+        'n' => Some('\n'),
+        'r' => Some('\r'),
+        't' => Some('\t'),
+        c if c.is_ascii_punctuation() => Some(c),
+        _ => None,
+    };
+    if let Some(decoded) = simple {
+        return Some((decoded, 2));
+    }
+    let unit = |at: &str| {
+        at.strip_prefix('u')
+            .and_then(|hex| hex.get(..4))
+            .filter(|hex| hex.bytes().all(|b| b.is_ascii_hexdigit()))
+            .and_then(|hex| u32::from_str_radix(hex, 16).ok())
+    };
+    let high = unit(rest)?;
+    if (0xd800..0xdc00).contains(&high) {
+        let low = rest[5..].strip_prefix('\\').and_then(unit)?;
+        let combined = 0x10000 + ((high - 0xd800) << 10) + low.checked_sub(0xdc00)?;
+        return (low < 0xe000)
+            .then(|| char::from_u32(combined))
+            .flatten()
+            .map(|c| (c, 12));
+    }
+    char::from_u32(high).map(|c| (c, 6))
 }
 
 fn remember(value: &str) {
@@ -140,6 +235,14 @@ impl SecretRef {
                     path: shown.clone(),
                     reason,
                 };
+                // A FIFO would block the read and a device never end it: regular files only.
+                let metadata =
+                    std::fs::metadata(path).map_err(|error| unreadable(error.to_string()))?;
+                if !metadata.is_file() {
+                    return Err(unreadable(
+                        "it is not a regular file (a folder, a FIFO or a device)".to_string(),
+                    ));
+                }
                 let mut bytes = Vec::new();
                 std::fs::File::open(path)
                     .and_then(|file| file.take(MAX_SECRET_BYTES + 1).read_to_end(&mut bytes))
@@ -251,12 +354,13 @@ fn run_command(name: String, argv: &[String]) -> Result<Secret, SecretError> {
     let stderr = String::from_utf8_lossy(&stderr).into_owned();
     if !status.success() {
         // The first line of stderr says why (`pass`: "not in the password store"); stdout may hold
-        // part of a secret and is never shown.
+        // part of a secret and is never shown. Every secret is masked before the line is cut, so
+        // the cut cannot leave part of one that the printer would no longer recognise.
         let detail = stderr
             .lines()
             .map(str::trim)
             .find(|line| !line.is_empty())
-            .map(|line| mask(line, &stdout))
+            .map(|line| redact(&mask(line, &stdout)).into_owned())
             .map(|line| format!(": {}", line.chars().take(200).collect::<String>()))
             .unwrap_or_default();
         let status = status
@@ -369,6 +473,39 @@ mod tests {
         assert!(matches!(missing, Err(SecretError::CommandNotFound { .. })));
         let empty = reference(SecretSource::Command(vec!["true".into()])).resolve();
         assert!(matches!(empty, Err(SecretError::CommandEmpty { .. })));
+    }
+
+    #[test]
+    fn escaped_forms_of_a_secret_are_masked_and_plain_text_is_not() {
+        let secret = "q\"b\\n|é🔑\n\x1bz";
+        // As serde_json, an ASCII-only encoder (surrogate pairs), Go (`\u003c`-style) and a
+        // Markdown cell write it, each inside other text.
+        let forms = [
+            r#"q\"b\\n|é🔑\n\u001bz"#,
+            r#"q\"b\\n|\u00e9\ud83d\udd11\n\u001bz"#,
+            r#"\u0071\u0022b\\n\|\u00E9🔑\u000a\u001Bz"#,
+        ];
+        for form in forms {
+            assert_eq!(
+                mask_escaped(&format!("said: {form}; end"), secret).as_deref(),
+                Some("said: [redacted]; end"),
+                "{form}"
+            );
+        }
+        // A backslash in the secret as is, next to one that is escaped.
+        assert_eq!(
+            mask_escaped(r"a\b\\c\\", "b\\c\\").as_deref(),
+            Some(r"a\[redacted]")
+        );
+        for clean in [
+            r#"q\"b\\n|é🔑\n"#,
+            r"\\\\\\",
+            r"\u12",
+            r"\ud83d\u0041",
+            "no escapes",
+        ] {
+            assert_eq!(mask_escaped(clean, secret), None, "{clean}");
+        }
     }
 
     #[test]

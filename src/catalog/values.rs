@@ -17,6 +17,16 @@ impl TryFrom<String> for Duration {
     type Error = String;
 
     fn try_from(text: String) -> Result<Self, String> {
+        // The text goes into rendered files as written (a jail's comment line): humantime skips
+        // any whitespace between parts, so `1h\n5m` would parse and then break the jail file.
+        // Plain spaces between parts (`1h 30m`) are all the whitespace a duration holds.
+        let stray = |c: char| c.is_control() || (c.is_whitespace() && c != ' ');
+        if text.contains(stray) || text.starts_with(' ') || text.ends_with(' ') {
+            return Err(format!(
+                "duration `{}` must be one line without tabs or surrounding spaces, e.g. `10m` or `1h 30m`",
+                shown(&text)
+            ));
+        }
         let parsed = humantime::parse_duration(&text).map_err(|error| {
             format!("`{text}` is not a duration ({error}); write e.g. `90s`, `10m`, `26h` or `7d`")
         })?;
@@ -28,6 +38,20 @@ impl TryFrom<String> for Duration {
             text,
         })
     }
+}
+
+/// A value as an error message shows it: control characters escaped, so the message stays on the
+/// line of its `file:line:col`.
+fn shown(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() || (c.is_whitespace() && c != ' ') {
+                c.escape_default().collect()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 impl fmt::Display for Duration {
@@ -50,7 +74,8 @@ impl TryFrom<String> for Rate {
     fn try_from(text: String) -> Result<Self, String> {
         let invalid = || {
             format!(
-                "`{text}` is not a rate; write requests per second or minute, e.g. `3r/s` or `30r/m`"
+                "`{}` is not a rate; write requests per second or minute, e.g. `3r/s` or `30r/m`",
+                shown(&text)
             )
         };
         let (count, unit) = text.split_once("r/").ok_or_else(invalid)?;
@@ -382,6 +407,30 @@ mod tests {
         assert!(Duration::try_from("ten minutes".to_string()).is_err());
         assert!(Duration::try_from("0s".to_string()).is_err());
         assert!(Duration::try_from(String::new()).is_err());
+    }
+
+    #[test]
+    fn durations_are_one_line_with_spaces_only_between_parts() {
+        assert_eq!(
+            Duration::try_from("1h 30m".to_string()).map(|d| d.seconds),
+            Ok(5400)
+        );
+        for bad in [
+            "1h\n",
+            "1h\n5m",
+            "10m\r",
+            "1h\t30m",
+            "1h\u{2028}5m",
+            " 1h",
+            "1h ",
+            "1h\u{a0}",
+        ] {
+            let error = Duration::try_from(bad.to_string())
+                .err()
+                .unwrap_or_default();
+            assert!(error.contains("must be one line"), "{bad:?}: {error}");
+            assert!(!error.contains(['\n', '\r', '\t']), "{error}");
+        }
     }
 
     #[test]

@@ -227,8 +227,12 @@ fn section_json(section: &Section) -> Value {
     }
 }
 
+/// Secrets are masked before the cell rewrites the text: a newline made a space no longer
+/// matches the secret it was part of.
 fn markdown_cell(text: &str) -> String {
-    text.replace('|', "\\|").replace('\n', " ")
+    crate::secret::redact(text)
+        .replace('|', "\\|")
+        .replace('\n', " ")
 }
 
 impl Report for RunPlan {

@@ -78,18 +78,15 @@ pub(super) fn request(
         }
         ui.debug(&format!("requesting a certificate for {}", cert.hostname));
         let requested = match flyctl {
-            Some(flyctl) => flyctl
-                .certs_add(&cert.hostname)
-                .map_err(anyhow::Error::from)
-                .and_then(|()| {
-                    Ok(api
-                        .certificate(&cert.hostname)?
-                        .map(|found| machines::Requested {
-                            status: found.status,
-                            dns: Vec::new(),
-                        })
-                        .unwrap_or_default())
-                }),
+            Some(flyctl) => flyctl.certs_add(&cert.hostname).and_then(|()| {
+                Ok(api
+                    .certificate(&cert.hostname)?
+                    .map(|found| machines::Requested {
+                        status: found.status,
+                        dns: Vec::new(),
+                    })
+                    .unwrap_or_default())
+            }),
             None => api.request_certificate(&cert.hostname),
         };
         match requested {

@@ -4,6 +4,7 @@
 
 use serde::Serialize;
 
+use super::nginx::identifier;
 use super::{EdgeService, rendered};
 use crate::catalog::{Ban, Edge};
 use crate::render::{
@@ -14,6 +15,8 @@ use crate::render::{
 #[derive(Serialize)]
 struct Jail<'a> {
     service: &'a str,
+    /// The jail's and its filter's name (see `nginx::identifier`).
+    identifier: String,
     paths: &'a [String],
     statuses: &'a [u16],
     maxretry: u32,
@@ -47,6 +50,7 @@ pub fn files(
         .iter()
         .map(|(service, ban)| Jail {
             service,
+            identifier: identifier(service),
             paths: &ban.paths,
             statuses: &ban.statuses,
             maxretry: ban.maxretry,
@@ -85,9 +89,10 @@ pub fn files(
     Ok(files)
 }
 
-/// The filter's file name in `filter.d/`.
+/// The filter's file name in `filter.d/`: the name its jail's `filter` gives, spelled as the
+/// edge spells identifiers, so that two services never share a filter.
 pub fn filter_file(service: &str) -> String {
-    format!("boma-{service}.conf")
+    format!("boma-{}.conf", identifier(service))
 }
 
 /// A line of the `boma_edge` log format for a failed request: the client first, fail2ban cuts

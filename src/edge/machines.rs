@@ -11,6 +11,9 @@ use serde_json::{Value, json};
 use crate::http::{Auth, Http, HttpError};
 use crate::secret::Secret;
 
+/// The longest `wait_started` waits for one machine, whatever it is asked.
+const LONGEST_WAIT: Duration = Duration::from_secs(24 * 3600);
+
 pub struct Machines {
     http: Http,
     app_url: String,
@@ -133,7 +136,9 @@ impl Machines {
         instance_id: &str,
         limit: Duration,
     ) -> anyhow::Result<bool> {
-        let deadline = Instant::now() + limit;
+        // The command line refuses more than a day; a caller that passes more waits a day rather
+        // than overflowing `Instant` after the machine was already updated.
+        let deadline = Instant::now() + limit.min(LONGEST_WAIT);
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {

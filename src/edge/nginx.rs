@@ -25,6 +25,8 @@ struct Template<'a> {
 #[derive(Debug, Serialize)]
 struct Server<'a> {
     service: &'a str,
+    /// The service's name in nginx's identifiers (its ban variable, its `limit_req` zone).
+    identifier: String,
     description: Option<&'a str>,
     names: &'a [String],
     /// The private name the edge proxies to, over HTTPS through the tailnet.
@@ -88,6 +90,7 @@ fn server<'a>(service: &'a Service, table: &ServiceEdge) -> Server<'a> {
     let limit = table.rate_limit.as_ref();
     Server {
         service: &service.name,
+        identifier: identifier(&service.name),
         description: service.description.as_deref(),
         names: &service.public,
         upstream: service.names.first().map_or("", String::as_str),
@@ -96,6 +99,25 @@ fn server<'a>(service: &'a Service, table: &ServiceEdge) -> Server<'a> {
         banned: table.ban.is_some(),
         locations: locations(table),
     }
+}
+
+/// A service's name as the edge's identifiers spell it: nginx variables and `limit_req` zones,
+/// fail2ban jails and filters. Letters `a`-`z` and digits stay; every other byte becomes `_` and
+/// two hex digits (`a-b` is `a_2db`, `a_b` is `a_5fb`, `App` is `_41pp`). nginx allows no `-`
+/// in a variable name and folds case in it, and fail2ban's jail file has sections of its own
+/// (`DEFAULT`, `INCLUDES`): writing `-` as `_` gave `a-b` and `a_b` one ban variable, so one
+/// service's bans were ignored and the other's banned from both. This spelling is injective (a
+/// `_` is always an escape) and leaves plain names as they are.
+pub(super) fn identifier(service: &str) -> String {
+    let mut spelled = String::with_capacity(service.len());
+    for byte in service.bytes() {
+        if byte.is_ascii_lowercase() || byte.is_ascii_digit() {
+            spelled.push(char::from(byte));
+        } else {
+            spelled.push_str(&format!("_{byte:02x}"));
+        }
+    }
+    spelled
 }
 
 /// Every prefix the table names, plus `/`, each with what applies under it: denied when the
@@ -129,4 +151,43 @@ fn locations(table: &ServiceEdge) -> Vec<Location> {
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identifiers_keep_plain_names_and_tell_look_alikes_apart() {
+        assert_eq!(identifier("shower"), "shower");
+        assert_eq!(identifier("caddy2"), "caddy2");
+        let look_alikes = [
+            "a-b", "a_b", "a_2db", "ab", "App", "app", "APP", "DEFAULT", "a--b", "a-_b",
+        ];
+        let spelled: Vec<String> = look_alikes.iter().map(|name| identifier(name)).collect();
+        assert_eq!(
+            spelled,
+            [
+                "a_2db",
+                "a_5fb",
+                "a_5f2db",
+                "ab",
+                "_41pp",
+                "app",
+                "_41_50_50",
+                "_44_45_46_41_55_4c_54",
+                "a_2d_2db",
+                "a_2d_5fb"
+            ]
+        );
+        let distinct: BTreeSet<&String> = spelled.iter().collect();
+        assert_eq!(distinct.len(), look_alikes.len());
+        // nginx folds case in variable names: no two spellings may differ by case alone.
+        let folded: BTreeSet<String> = spelled.iter().map(|s| s.to_ascii_lowercase()).collect();
+        assert_eq!(folded.len(), look_alikes.len());
+        assert!(spelled.iter().all(|s| {
+            s.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        }));
+    }
 }

@@ -64,8 +64,8 @@ impl Ui {
     pub fn report(&self, report: &dyn Report) -> io::Result<()> {
         match self.output {
             Output::Json => {
-                let mut text =
-                    serde_json::to_string_pretty(&report.json()).map_err(io::Error::other)?;
+                let value = masked(report.json());
+                let mut text = serde_json::to_string_pretty(&value).map_err(io::Error::other)?;
                 text.push('\n');
                 self.data(&text)?;
             }
@@ -192,6 +192,23 @@ fn clean(text: &str) -> String {
     }
 }
 
+/// Every string of a JSON value, keys included, with the secrets masked: once serialised, a
+/// secret with a quote, a backslash or a newline is escaped and no longer matches itself.
+fn masked(value: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match value {
+        Value::String(text) => Value::String(crate::secret::redact(&text).into_owned()),
+        Value::Array(items) => Value::Array(items.into_iter().map(masked).collect()),
+        Value::Object(entries) => Value::Object(
+            entries
+                .into_iter()
+                .map(|(key, value)| (crate::secret::redact(&key).into_owned(), masked(value)))
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
 /// A report that is a plain value: its JSON is itself and its text is given.
 pub struct Plain<T> {
     pub text: String,
@@ -222,5 +239,33 @@ mod tests {
             "a\\u{1b}[2Kb\\r\n\tc\\u{9b}é ©"
         );
         assert!(matches!(escape("plain\ttext\n"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn json_strings_and_keys_are_masked_before_they_are_escaped() {
+        let value = "ui-\"json\\secret\n\t✓";
+        let reference = crate::secret::SecretRef {
+            name: "ui".into(),
+            source: crate::secret::SecretSource::Command(vec![
+                "printf".into(),
+                "%s".into(),
+                value.into(),
+            ]),
+            declared_at: crate::position::Position { line: 1, column: 1 },
+        };
+        assert_eq!(
+            reference
+                .resolve()
+                .map(|s| s.expose().to_string())
+                .ok()
+                .as_deref(),
+            Some(value)
+        );
+        let document = serde_json::json!({ "error": format!("echoed {value}"), value: [value, 7] });
+        let text = serde_json::to_string(&masked(document)).unwrap_or_default();
+        assert_eq!(
+            text,
+            r#"{"[redacted]":["[redacted]",7],"error":"echoed [redacted]"}"#
+        );
     }
 }

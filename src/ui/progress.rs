@@ -11,7 +11,7 @@ impl Progress {
     }
 
     pub fn spinner(message: &str) -> Self {
-        let bar = indicatif::ProgressBar::new_spinner().with_message(message.to_string());
+        let bar = indicatif::ProgressBar::new_spinner().with_message(super::clean(message));
         bar.enable_steady_tick(Duration::from_millis(100));
         Self(Some(bar))
     }
@@ -22,7 +22,7 @@ impl Progress {
         Self(Some(
             indicatif::ProgressBar::new(total as u64)
                 .with_style(style)
-                .with_message(message.to_string()),
+                .with_message(super::clean(message)),
         ))
     }
 
@@ -34,7 +34,8 @@ impl Progress {
 
     pub fn message(&self, text: &str) {
         if let Some(bar) = &self.0 {
-            bar.set_message(super::escape(text).into_owned());
+            // Masked like every other text: a machine id or a host's step can carry a secret.
+            bar.set_message(super::clean(text));
         }
     }
 
@@ -62,7 +63,7 @@ impl Bars {
             let style = indicatif::ProgressStyle::with_template("{spinner} {prefix:<16} {msg}")
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner());
             let bar = bars.add(indicatif::ProgressBar::new_spinner().with_style(style));
-            bar.set_prefix(name.to_string());
+            bar.set_prefix(super::clean(name));
             bar.enable_steady_tick(Duration::from_millis(100));
             bar
         }))
