@@ -175,8 +175,14 @@ pub struct UpArgs {
     /// Build images from uncommitted changes, tagged `...-dirty`
     #[arg(long)]
     pub allow_dirty: bool,
+    /// The build tool [default: defaults.build_tool, else podman, buildah or docker on PATH]
+    #[arg(long, value_parser = ["podman", "buildah", "docker"])]
+    pub tool: Option<String>,
+    /// Keep podman's or buildah's images in DIR (`--root DIR/root --runroot DIR/run`)
+    #[arg(long, value_name = "DIR")]
+    pub storage: Option<std::path::PathBuf>,
     /// How long to wait when another push holds a host's lock
-    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = humantime::parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = wait)]
     pub lock_wait: std::time::Duration,
 }
 
@@ -190,7 +196,7 @@ pub struct FlyArgs {
     #[arg(long)]
     pub machines_api: bool,
     /// How long one machine may take to start after its update before the roll stops
-    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = humantime::parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = timeout)]
     pub machine_timeout: std::time::Duration,
 }
 
@@ -212,7 +218,7 @@ pub struct CaddyPushArgs {
     #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..))]
     pub parallel: u16,
     /// How long to wait when another push holds a host's lock
-    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = humantime::parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = wait)]
     pub lock_wait: std::time::Duration,
     #[command(flatten)]
     pub ssh: SshArgs,
@@ -276,8 +282,11 @@ pub struct BackupCheckArgs {
     #[arg(long)]
     pub no_ping: bool,
     /// How long to wait for a repository a running backup holds before calling it locked
-    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = humantime::parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = wait)]
     pub lock_wait: std::time::Duration,
+    /// How long one host's checks may take before the host is reported as not answering
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = timeout)]
+    pub timeout: std::time::Duration,
     /// Hosts checked at once
     #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..))]
     pub parallel: u16,
@@ -291,7 +300,7 @@ pub struct SshArgs {
     #[arg(long)]
     pub accept_new_host_keys: bool,
     /// Give up connecting to a host after this long
-    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = humantime::parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = timeout)]
     pub connect_timeout: std::time::Duration,
 }
 
@@ -358,4 +367,28 @@ pub struct DnsUpArgs {
 pub struct CompletionsArgs {
     #[arg(value_enum)]
     pub shell: clap_complete::Shell,
+}
+
+/// The longest a wait or a timeout given on the command line may be. Past it nothing is
+/// waited for on purpose, and a deadline of "now plus it" can overflow (a panic after a machine
+/// was already updated) or wrap in a host script's arithmetic; refused before anything runs.
+const LONGEST_WAIT: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
+/// A wait (`--lock-wait`): nothing up to 24 hours.
+fn wait(text: &str) -> Result<std::time::Duration, String> {
+    let duration = humantime::parse_duration(text).map_err(|error| error.to_string())?;
+    if duration > LONGEST_WAIT {
+        return Err("more than 24h, the longest boma waits".to_string());
+    }
+    Ok(duration)
+}
+
+/// A timeout (`--machine-timeout`, `--connect-timeout`): 1 second to 24 hours. ssh reads a
+/// connect timeout in whole seconds and takes 0 as "no timeout of its own".
+fn timeout(text: &str) -> Result<std::time::Duration, String> {
+    let duration = wait(text)?;
+    if duration < std::time::Duration::from_secs(1) {
+        return Err("less than 1s; a timeout is at least one second".to_string());
+    }
+    Ok(duration)
 }

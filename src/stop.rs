@@ -107,7 +107,11 @@ pub async fn asked() {
 
 /// Sleeps `duration`, or less when a stop is asked meanwhile.
 pub fn sleep(duration: Duration) {
-    let deadline = Instant::now() + duration;
+    // A wait past any clock is a day: every caller's waits are far shorter.
+    let now = Instant::now();
+    let deadline = now
+        .checked_add(duration)
+        .unwrap_or(now + Duration::from_secs(86_400));
     while !requested() {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {

@@ -423,3 +423,15 @@ fn registries_and_images_that_do_not_hold_together() {
         "services.toml:",
     );
 }
+
+#[test]
+fn containerfile_outside_its_context() {
+    rejected(
+        with_head(
+            "[images.up]\ncontext = \"containers/app\"\nfile = \"../../etc/shadow\"\nimage = \"forge.example.org/ops/up\"\nversion = \"1.0.0\"\n\
+             [images.absolute]\ncontext = \"containers/app\"\nfile = \"/etc/passwd\"\nimage = \"forge.example.org/ops/absolute\"\nversion = \"1.0.0\"\n\
+             [images.inside]\ncontext = \"containers/app\"\nfile = \"build/Containerfile.prod\"\nimage = \"forge.example.org/ops/inside\"\nversion = \"1.0.0\"\n",
+        ),
+        "services.toml:",
+    );
+}

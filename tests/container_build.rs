@@ -424,3 +424,65 @@ fn check_shows_what_the_shipped_catalog_would_build_and_pin() {
         serde_json::json!(["compose/caddy.yml"])
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_builder_gets_files_reincluded_under_an_excluded_folder_and_no_special_files() {
+    let Some(registry) = components() else {
+        return;
+    };
+    let Some(lab) = Lab::start(1).await else {
+        return;
+    };
+    let boma = Boma::new();
+    let context = repository(boma.path(), &format!("{}/ops/app", registry.host), false);
+    // The build tools' ignore rules: `conf` leaves the folder out, `!` brings one file back.
+    std::fs::create_dir_all(context.join("conf")).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(context.join("conf/public.txt"), "shown").unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(context.join("conf/private.txt"), "home").unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(
+        context.join(".containerignore"),
+        "*.log\nconf\n!conf/public.txt\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let containerfile = context.join("Containerfile");
+    let text = std::fs::read_to_string(&containerfile).unwrap_or_default();
+    std::fs::write(
+        &containerfile,
+        text.replace(
+            "COPY busybox /bin/busybox\n",
+            "COPY busybox /bin/busybox\nCOPY conf/public.txt /public.txt\n",
+        ),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    git(boma.path(), &["add", "-A"]);
+    git(
+        boma.path(),
+        &["commit", "-qm", "a public file in an excluded folder"],
+    );
+    // A FIFO git does not track: tar would write it at the wrong path; it is left out, named.
+    let made = std::process::Command::new("mkfifo")
+        .arg(context.join("pipe"))
+        .status()
+        .is_ok_and(|status| status.success());
+    assert!(made, "mkfifo");
+    let catalog = format!(
+        "{}\n{}",
+        lab.catalog(),
+        registry::catalog(&registry.host, Some("h1")).replace("version = 1\n", "")
+    );
+    let boma = boma.catalog(&catalog).env("FORGE_PASSWORD", PASSWORD);
+    let store = boma.path().join("builder-store").display().to_string();
+    let run = boma.run_with(["container-build", "--tool", "buildah", "--storage", &store]);
+    run.success();
+    let warning = run
+        .stdout
+        .lines()
+        .filter(|line| line.contains("warning"))
+        .collect::<Vec<_>>();
+    assert_eq!(
+        warning,
+        ["app: warning: `pipe` is not a file, folder or symlink: left out of the context"],
+        "{}",
+        run.stdout
+    );
+}

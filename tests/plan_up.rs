@@ -196,7 +196,8 @@ async fn plan_reviews_every_stage_and_up_applies_them_in_order_then_changes_noth
     assert!(world.pdns.dig("app.h1.lab.test", "A").is_empty());
 
     // The reviewed plan, applied in order.
-    let up = boma.run_with(["up", "--checksum", &checksum]);
+    let store = boma.path().join("store").display().to_string();
+    let up = boma.run_with(["up", "--checksum", &checksum, "--storage", &store]);
     up.success();
     no_secret(&up);
     snapshot_run("plan_up__up_text", &both(&up));
@@ -243,7 +244,7 @@ async fn plan_reviews_every_stage_and_up_applies_them_in_order_then_changes_noth
 
     // A second up: every stage unchanged, one SSH connection per host.
     let before = accepted(&world.lab);
-    let again = boma.run_with(["up", "--output", "json"]);
+    let again = boma.run_with(["up", "--output", "json", "--storage", &store]);
     again.success();
     let after = accepted(&world.lab);
     let opened: Vec<usize> = after.iter().zip(&before).map(|(a, b)| a - b).collect();
@@ -267,9 +268,16 @@ async fn a_failing_stage_stops_the_run_and_the_stages_after_it_never_start() {
         return;
     };
     world.fly.never_starts("m1");
-    let up = world
-        .boma
-        .run_with(["up", "--machine-timeout", "1s", "--skip", "backups"]);
+    let store = world.boma.path().join("store").display().to_string();
+    let up = world.boma.run_with([
+        "up",
+        "--machine-timeout",
+        "1s",
+        "--skip",
+        "backups",
+        "--storage",
+        &store,
+    ]);
     up.code(2);
     no_secret(&up);
     snapshot_run("plan_up__edge_fails", &both(&up));

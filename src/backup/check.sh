@@ -9,8 +9,9 @@
 set -u
 umask 077
 mkdir "$work" 2>/dev/null || finish failed "cannot make the work folder $work"
-trap 'rm -rf "$work"' EXIT
-trap 'exit 130' INT TERM HUP
+trap 'stop_watching; rm -rf "$work"' EXIT
+trap 'exit 130' INT TERM HUP PIPE
+watch_connection
 export BORG_BASE_DIR="$work/borg" RESTIC_CACHE_DIR="$work/restic" TZ=UTC
 export BORG_RELOCATED_REPO_ACCESS_IS_OK=yes BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK=yes
 nl='

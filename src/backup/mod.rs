@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use crate::catalog::{Backup, Catalog, Host};
 use crate::hint::UnknownName;
-use crate::remote::{HostScript, converse, this_machine};
+use crate::remote::{HostScript, RemoteError, converse, this_machine};
 use crate::stage::Context;
 
 const SCRIPT: &str = include_str!("check.sh");
@@ -27,6 +27,9 @@ pub struct Options {
     pub lock_wait: Duration,
     pub ping: bool,
     pub prometheus: Option<std::path::PathBuf>,
+    /// How long one host's checks may take in all: a host that hangs is reported as such, and
+    /// the table, the pings and the textfile still come out for every other.
+    pub timeout: Duration,
 }
 
 /// Every service on one host, checked in one run.
@@ -91,7 +94,23 @@ pub fn check(cx: &Context<'_>, options: &Options) -> anyhow::Result<BackupReport
         cx.ui,
         &jobs,
         |job: &Job<'_>| &job.checks.host,
-        async |job, connection, step| converse(connection, &job.script, &job.input, step).await,
+        async |job, connection, step| {
+            let checked = converse(connection, &job.script, &job.input, step);
+            match tokio::time::timeout(options.timeout, checked).await {
+                Ok(answer) => answer,
+                // Dropping the check closes its channel: the script's watcher stops it on the host.
+                Err(_) => (
+                    job.script.transcript(),
+                    Err(RemoteError::Run(std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        format!(
+                            "no answer within {} (--timeout)",
+                            humantime::format_duration(options.timeout)
+                        ),
+                    ))),
+                ),
+            }
+        },
     )?;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

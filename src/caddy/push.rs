@@ -84,7 +84,7 @@ fn settings_for(target: &Target, planned: &HostReport, push: &Settings) -> remot
 mod tests {
     use sha2::{Digest, Sha256};
 
-    use crate::remote::{HostScript, Transcript};
+    use crate::remote::HostScript;
 
     fn sha(text: &str) -> String {
         hex::encode(Sha256::digest(text.as_bytes()))
@@ -121,7 +121,7 @@ mod tests {
             std::io::Write::write_all(&mut stdin, b"new\n")?;
         }
         let output = child.wait_with_output()?;
-        let mut transcript = Transcript::default();
+        let mut transcript = script.transcript();
         for line in String::from_utf8_lossy(&output.stdout).lines() {
             transcript.take(line);
         }

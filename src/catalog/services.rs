@@ -345,6 +345,25 @@ pub fn container(
             );
         }
     }
+    // The Containerfile is a path inside the context: a builder gets only the context, and a
+    // path that leaves it would read a file of this machine's choosing into the build.
+    if let Some(file) = &raw.file {
+        let path = Path::new(file.get_ref());
+        let leaves = path.is_absolute()
+            || path
+                .components()
+                .any(|part| matches!(part, std::path::Component::ParentDir));
+        if file.get_ref().is_empty() || leaves || file.get_ref().chars().any(char::is_control) {
+            reader.error_with_hint(
+                file.span(),
+                format!(
+                    "`{key}.file`: `{}` must be a path inside the context",
+                    file.get_ref()
+                ),
+                "name the Containerfile relative to `context`, without `..`",
+            );
+        }
+    }
     let file = raw
         .file
         .map_or_else(|| "Containerfile".to_string(), Spanned::into_inner);

@@ -38,6 +38,9 @@ pub struct Options {
     pub adopt: bool,
     pub force: bool,
     pub allow_dirty: bool,
+    /// The images stage's `--tool` and `--storage`.
+    pub tool: Option<crate::catalog::BuildTool>,
+    pub storage: Option<std::path::PathBuf>,
     /// Caddy plans send the live files back for a diff (`plan` shows them; `up` needs no diff).
     pub diff: bool,
     pub lock_wait: Duration,
@@ -105,6 +108,8 @@ impl Options {
                     missing_only: true,
                     allow_dirty: self.allow_dirty,
                     push: true,
+                    tool: self.tool,
+                    storage: self.storage.clone(),
                     ..images::Options::default()
                 },
             })),
@@ -116,6 +121,7 @@ impl Options {
             StageName::Edge => {
                 let mut edge = EdgeStage::new(true, self.deployer.clone(), self.machine_timeout);
                 edge.certificates = false;
+                edge.recheck_deployed = false;
                 Box::new(Held::new(edge))
             }
             StageName::Dns => Box::new(Held::new(DnsStage::new(

@@ -121,6 +121,7 @@ impl Step for Backups {
             lock_wait: std::time::Duration::from_secs(10),
             ping: false,
             prometheus: None,
+            timeout: std::time::Duration::from_secs(600),
         };
         match backup::check(cx, &options) {
             Ok(report) => StageState::Planned(Planned {

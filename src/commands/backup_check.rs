@@ -17,6 +17,7 @@ pub fn exec(global: &Global, args: &BackupCheckArgs, ui: &Ui) -> anyhow::Result<
             lock_wait: args.lock_wait,
             ping: !args.no_ping,
             prometheus: args.prometheus.clone(),
+            timeout: args.timeout,
         },
     )?;
     ui.report(&report)?;

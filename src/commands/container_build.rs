@@ -10,11 +10,7 @@ use crate::ui::Ui;
 pub fn exec(global: &Global, args: &ContainerBuildArgs, ui: &Ui) -> anyhow::Result<Outcome> {
     let (catalog, renderer) = super::load(global)?;
     let cx = super::host_context(&catalog, &renderer, ui, args.parallel, &args.ssh);
-    let tool = args.tool.as_deref().and_then(|name| {
-        BuildTool::ALL
-            .into_iter()
-            .find(|tool| tool.program() == name)
-    });
+    let tool = tool(args.tool.as_deref());
     let mut images = ImagesStage {
         options: Options {
             names: args.names.clone(),
@@ -32,4 +28,12 @@ pub fn exec(global: &Global, args: &ContainerBuildArgs, ui: &Ui) -> anyhow::Resu
     } else {
         stage::up(&mut images, &cx, None)
     }
+}
+
+/// `--tool NAME` as the build tool it names.
+pub fn tool(name: Option<&str>) -> Option<BuildTool> {
+    let name = name?;
+    BuildTool::ALL
+        .into_iter()
+        .find(|tool| tool.program() == name)
 }

@@ -75,6 +75,9 @@ pub struct EdgeReport {
     pub deployer: String,
     pub checksum: String,
     pub checked: Vec<String>,
+    /// The render is the deployed one, already checked: the checks did not run again.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub checks_skipped: bool,
     pub files: Vec<FileChange>,
     /// `None` in `--check`, which reads nothing from Fly.io.
     pub certificates: Option<Vec<CertificateLine>>,
@@ -167,7 +170,11 @@ impl Report for EdgeReport {
     }
 
     fn summary(&self) -> Option<String> {
-        let mut parts = vec![format!("{} checks passed", self.checked.len())];
+        let mut parts = vec![if self.checks_skipped {
+            "the deployed render, not checked again".to_string()
+        } else {
+            format!("{} checks passed", self.checked.len())
+        }];
         parts.push(format!(
             "{} of {} files differ",
             self.files_pending(),

@@ -18,7 +18,7 @@ use super::report::{Change, EdgeReport, FileChange, MachineLine};
 use super::{EdgeError, PREFIX, guest_path, validate};
 use crate::Outcome;
 use crate::catalog::{Catalog, Edge};
-use crate::files::write_if_changed;
+use crate::files::{Links, read_regular, write_if_changed};
 use crate::stage::{Context, PartWay, Stage, Summary, digest};
 use crate::ui::Report;
 
@@ -49,6 +49,9 @@ pub struct EdgeStage {
     /// Read and request the certificates of the public names too (`fly-deploy`); `boma up`
     /// leaves them to the certificates stage, after DNS publishes the names.
     pub certificates: bool,
+    /// Run nginx's and fail2ban's checks even on a render identical to the deployed one
+    /// (`fly-deploy`); `boma plan` and `up` check only a render that changed.
+    pub recheck_deployed: bool,
     pub deployer: Deployer,
     /// How long one machine may take to start after its update.
     pub machine_timeout: Duration,
@@ -60,6 +63,7 @@ impl EdgeStage {
         Self {
             remote,
             certificates: true,
+            recheck_deployed: true,
             deployer,
             machine_timeout,
             api: None,
@@ -105,11 +109,20 @@ impl Stage for EdgeStage {
                 (local, artifact.content)
             })
             .collect();
-        let progress = cx.ui.spinner("checking the edge with nginx and fail2ban");
-        let checked = validate::validate(cx.catalog, cx.renderer)?;
-        progress.finish();
         let dir = cx.catalog.dir.join(&edge.dir);
         let files = compare(&dir, &edge.dir, &rendered)?;
+        // The render deployed was checked before it was deployed; the same bytes need no new
+        // check unless asked (`fly-deploy` always checks).
+        let deployed = files.iter().all(|file| file.change == Change::Unchanged);
+        let checks_skipped = deployed && !self.recheck_deployed;
+        let checked = if checks_skipped {
+            Vec::new()
+        } else {
+            let progress = cx.ui.spinner("checking the edge with nginx and fail2ban");
+            let checked = validate::validate(cx.catalog, cx.renderer)?;
+            progress.finish();
+            checked
+        };
         let mut report = EdgeReport {
             mode: if self.remote { "deploy" } else { "check" },
             app: edge.app.clone(),
@@ -120,6 +133,7 @@ impl Stage for EdgeStage {
             },
             checksum: checksum(&rendered, image.as_deref()),
             checked,
+            checks_skipped,
             files,
             certificates: None,
             machines: None,
@@ -221,7 +235,7 @@ impl Stage for EdgeStage {
             // Nothing is kept as deployed: the next plan shows the same drift again.
             return Err(PartWay::error(report, error));
         }
-        keep(&dir, &rendered, &report.files)?;
+        keep(&dir, &edge.dir, &rendered, &report.files)?;
         report.mode = "deployed";
         Ok(report)
     }
@@ -351,9 +365,7 @@ fn deploy_with_flyctl(
     }
     let parent = dir.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(parent)?;
-    let staged = tempfile::Builder::new()
-        .prefix(".boma-edge.")
-        .tempdir_in(parent)
+    let staged = crate::files::private_dir(".boma-edge.", parent)
         .context("cannot stage the edge for flyctl")?;
     for (local, content) in rendered {
         let path = staged.path().join(local);
@@ -365,30 +377,26 @@ fn deploy_with_flyctl(
     let progress = cx.ui.spinner("flyctl deploy");
     let deployed = flyctl.deploy(staged.path());
     progress.finish();
-    Ok(deployed?)
+    deployed
 }
 
 /// The render compared with `[edge].dir`: every rendered file, plus the files boma owns there
-/// (under `bans/` and `fail2ban/`) that the render no longer has.
+/// (under `bans/` and `fail2ban/`) that the render no longer has. Every path is checked before
+/// anything is read (see `deployed_files`), and each file is read without following a link.
 fn compare(
     dir: &Path,
     shown: &Path,
     rendered: &[(String, String)],
 ) -> anyhow::Result<Vec<FileChange>> {
+    let owned = deployed_files(dir, shown, rendered)?;
+    let read = |local: &str| -> anyhow::Result<Option<String>> {
+        Ok(read_regular(&dir.join(local), Links::Refuse)?
+            .map(|bytes| String::from_utf8_lossy(&bytes).into_owned()))
+    };
     let mut files = Vec::new();
     for (local, content) in rendered {
-        let path = dir.join(local);
-        let deployed = match std::fs::read(&path) {
-            Ok(bytes) => Some(String::from_utf8_lossy(&bytes).into_owned()),
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => None,
-            Err(error) => {
-                return Err(
-                    anyhow::Error::new(error).context(format!("cannot read `{}`", path.display()))
-                );
-            }
-        };
         let name = shown.join(local).display().to_string();
-        let (change, diff) = match deployed {
+        let (change, diff) = match read(local)? {
             // A new file is listed, not printed whole (`boma render` shows it).
             None => (Change::Create, None),
             Some(old) if old == *content => (Change::Unchanged, None),
@@ -401,9 +409,9 @@ fn compare(
         });
     }
     let known: BTreeSet<&str> = rendered.iter().map(|(local, _)| local.as_str()).collect();
-    for owned in owned_files(dir) {
+    for owned in owned {
         if !known.contains(owned.as_str()) {
-            let old = std::fs::read_to_string(dir.join(&owned)).unwrap_or_default();
+            let old = read(&owned)?.unwrap_or_default();
             let name = shown.join(&owned).display().to_string();
             files.push(FileChange {
                 diff: Some(diff(&name, &old, "")),
@@ -415,22 +423,132 @@ fn compare(
     Ok(files)
 }
 
-/// Files under `bans/` and `fail2ban/` of `[edge].dir`, relative to it.
-fn owned_files(dir: &Path) -> Vec<String> {
+/// A path in `[edge].dir` that boma must not read or write.
+#[derive(Debug, thiserror::Error)]
+enum DeployedDirError {
+    #[error(
+        "`{path}` is {kind}, not {expected}: boma keeps only regular files and real folders in `[edge].dir` and follows no link there; replace it or remove it"
+    )]
+    NotOwnable {
+        path: String,
+        kind: &'static str,
+        expected: &'static str,
+    },
+}
+
+/// Checks, before anything in `[edge].dir` is read or written, that every path boma reads or
+/// writes there is what it must be (the folder itself and the folders on the way to each
+/// rendered file real folders, each file a regular file, or nothing there yet), never following
+/// a link: a link there could show any file on this machine in a `--check` diff, or have a deploy
+/// write or delete outside the folder. Returns the files boma owns there (under `bans/` and
+/// `fail2ban/`), relative to it.
+fn deployed_files(
+    dir: &Path,
+    shown: &Path,
+    rendered: &[(String, String)],
+) -> anyhow::Result<Vec<String>> {
+    // `local` under `base`; not `base.join("")`, whose trailing slash has a link followed.
+    let under = |base: &Path, local: &Path| {
+        if local.as_os_str().is_empty() {
+            base.to_path_buf()
+        } else {
+            base.join(local)
+        }
+    };
+    let refuse = |local: &Path, found: &std::fs::Metadata, expected: &'static str| {
+        anyhow::Error::new(DeployedDirError::NotOwnable {
+            path: under(shown, local).display().to_string(),
+            kind: crate::files::kind(found),
+            expected,
+        })
+    };
+    // What is at `local` (relative to `dir`), not following a link; `None` when nothing is.
+    let found = |local: &Path| -> anyhow::Result<Option<std::fs::Metadata>> {
+        match std::fs::symlink_metadata(under(dir, local)) {
+            Ok(metadata) => Ok(Some(metadata)),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(error) => Err(error)
+                .with_context(|| format!("cannot read `{}`", under(shown, local).display())),
+        }
+    };
+    match found(Path::new(""))? {
+        None => return Ok(Vec::new()),
+        Some(metadata) if !metadata.is_dir() => {
+            return Err(refuse(Path::new(""), &metadata, "a folder"));
+        }
+        Some(_) => {}
+    }
+    for (local, _) in rendered {
+        let local = Path::new(local);
+        let folders: Vec<&Path> = local
+            .ancestors()
+            .skip(1)
+            .filter(|folder| !folder.as_os_str().is_empty())
+            .collect();
+        let mut reachable = true;
+        for folder in folders.into_iter().rev() {
+            match found(folder)? {
+                None => {
+                    reachable = false;
+                    break;
+                }
+                Some(metadata) if !metadata.is_dir() => {
+                    return Err(refuse(folder, &metadata, "a folder"));
+                }
+                Some(_) => {}
+            }
+        }
+        if reachable
+            && let Some(metadata) = found(local)?
+            && !metadata.is_file()
+        {
+            return Err(refuse(local, &metadata, "a regular file"));
+        }
+    }
+    owned_files(dir, shown, &refuse)
+}
+
+/// Files under `bans/` and `fail2ban/` of `[edge].dir`, relative to it; anything there but a
+/// regular file or a real folder (a link, a FIFO) is refused through `refuse`.
+fn owned_files(
+    dir: &Path,
+    shown: &Path,
+    refuse: &dyn Fn(&Path, &std::fs::Metadata, &'static str) -> anyhow::Error,
+) -> anyhow::Result<Vec<String>> {
     let mut found = Vec::new();
-    let mut pending: Vec<PathBuf> = vec![dir.join("bans"), dir.join("fail2ban")];
+    let mut pending: Vec<PathBuf> = vec![PathBuf::from("bans"), PathBuf::from("fail2ban")];
     while let Some(folder) = pending.pop() {
-        for entry in std::fs::read_dir(&folder).into_iter().flatten().flatten() {
-            let path = entry.path();
-            if entry.file_type().is_ok_and(|kind| kind.is_dir()) {
-                pending.push(path);
-            } else if let Ok(local) = path.strip_prefix(dir) {
+        match std::fs::symlink_metadata(dir.join(&folder)) {
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(error) => {
+                return Err(error)
+                    .with_context(|| format!("cannot read `{}`", shown.join(&folder).display()));
+            }
+            Ok(metadata) if !metadata.is_dir() => {
+                return Err(refuse(&folder, &metadata, "a folder"));
+            }
+            Ok(_) => {}
+        }
+        let entries = std::fs::read_dir(dir.join(&folder))
+            .with_context(|| format!("cannot read `{}`", shown.join(&folder).display()))?;
+        for entry in entries {
+            let entry = entry
+                .with_context(|| format!("cannot read `{}`", shown.join(&folder).display()))?;
+            let local = folder.join(entry.file_name());
+            // Not `entry.file_type()` alone: the kind is wanted for the message too.
+            let metadata = std::fs::symlink_metadata(entry.path())
+                .with_context(|| format!("cannot read `{}`", shown.join(&local).display()))?;
+            if metadata.is_dir() {
+                pending.push(local);
+            } else if metadata.is_file() {
                 found.push(local.display().to_string());
+            } else {
+                return Err(refuse(&local, &metadata, "a regular file"));
             }
         }
     }
     found.sort();
-    found
+    Ok(found)
 }
 
 fn diff(name: &str, old: &str, new: &str) -> String {
@@ -441,7 +559,14 @@ fn diff(name: &str, old: &str, new: &str) -> String {
 }
 
 /// The render, kept in `[edge].dir` as the deployed one; files boma no longer renders removed.
-fn keep(dir: &Path, rendered: &[(String, String)], files: &[FileChange]) -> anyhow::Result<()> {
+/// The folder is checked again first, as the plan's check was made before the roll.
+fn keep(
+    dir: &Path,
+    shown: &Path,
+    rendered: &[(String, String)],
+    files: &[FileChange],
+) -> anyhow::Result<()> {
+    deployed_files(dir, shown, rendered)?;
     for (local, content) in rendered {
         let path = dir.join(local);
         if let Some(folder) = path.parent() {

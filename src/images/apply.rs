@@ -12,7 +12,7 @@ use super::tool::{Build, Tool};
 use super::{context, pin, registry};
 use crate::catalog::Host;
 use crate::files::write_if_changed;
-use crate::remote::{HostScript, converse, shell_words};
+use crate::remote::{HostScript, Input, converse, shell_words};
 use crate::stage::Context;
 
 const SCRIPT: &str = include_str!("build.sh");
@@ -21,7 +21,10 @@ const SCRIPT: &str = include_str!("build.sh");
 struct Job {
     host: Host,
     script: HostScript,
+    /// The password line.
     input: Vec<u8>,
+    /// The context packed for a builder host, streamed after the password line.
+    context: Option<context::Packed>,
     index: usize,
     /// The work folder boma made for a build on this machine, removed with the job.
     _work: Option<tempfile::TempDir>,
@@ -49,8 +52,11 @@ pub fn apply(cx: &Context<'_>, plan: ImagesPlan) -> anyhow::Result<ImagesReport>
             &jobs,
             |job: &Job| &job.host,
             async |job, connection, step| {
-                let (transcript, finished) =
-                    converse(connection, &job.script, &job.input, step).await;
+                let input = Input {
+                    head: &job.input,
+                    tail: job.context.as_ref().map(|packed| packed.tar.path()),
+                };
+                let (transcript, finished) = converse(connection, &job.script, input, step).await;
                 (job.index, transcript, finished)
             },
         )?;
@@ -59,6 +65,12 @@ pub fn apply(cx: &Context<'_>, plan: ImagesPlan) -> anyhow::Result<ImagesReport>
                 cx.ui.debug(&format!("{}: {line}", results[index].name));
             }
             results[index].read(&transcript, finished);
+        }
+        for job in &jobs {
+            let skipped = job.context.iter().flat_map(|packed| &packed.skipped);
+            results[job.index].warnings.extend(skipped.map(|path| {
+                format!("`{path}` is not a file, folder or symlink: left out of the context")
+            }));
         }
     }
     // Pin: after a pushed build, or for an image already in its registry whose files lag.
@@ -76,7 +88,7 @@ pub fn apply(cx: &Context<'_>, plan: ImagesPlan) -> anyhow::Result<ImagesReport>
             .iter()
             .filter(|bump| bump.behind || result.status == "pushed")
         {
-            let text = std::fs::read_to_string(&bump.path)?;
+            let text = pin::read(&bump.path)?;
             if let Some((text, _)) = pin::bump(&text, &image.image, &image.tag, digest.as_deref()) {
                 write_if_changed(&bump.path, text.as_bytes())?;
                 result.bumped.push(shown(cx.catalog, &bump.path));
@@ -114,9 +126,7 @@ fn job(
         None
     } else {
         Some(
-            tempfile::Builder::new()
-                .prefix("boma-build.")
-                .tempdir()
+            crate::files::private_dir("boma-build.", &std::env::temp_dir())
                 .context("cannot make a work folder for the build")?,
         )
     };
@@ -200,14 +210,15 @@ fn job(
         .set("build", shell_words(&build))
         .set("login", shell_words(&login_argv))
         .set("push", shell_words(&push_argv));
-    let mut input = format!("{password}\n").into_bytes();
-    if remote {
-        input.extend(context::tar(&container.context)?);
-    }
+    let input = format!("{password}\n").into_bytes();
+    let context = remote
+        .then(|| context::tar(&container.context))
+        .transpose()?;
     Ok(Job {
         host,
         script,
         input,
+        context,
         index,
         _work: made,
     })
@@ -254,7 +265,7 @@ mod tests {
                 std::io::Write::write_all(&mut stdin, b"\n")?;
             }
             let output = child.wait_with_output()?;
-            let mut transcript = Transcript::default();
+            let mut transcript = script.transcript();
             for line in String::from_utf8_lossy(&output.stdout).lines() {
                 transcript.take(line);
             }

@@ -11,9 +11,14 @@ umask 077
 # On this machine boma makes (and removes) the folder itself; on a builder the script does.
 if [ "$made" != yes ]; then
     mkdir "$work" 2>/dev/null || finish failed "cannot make the work folder $work"
-    trap 'rm -rf "$work"' EXIT
+    trap 'stop_watching; rm -rf "$work"' EXIT
+else
+    trap 'stop_watching' EXIT
 fi
-trap 'exit 130' INT TERM HUP
+# A signal or a closed connection (PIPE) ends the script through its EXIT trap: the work folder
+# (the context, the registry login) never stays behind.
+trap 'exit 130' INT TERM HUP PIPE
+watch_connection
 IFS= read -r password || password=
 if [ "$extract" = yes ]; then
     say "step receive"

@@ -29,6 +29,9 @@ pub struct ImageResult {
     /// The tool's last lines, for a failure.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub log: Vec<String>,
+    /// What the run left out or could not do without failing (a FIFO in the context).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 impl ImageResult {
@@ -63,6 +66,7 @@ impl ImageResult {
                 .collect(),
             reason: None,
             log: Vec::new(),
+            warnings: Vec::new(),
         }
     }
 
@@ -176,6 +180,11 @@ impl Report for ImagesReport {
             ));
             for line in &image.log {
                 text.push_str(&format!("  {line}\n"));
+            }
+        }
+        for image in &self.images {
+            for warning in &image.warnings {
+                text.push_str(&format!("{}: warning: {warning}\n", image.name));
             }
         }
         text

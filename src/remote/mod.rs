@@ -21,7 +21,7 @@ use openssh::{ControlPersist, KnownHosts, SessionBuilder};
 use crate::catalog::{Address, Host};
 use crate::hint::Hint;
 
-pub use connection::{Connection, Finished, converse};
+pub use connection::{Connection, Finished, Input, converse};
 pub use pool::{HostPool, Step};
 pub use script::{HostScript, Transcript, shell_words};
 
@@ -108,9 +108,9 @@ impl Connector {
         } else {
             PathBuf::from("/tmp")
         };
-        let control_dir = tempfile::Builder::new()
-            .prefix("boma-")
-            .tempdir_in(parent)?;
+        // Private (0700 whatever the umask): whoever can reach a control socket uses the
+        // connection behind it.
+        let control_dir = crate::files::private_dir("boma-", &parent)?;
         Ok(Self {
             options,
             control_dir,

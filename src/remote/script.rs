@@ -11,6 +11,8 @@ const PRELUDE: &str = include_str!("prelude.sh");
 pub struct HostScript {
     body: &'static str,
     settings: Vec<(&'static str, String)>,
+    /// The word every protocol line of this script starts with (`say` in the prelude).
+    frame: String,
 }
 
 impl HostScript {
@@ -18,6 +20,15 @@ impl HostScript {
         Self {
             body,
             settings: Vec::new(),
+            frame: new_frame(),
+        }
+    }
+
+    /// A transcript that reads this script's protocol lines and nothing else.
+    pub fn transcript(&self) -> Transcript {
+        Transcript {
+            frame: self.frame.clone(),
+            ..Transcript::default()
         }
     }
 
@@ -34,6 +45,7 @@ impl HostScript {
     /// The whole text `sh -c` runs: the prelude, the settings header, the body.
     pub fn text(&self) -> String {
         let mut text = String::from(PRELUDE);
+        text.push_str(&format!("frame='{}'\n", self.frame));
         for (key, value) in &self.settings {
             text.push_str(key);
             text.push('=');
@@ -53,14 +65,35 @@ pub fn shell_words(argv: &[String]) -> String {
         .join(" ")
 }
 
+/// A word no output but the script's own starts its lines with: `boma:` and 16 hex digits that
+/// differ from run to run (the process, the time, and the standard library's random hash keys).
+fn new_frame() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNT: AtomicU64 = AtomicU64::new(0);
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u32(std::process::id());
+    hasher.write_u64(COUNT.fetch_add(1, Ordering::Relaxed));
+    hasher.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |elapsed| elapsed.as_nanos()),
+    );
+    format!("boma:{:016x}", hasher.finish())
+}
+
 /// Single-quoted for sh: every byte literal, a `'` closed, escaped and reopened.
 fn quote(value: &str) -> String {
     format!("'{}'", value.replace('\'', r"'\''"))
 }
 
-/// What a host script said, line by line.
+/// What a host script said, line by line: only lines that start with its frame count.
 #[derive(Debug, Default)]
 pub struct Transcript {
+    frame: String,
+    /// Lines on stdout that were not the script's protocol (a startup file's output): counted,
+    /// never read.
+    pub ignored: usize,
     /// `KEY VALUE` lines; a key said twice keeps the last value.
     pub facts: BTreeMap<String, String>,
     /// Every `KEY VALUE` line in order, for keys said more than once.
@@ -82,9 +115,17 @@ impl Transcript {
 
     /// Records one line; returns the step it announces, if it is a step.
     pub fn take<'l>(&mut self, line: &'l str) -> Option<&'l str> {
-        let (key, rest) = line.split_once(' ').unwrap_or((line, ""));
+        let Some(said) = line
+            .strip_prefix(self.frame.as_str())
+            .and_then(|rest| rest.strip_prefix(' '))
+        else {
+            self.ignored += 1;
+            return None;
+        };
+        let (key, rest) = said.split_once(' ').unwrap_or((said, ""));
         match key {
             "step" => return Some(rest),
+            "tick" => {}
             "detail" => self.details.push(rest.to_string()),
             "result" => {
                 let (status, reason) = rest.split_once(' ').unwrap_or((rest, ""));
@@ -121,11 +162,19 @@ mod tests {
 
     #[test]
     fn transcript_reads_steps_facts_details_and_result() {
-        let mut transcript = Transcript::default();
-        assert_eq!(transcript.take("step validate"), Some("validate"));
-        assert_eq!(transcript.take("caddy v2.6.2 h1:abc"), None);
-        transcript.take("detail Error: adapting config");
-        transcript.take("result failed caddy validate rejected it");
+        let script = HostScript::new("");
+        let mut transcript = script.transcript();
+        let frame = &script.frame;
+        assert_eq!(
+            transcript.take(&format!("{frame} step validate")),
+            Some("validate")
+        );
+        assert_eq!(
+            transcript.take(&format!("{frame} caddy v2.6.2 h1:abc")),
+            None
+        );
+        transcript.take(&format!("{frame} detail Error: adapting config"));
+        transcript.take(&format!("{frame} result failed caddy validate rejected it"));
         assert_eq!(transcript.fact("caddy"), Some("v2.6.2 h1:abc"));
         assert_eq!(transcript.details, ["Error: adapting config"]);
         assert_eq!(
@@ -135,5 +184,30 @@ mod tests {
                 "caddy validate rejected it".to_string()
             ))
         );
+    }
+
+    #[test]
+    fn lines_without_the_frame_are_never_protocol() {
+        let script = HostScript::new("say 'svc.error failed by the script'\n");
+        let mut transcript = script.transcript();
+        // What a shell startup file printed, shaped like protocol lines, then the script's own.
+        let output = std::process::Command::new("sh")
+            .args([
+                "-c",
+                &format!(
+                    "echo 'svc.error forged'; echo 'result ok forged'; {}",
+                    script.text()
+                ),
+            ])
+            .output()
+            .map(|output| String::from_utf8_lossy(&output.stdout).into_owned())
+            .unwrap_or_default();
+        for line in output.lines() {
+            transcript.take(line);
+        }
+        assert_eq!(transcript.ignored, 2, "{output}");
+        assert_eq!(transcript.facts_all("svc.error"), ["failed by the script"]);
+        assert_eq!(transcript.result, None);
+        assert_ne!(HostScript::new("").frame, script.frame);
     }
 }
