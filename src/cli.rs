@@ -132,6 +132,16 @@ pub struct RunArgs {
     /// DNS: take over declared names held by records boma does not own
     #[arg(long)]
     pub adopt: bool,
+    /// Images: build from uncommitted changes, tagged `...-dirty` (plan and up alike, so the
+    /// reviewed checksum is the applied one)
+    #[arg(long)]
+    pub allow_dirty: bool,
+    /// Images: the build tool [default: defaults.build_tool, else podman, buildah or docker on PATH]
+    #[arg(long, value_parser = ["podman", "buildah", "docker"])]
+    pub tool: Option<String>,
+    /// Images: keep podman's or buildah's images in DIR (`--root DIR/root --runroot DIR/run`)
+    #[arg(long, value_name = "DIR")]
+    pub storage: Option<std::path::PathBuf>,
     /// Hosts handled at once
     #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..))]
     pub parallel: u16,
@@ -172,15 +182,6 @@ pub struct UpArgs {
     /// DNS: apply even when updates and deletes exceed `dns.max_change_percent`
     #[arg(long)]
     pub force: bool,
-    /// Build images from uncommitted changes, tagged `...-dirty`
-    #[arg(long)]
-    pub allow_dirty: bool,
-    /// The build tool [default: defaults.build_tool, else podman, buildah or docker on PATH]
-    #[arg(long, value_parser = ["podman", "buildah", "docker"])]
-    pub tool: Option<String>,
-    /// Keep podman's or buildah's images in DIR (`--root DIR/root --runroot DIR/run`)
-    #[arg(long, value_name = "DIR")]
-    pub storage: Option<std::path::PathBuf>,
     /// How long to wait when another push holds a host's lock
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = wait)]
     pub lock_wait: std::time::Duration,

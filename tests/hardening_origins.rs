@@ -640,3 +640,39 @@ async fn a_retry_after_date_beyond_the_longest_wait_is_ignored() {
         "a Retry-After date 4 s away was not waited for ({near:?})"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_anonymous_token_from_a_realm_elsewhere_is_fetched_and_the_tag_found() {
+    // Docker Hub's way: the realm is another host, and with no credentials in the catalog
+    // nothing secret goes there, so the token is asked for (a refusal made every `up` rebuild).
+    let (registry, realm) = (MockServer::start().await, MockServer::start().await);
+    Mock::given(method("GET"))
+        .and(path("/token"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "token": TOKEN })))
+        .mount(&realm)
+        .await;
+    bearer_registry(&registry, &format!("{}/token", realm.uri())).await;
+    let host = registry.address().to_string();
+    let Some(boma) = registry_project(&host) else {
+        return;
+    };
+    let anonymous =
+        registry::catalog(&host, None).replace("user = \"ops\"\npassword = \"forge\"\n", "");
+    assert!(!anonymous.contains("password"), "{anonymous}");
+    let boma = boma.catalog(&anonymous);
+    let run = boma.run_with(["container-build", "--check", "--output", "json"]);
+    // Exit 1: the pinned files lag behind the tag the registry has.
+    run.code(1);
+    assert_eq!(
+        run.json()["images"][0]["registry"],
+        "has the tag",
+        "{}",
+        run.stdout
+    );
+    assert_eq!(
+        received_credentials(&realm).await.lines().count(),
+        1,
+        "the realm was asked once, without credentials"
+    );
+    assert!(!received_credentials(&realm).await.contains("Basic"));
+}

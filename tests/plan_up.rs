@@ -83,7 +83,10 @@ async fn world() -> Option<World> {
     })
 }
 
-/// No secret of the world in anything boma printed.
+/// No secret of the world in anything boma printed. Each one is findable: the run that is checked
+/// used all of them (the registry push and tag lookup with the password, the zone with the API
+/// key, the Fly API with the token, which the test sees arrive, the borg check with the
+/// passphrase), so a leak would put the very text searched for into the output.
 fn no_secret(run: &Run) {
     for secret in [PASSWORD, API_KEY, TOKEN, BORG_PASSPHRASE] {
         assert!(
@@ -221,7 +224,8 @@ async fn plan_reviews_every_stage_and_up_applies_them_in_order_then_changes_noth
         world.pdns.dig("www.lab.test", "CNAME"),
         ["example-proxy.fly.dev."]
     );
-    // Certificates are requested last, after the machines rolled (and DNS published the CNAME).
+    // Certificates are requested last, after the machines rolled (DNS published the CNAME in
+    // between: the stage order, asserted by the report's table in the snapshot above).
     let requests = world.fly.requests().await;
     // boma held the token it must never print: it went to the API, and only there.
     assert!(requests.iter().all(|(_, request)| {

@@ -165,6 +165,9 @@ pub fn check(cx: &Context<'_>, options: &Options) -> anyhow::Result<BackupReport
                 .and_then(|service| service.backup.as_ref())
                 .and_then(|backup| backup.ping.as_ref());
             if let Some(target) = target {
+                // Pings have a client of their own (their URL is the credential): a stop asked
+                // meanwhile is checked here, and an interrupted check sends no more of them.
+                crate::stop::check("before the next ping")?;
                 finding.ping = ping::send(target, finding).err();
             }
         }

@@ -218,6 +218,10 @@ pub fn up(
         if name == StageName::Backups {
             continue;
         }
+        // A stage that reaches nothing outside (a zone file) would not notice a stop itself.
+        if let Err(stopped) = stop::check("before the next stage") {
+            return (report, Err(stopped.into()));
+        }
         let (applied, error) = step.apply(cx);
         let goes_on = applied.goes_on();
         report.record(name, applied);

@@ -23,9 +23,6 @@ pub fn up(global: &Global, args: &UpArgs, ui: &Ui) -> anyhow::Result<Outcome> {
     let cx = context(&catalog, &renderer, ui, &args.run);
     let mut options = options(&args.run);
     options.force = args.force;
-    options.allow_dirty = args.allow_dirty;
-    options.tool = super::container_build::tool(args.tool.as_deref());
-    options.storage = args.storage.clone();
     options.lock_wait = args.lock_wait;
     let plan = chain::plan(&cx, &options)?;
     let (report, outcome) = chain::up(&cx, plan, args.checksum.as_deref());
@@ -48,9 +45,9 @@ fn options(run: &RunArgs) -> Options {
         skip: run.skip.clone(),
         adopt: run.adopt,
         force: false,
-        allow_dirty: false,
-        tool: None,
-        storage: None,
+        allow_dirty: run.allow_dirty,
+        tool: super::container_build::tool(run.tool.as_deref()),
+        storage: run.storage.clone(),
         diff: false,
         lock_wait: std::time::Duration::from_secs(30),
         deployer: super::fly_deploy::deployer(&run.fly),

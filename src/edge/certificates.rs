@@ -85,7 +85,10 @@ pub(super) fn request(
                         status: found.status,
                         dns: Vec::new(),
                     })
-                    .unwrap_or_default())
+                    .unwrap_or_else(|| machines::Requested {
+                        status: "unknown".into(),
+                        dns: Vec::new(),
+                    }))
             }),
             None => api.request_certificate(&cert.hostname),
         };

@@ -91,15 +91,6 @@ impl EdgeReport {
             .filter(|file| file.change != Change::Unchanged)
             .count()
     }
-
-    fn failed(&self) -> usize {
-        let machines = self.machines.iter().flatten();
-        let certificates = self.certificates.iter().flatten();
-        machines
-            .filter(|machine| machine.action == "failed")
-            .count()
-            + certificates.filter(|cert| cert.action == "failed").count()
-    }
 }
 
 /// Each certificate with its status, the action taken and what it still needs in DNS.
@@ -107,8 +98,12 @@ pub fn certificate_table(certificates: &[CertificateLine]) -> String {
     let rows: Vec<Vec<String>> = certificates
         .iter()
         .map(|cert| {
+            // One line a row: a reason may span several (a tool's output).
             let needs = if cert.dns.is_empty() {
-                cert.reason.clone().unwrap_or_else(|| "-".into())
+                cert.reason.as_deref().map_or_else(
+                    || "-".into(),
+                    |reason| reason.lines().collect::<Vec<_>>().join(" "),
+                )
             } else {
                 cert.dns.join(", ")
             };
@@ -182,25 +177,29 @@ impl Report for EdgeReport {
         ));
         if let Some(certificates) = &self.certificates {
             let count = |action: &str| certificates.iter().filter(|c| c.action == action).count();
-            parts.push(format!(
+            let mut part = format!(
                 "certificates: {} present, {} to request, {} requested",
                 count("present"),
                 count("request"),
                 count("requested")
-            ));
+            );
+            if count("failed") > 0 {
+                part.push_str(&format!(", {} failed", count("failed")));
+            }
+            parts.push(part);
         }
         if let Some(machines) = &self.machines {
             let count = |action: &str| machines.iter().filter(|m| m.action == action).count();
-            parts.push(format!(
+            let mut part = format!(
                 "machines: {} to update, {} updated, {} unchanged",
                 count("update"),
                 count("updated"),
                 count("unchanged")
-            ));
-        }
-        let failed = self.failed();
-        if failed > 0 {
-            parts.push(format!("{failed} failed"));
+            );
+            if count("failed") > 0 {
+                part.push_str(&format!(", {} failed", count("failed")));
+            }
+            parts.push(part);
         }
         Some(format!(
             "fly-deploy {} ({}): {}; checksum {}",

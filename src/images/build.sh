@@ -1,6 +1,6 @@
 # shellcheck shell=sh disable=SC2154 # the settings come from the header boma writes
 # boma's image build on a host (a builder over SSH, or this machine). Settings: tool, work (a
-# private folder; made is yes when boma made it, else this script makes and removes it), extract (yes: the context arrives as a tar after the
+# private folder; made is yes when boma made it, else this script makes it; removed at the end either way), extract (yes: the context arrives as a tar after the
 # first line of stdin), build, login and push (shell-quoted argument lists; login and push may be
 # empty), registry. stdin's first line is the registry password (empty when none): it reaches
 # the tool's stdin through printf, a shell builtin, never an argument.
@@ -11,10 +11,10 @@ umask 077
 # On this machine boma makes (and removes) the folder itself; on a builder the script does.
 if [ "$made" != yes ]; then
     mkdir "$work" 2>/dev/null || finish failed "cannot make the work folder $work"
-    trap 'stop_watching; rm -rf "$work"' EXIT
-else
-    trap 'stop_watching' EXIT
 fi
+# The script removes the folder even when boma made it: a boma that was made to exit at once
+# (a second Ctrl-C) cannot, and the folder holds the registry login.
+trap 'stop_watching; rm -rf "$work"' EXIT
 # A signal or a closed connection (PIPE) ends the script through its EXIT trap: the work folder
 # (the context, the registry login) never stays behind.
 trap 'exit 130' INT TERM HUP PIPE

@@ -8,7 +8,7 @@ use std::fs::File;
 use std::path::Path;
 
 use anyhow::Context as _;
-use globset::{Glob, GlobMatcher};
+use globset::{GlobBuilder, GlobMatcher};
 
 /// The largest context boma streams to a builder.
 const MAX_CONTEXT: u64 = 2 * 1024 * 1024 * 1024;
@@ -111,7 +111,10 @@ impl Rules {
                 // Patterns are relative to the context root, with or without `/` or `./`.
                 let pattern = pattern.trim_start_matches("./").trim_start_matches('/');
                 let pattern = pattern.trim_end_matches('/');
-                let glob = Glob::new(pattern)
+                // `*` stays within one path segment, as in the build tools' matcher.
+                let glob = GlobBuilder::new(pattern)
+                    .literal_separator(true)
+                    .build()
                     .map(|glob| glob.compile_matcher())
                     .with_context(|| format!("`{}`: bad pattern `{line}`", file.display()))?;
                 patterns.push((negated, glob));
@@ -208,6 +211,29 @@ mod tests {
         assert_eq!(
             names(&packed),
             [".containerignore", "Containerfile", "conf/public.txt"]
+        );
+    }
+
+    #[test]
+    fn a_star_stays_within_one_folder_as_the_build_tools_read_it() {
+        let dir = context(&[
+            ("Containerfile", "FROM scratch\n"),
+            ("notes.txt", "top"),
+            ("docs/README.md", "sent"),
+            ("secrets/key.txt", "kept home"),
+            ("top.md", "kept home"),
+            (".containerignore", "secrets\n*.md\n!*.txt\n"),
+        ]);
+        let packed = tar(dir.path()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            names(&packed),
+            [
+                ".containerignore",
+                "Containerfile",
+                "docs",
+                "docs/README.md",
+                "notes.txt"
+            ]
         );
     }
 

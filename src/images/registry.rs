@@ -120,7 +120,11 @@ fn bearer_token(
     };
     let realm =
         field("realm").ok_or_else(|| format!("{host}: a Bearer challenge without realm"))?;
-    realm_on_origin(base, &realm).map_err(|reason| format!("{host}: {reason}"))?;
+    // Only a request that carries the password must stay on the registry's origin: an anonymous
+    // token from another host (Docker Hub's auth.docker.io) gives nothing away.
+    if basic.is_some() {
+        realm_on_origin(base, &realm).map_err(|reason| format!("{host}: {reason}"))?;
+    }
     let mut request = client.get(&realm);
     let query: Vec<(String, String)> = ["service", "scope"]
         .iter()
