@@ -3,6 +3,7 @@
 //! `fly-deploy`.
 
 mod certificates;
+mod deployed;
 mod error;
 mod fail2ban;
 mod flyctl;
