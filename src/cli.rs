@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use crate::stop::LONGEST_WAIT;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
@@ -370,12 +371,9 @@ pub struct CompletionsArgs {
     pub shell: clap_complete::Shell,
 }
 
-/// The longest a wait or a timeout given on the command line may be. Past it nothing is
-/// waited for on purpose, and a deadline of "now plus it" can overflow (a panic after a machine
-/// was already updated) or wrap in a host script's arithmetic; refused before anything runs.
-const LONGEST_WAIT: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
-
-/// A wait (`--lock-wait`): nothing up to 24 hours.
+/// A wait (`--lock-wait`): nothing up to `LONGEST_WAIT` (24 hours). Past it nothing is waited
+/// for on purpose, and a deadline of "now plus it" could overflow (a panic after a machine was
+/// already updated) or wrap in a host script's arithmetic: refused before anything runs.
 fn wait(text: &str) -> Result<std::time::Duration, String> {
     let duration = humantime::parse_duration(text).map_err(|error| error.to_string())?;
     if duration > LONGEST_WAIT {

@@ -14,7 +14,7 @@ use crate::stop::{self, Interrupted};
 
 const ATTEMPTS: u32 = 4;
 const BACKOFF: Duration = Duration::from_millis(250);
-const LONGEST_WAIT: Duration = Duration::from_secs(60);
+const LONGEST_RETRY_WAIT: Duration = Duration::from_secs(60);
 /// The largest answer boma reads; a zone of 5,000 services is about 2 MB.
 pub const MAX_BODY: u64 = 32 * 1024 * 1024;
 /// How many pages a paged listing may take before boma stops it.
@@ -221,7 +221,7 @@ impl Http {
                     .then(|| BACKOFF * 2u32.pow(attempt - 1)),
             };
             match retry_in {
-                Some(wait) if attempt < ATTEMPTS => stop::sleep(wait.min(LONGEST_WAIT)),
+                Some(wait) if attempt < ATTEMPTS => stop::sleep(wait.min(LONGEST_RETRY_WAIT)),
                 _ => {
                     let unsure_write = method != Method::GET
                         && result.as_ref().is_err_and(reqwest::Error::is_timeout);
@@ -322,21 +322,22 @@ impl Http {
     }
 }
 
-/// How long a 429 asks to wait: seconds or an HTTP date, up to `LONGEST_WAIT` (a date already
+/// How long a 429 asks to wait: seconds or an HTTP date, up to `LONGEST_RETRY_WAIT` (a date already
 /// past is no wait). Anything else (negative, NaN, infinite, absurd, further away than
-/// `LONGEST_WAIT`) is ignored and the caller's backoff applies: a far date capped to the longest
+/// `LONGEST_RETRY_WAIT`) is ignored and the caller's backoff applies: a far date capped to the longest
 /// wait would be honoured on every attempt, minutes in all.
 fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let value = headers.get("retry-after")?.to_str().ok()?.trim();
     if let Ok(seconds) = value.parse::<f64>() {
-        return (seconds.is_finite() && (0.0..=LONGEST_WAIT.as_secs_f64()).contains(&seconds))
-            .then(|| Duration::from_secs_f64(seconds));
+        return (seconds.is_finite()
+            && (0.0..=LONGEST_RETRY_WAIT.as_secs_f64()).contains(&seconds))
+        .then(|| Duration::from_secs_f64(seconds));
     }
     let at = httpdate::parse_http_date(value).ok()?;
     let wait = at
         .duration_since(std::time::SystemTime::now())
         .unwrap_or(Duration::ZERO);
-    (wait <= LONGEST_WAIT).then_some(wait)
+    (wait <= LONGEST_RETRY_WAIT).then_some(wait)
 }
 
 /// `BOMA_HTTP_TIMEOUT` seconds: a positive number up to an hour; anything else is an error.
@@ -434,7 +435,7 @@ mod tests {
     #[test]
     fn retry_after_beyond_the_longest_wait_is_ignored_as_seconds_or_date() {
         assert_eq!(retry_after_of("5"), Some(Duration::from_secs(5)));
-        assert_eq!(retry_after_of("60"), Some(LONGEST_WAIT));
+        assert_eq!(retry_after_of("60"), Some(LONGEST_RETRY_WAIT));
         assert_eq!(retry_after_of("61"), None);
         assert_eq!(retry_after_of("-1"), None);
         assert_eq!(retry_after_of("nan"), None);

@@ -25,6 +25,10 @@ impl Interrupted {
     }
 }
 
+/// The longest any wait of boma's may last (a lock, a machine, flyctl, a host): a day. Flags that
+/// set a wait are refused beyond it, so no deadline overflows a clock.
+pub const LONGEST_WAIT: Duration = Duration::from_secs(24 * 3600);
+
 static REQUESTED: AtomicBool = AtomicBool::new(false);
 
 fn channel() -> &'static tokio::sync::watch::Sender<bool> {
@@ -107,11 +111,7 @@ pub async fn asked() {
 
 /// Sleeps `duration`, or less when a stop is asked meanwhile.
 pub fn sleep(duration: Duration) {
-    // A wait past any clock is a day: every caller's waits are far shorter.
-    let now = Instant::now();
-    let deadline = now
-        .checked_add(duration)
-        .unwrap_or(now + Duration::from_secs(86_400));
+    let deadline = Instant::now() + duration.min(LONGEST_WAIT);
     while !requested() {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {

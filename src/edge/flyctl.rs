@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use super::EdgeError;
 use crate::secret::Secret;
+use crate::stop::LONGEST_WAIT as LONGEST_DEADLINE;
 use crate::stop::{self, Interrupted};
 
 /// How much of each of flyctl's streams is kept for the error message: the end, where it says
@@ -24,8 +25,6 @@ const SHOWN_CHARS: usize = 500;
 const DEPLOY_DEADLINE: Duration = Duration::from_secs(30 * 60);
 /// How long a `flyctl certs add` may take: one API request.
 const CERTS_DEADLINE: Duration = Duration::from_secs(2 * 60);
-/// The most `BOMA_FLYCTL_TIMEOUT` may ask for.
-const LONGEST_DEADLINE: Duration = Duration::from_secs(24 * 3600);
 /// How long flyctl gets to end on its own (releasing its machine leases) once asked to stop.
 const GRACE: Duration = Duration::from_secs(5);
 

@@ -10,9 +10,7 @@ use serde_json::{Value, json};
 
 use crate::http::{Auth, Http, HttpError};
 use crate::secret::Secret;
-
-/// The longest `wait_started` waits for one machine, whatever it is asked.
-const LONGEST_WAIT: Duration = Duration::from_secs(24 * 3600);
+use crate::stop::LONGEST_WAIT;
 
 pub struct Machines {
     http: Http,
