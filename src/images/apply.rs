@@ -233,6 +233,8 @@ fn absolute(path: &Path) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::os::unix::process::CommandExt as _;
+
     use crate::remote::{HostScript, Transcript, shell_words};
 
     /// The build script on this machine with a stand-in tool that fails its first build the way
@@ -256,15 +258,37 @@ mod tests {
         std::fs::set_permissions(&tool, permissions)?;
         let work = dir.path().join("work");
         let run = |script: HostScript| -> std::io::Result<Transcript> {
+            // Its own process group, as a local build runs (the script's connection watcher
+            // stops only that group).
             let mut child = std::process::Command::new("sh")
                 .args(["-c", &script.text()])
                 .stdin(std::process::Stdio::piped())
                 .stdout(std::process::Stdio::piped())
+                .process_group(0)
                 .spawn()?;
             if let Some(mut stdin) = child.stdin.take() {
                 std::io::Write::write_all(&mut stdin, b"\n")?;
             }
+            // A script that never closes its stdout fails the test in a minute, not CI's hours.
+            let group = child.id().to_string();
+            let (done, finished) = std::sync::mpsc::channel::<()>();
+            let guard = std::thread::spawn(move || {
+                let timed_out = finished
+                    .recv_timeout(std::time::Duration::from_secs(60))
+                    .is_err();
+                if timed_out {
+                    let _ = std::process::Command::new("kill")
+                        .args(["-KILL", &format!("-{group}")])
+                        .status();
+                }
+                timed_out
+            });
             let output = child.wait_with_output()?;
+            let _ = done.send(());
+            assert!(
+                !guard.join().unwrap_or(true),
+                "the build script kept its stdout open for a minute"
+            );
             let mut transcript = script.transcript();
             for line in String::from_utf8_lossy(&output.stdout).lines() {
                 transcript.take(line);
