@@ -24,7 +24,7 @@ watch_connection() {
         trap '' PIPE
         trap - EXIT
         # sleep gets no stdout: the pipe must close as soon as the watcher is stopped.
-        while sleep 1 >/dev/null 2>&1 && kill -0 "$watched" 2>/dev/null; do
+        while sleep 1 >/dev/null 2>&1 && still_running "$watched"; do
             if ! say tick 2>/dev/null; then
                 kill -TERM "-$watched" 2>/dev/null || kill -TERM "$watched" 2>/dev/null
                 exit 0
@@ -32,6 +32,14 @@ watch_connection() {
         done
     ) &
     watcher=$!
+}
+# Whether process $1 still runs: a zombie (ended, not yet reaped by boma, which first waits for
+# stdout to close) does not, or the watcher would hold stdout open for ever.
+still_running() {
+    kill -0 "$1" 2>/dev/null || return 1
+    [ -r "/proc/$1/stat" ] || return 0
+    read -r _ _ state _ <"/proc/$1/stat" || return 0
+    [ "$state" != Z ]
 }
 # Ends the watcher (from the script's EXIT trap), so stdout closes as soon as the script ends.
 stop_watching() {

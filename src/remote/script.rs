@@ -147,6 +147,8 @@ impl Transcript {
 
 #[cfg(test)]
 mod tests {
+    use std::os::unix::process::CommandExt as _;
+
     use super::*;
 
     #[test]
@@ -184,6 +186,31 @@ mod tests {
                 "caddy validate rejected it".to_string()
             ))
         );
+    }
+
+    #[test]
+    fn a_connection_watcher_whose_script_ended_lets_stdout_close() -> std::io::Result<()> {
+        // The script ends without stopping its watcher (as when its EXIT trap lost a race): the
+        // reader first waits for stdout to close and only then reaps the script, so the script
+        // is a zombie meanwhile, and the watcher must not take it for a running one.
+        let script = HostScript::new("watch_connection\nwatcher=\nexit 0\n");
+        let started = std::time::Instant::now();
+        let mut child = std::process::Command::new("sh")
+            .args(["-c", &script.text()])
+            .stdout(std::process::Stdio::piped())
+            .process_group(0)
+            .spawn()?;
+        let mut output = Vec::new();
+        if let Some(mut stdout) = child.stdout.take() {
+            std::io::Read::read_to_end(&mut stdout, &mut output)?;
+        }
+        child.wait()?;
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "stdout stayed open {:?}",
+            started.elapsed()
+        );
+        Ok(())
     }
 
     #[test]
