@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use crate::support::backups::{self, BORG_PASSPHRASE, borg_repo};
 use crate::support::lab::Lab;
-use crate::support::{Boma, Daemon, Run};
+use crate::support::{Boma, Daemon, finish_within};
 
 /// A catalog with `locked` (on host h1, its repository held by another borg) and `fresh` (on this
 /// machine) backups.
@@ -63,28 +63,6 @@ fn start(boma: &Boma, args: &[&str]) -> Child {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap_or_else(|error| panic!("cannot run boma: {error}"))
-}
-
-/// Waits (bounded) for boma to end and returns what it printed, and how long it took.
-fn finish(child: Child, limit: Duration) -> (Run, Duration) {
-    let started = Instant::now();
-    let mut child = child;
-    while child.try_wait().ok().flatten().is_none() {
-        if started.elapsed() > limit {
-            let _ = child.kill();
-            panic!("boma did not end within {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let output = child
-        .wait_with_output()
-        .unwrap_or_else(|error| panic!("{error}"));
-    let run = Run {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    };
-    (run, started.elapsed())
 }
 
 /// The work folders a boma with `pid` made in /tmp (on the loopback host they are this machine's).
@@ -176,7 +154,7 @@ async fn a_hanging_backup_host_gets_its_deadline_and_the_report_pings_and_textfi
         ],
     );
     let pid = child.id();
-    let (run, took) = finish(child, Duration::from_secs(60));
+    let (run, took) = finish_within(child, Duration::from_secs(60));
     run.code(1);
     assert!(took < Duration::from_secs(30), "{took:?}");
     let mut settings = insta::Settings::clone_current();
@@ -216,7 +194,7 @@ async fn sigterm_during_a_backup_check_stops_at_once_and_the_host_cleans_up() {
         .status()
         .unwrap_or_else(|error| panic!("kill: {error}"));
     assert!(status.success());
-    let (run, took) = finish(child, Duration::from_secs(30));
+    let (run, took) = finish_within(child, Duration::from_secs(30));
     run.code(130);
     assert!(took < Duration::from_secs(5), "{took:?}");
     eventually("the host's borg list kept running", || {

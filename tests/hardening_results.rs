@@ -14,7 +14,7 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::support::fly::{FlyApi, TOKEN};
 use crate::support::lab::wait_for_port;
-use crate::support::{Boma, Daemon, Run, free_port, repo_file, require, snapshot};
+use crate::support::{Boma, Daemon, Run, finish_within, free_port, repo_file, require, snapshot};
 
 // 1. Masking covers every output format.
 
@@ -592,29 +592,6 @@ fn spawn(boma: &Boma, args: &[&str], env: &[(&str, &str)]) -> std::process::Chil
         .unwrap_or_else(|error| panic!("cannot run boma: {error}"))
 }
 
-#[track_caller]
-fn finish_within(mut child: std::process::Child, limit: Duration) -> Run {
-    let started = Instant::now();
-    while child.try_wait().ok().flatten().is_none() {
-        if started.elapsed() > limit {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("boma did not finish within {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let output = child
-        .wait_with_output()
-        .unwrap_or_else(|error| panic!("{error}"));
-    let run = Run {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    };
-    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
-    run
-}
-
 /// The process ids the fake flyctl logged, each with the command it was asked.
 fn fake_calls(boma: &Boma) -> Vec<(String, String)> {
     logged_calls(&boma.path().join("flyctl.log"))
@@ -664,7 +641,7 @@ async fn flyctl_printing_300_megabytes_is_read_in_bounded_memory() {
          exit 1\n";
     let (_api, boma, flyctl) = with_fake_flyctl(script).await;
     let flyctl = flyctl.display().to_string();
-    let run = finish_within(
+    let (run, _) = finish_within(
         spawn(&boma, &["fly-deploy", "--flyctl", &flyctl], &[]),
         Duration::from_secs(120),
     );
@@ -692,7 +669,7 @@ async fn flyctl_that_never_ends_is_stopped_at_its_deadline() {
     let _reaper = Reaper(boma.path().join("flyctl.log"));
     let flyctl = flyctl.display().to_string();
     let started = Instant::now();
-    let run = finish_within(
+    let (run, _) = finish_within(
         spawn(
             &boma,
             &["fly-deploy", "--flyctl", &flyctl],
@@ -744,7 +721,7 @@ async fn ctrl_c_during_flyctl_deploy_stops_flyctl_and_boma() {
         .status()
         .unwrap_or_else(|error| panic!("kill: {error}"));
     assert!(status.success());
-    let run = finish_within(child, Duration::from_secs(15));
+    let (run, _) = finish_within(child, Duration::from_secs(15));
     run.code(130);
     snapshot(
         "hardening_results__flyctl_interrupted",

@@ -12,7 +12,7 @@ use crate::support::fly::{FlyApi, TOKEN};
 use crate::support::lab::Lab;
 use crate::support::powerdns::{API_KEY, PowerDns};
 use crate::support::registry::{PASSWORD, Registry, git, repository};
-use crate::support::{Boma, Run, require, snapshot};
+use crate::support::{Boma, Run, finish_within, require, snapshot};
 
 /// The `[dns]` of the lab's own catalog, replaced by each test's.
 const LAB_DNS: &str =
@@ -392,7 +392,7 @@ async fn ctrl_c_during_the_dns_stage_after_caddy_ran_stops_with_each_stage_repor
         return;
     };
     let (server, boma) = slow_gandi(&lab).await;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_boma"))
+    let child = Command::new(env!("CARGO_BIN_EXE_boma"))
         .arg("up")
         .current_dir(boma.path())
         .env("GANDI_PAT", "gandi-pat-0000")
@@ -420,19 +420,7 @@ async fn ctrl_c_during_the_dns_stage_after_caddy_ran_stops_with_each_stage_repor
         .status()
         .unwrap_or_else(|error| panic!("kill: {error}"));
     assert!(status.success());
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while child.try_wait().ok().flatten().is_none() {
-        assert!(Instant::now() < deadline, "boma did not stop after Ctrl-C");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let output = child
-        .wait_with_output()
-        .unwrap_or_else(|error| panic!("{error}"));
-    let run = Run {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    };
+    let (run, _) = finish_within(child, Duration::from_secs(30));
     run.code(130);
     snapshot_run("plan_up__ctrl_c_during_dns", &both(&run));
     // The write in flight finished; nothing was sent after the signal.

@@ -273,6 +273,62 @@ pub fn test_name() -> String {
         .replace("::", "__")
 }
 
+/// Waits for a boma the test started itself (to signal it, or to watch it) to end: at most
+/// `limit`, then it is killed and the test fails. Its output is read meanwhile, so a full pipe
+/// never holds it. Returns what it printed and how long it took.
+#[track_caller]
+pub fn finish_within(
+    mut child: std::process::Child,
+    limit: std::time::Duration,
+) -> (Run, std::time::Duration) {
+    use std::io::Read as _;
+    let started = std::time::Instant::now();
+    let drain = |pipe: Option<Box<dyn std::io::Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_end(&mut bytes);
+            }
+            String::from_utf8_lossy(&bytes).into_owned()
+        })
+    };
+    let stdout = drain(
+        child
+            .stdout
+            .take()
+            .map(|pipe| Box::new(pipe) as Box<dyn std::io::Read + Send>),
+    );
+    let stderr = drain(
+        child
+            .stderr
+            .take()
+            .map(|pipe| Box::new(pipe) as Box<dyn std::io::Read + Send>),
+    );
+    let status = loop {
+        if let Some(status) = child.try_wait().ok().flatten() {
+            break status;
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("boma did not end within {limit:?}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let took = started.elapsed();
+    let run = Run {
+        code: status.code().unwrap_or(-1),
+        stdout: stdout.join().unwrap_or_default(),
+        stderr: stderr.join().unwrap_or_default(),
+    };
+    assert!(
+        !run.stderr.contains("panicked"),
+        "boma panicked:\n{}",
+        run.stderr
+    );
+    (run, took)
+}
+
 /// A child process killed when the test ends, pass or fail.
 pub struct Daemon(pub std::process::Child);
 
