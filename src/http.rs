@@ -322,10 +322,10 @@ impl Http {
     }
 }
 
-/// How long a 429 asks to wait: seconds or an HTTP date, up to `LONGEST_RETRY_WAIT` (a date already
-/// past is no wait). Anything else (negative, NaN, infinite, absurd, further away than
-/// `LONGEST_RETRY_WAIT`) is ignored and the caller's backoff applies: a far date capped to the longest
-/// wait would be honoured on every attempt, minutes in all.
+/// How long a 429 asks to wait: seconds or an HTTP date, up to `LONGEST_RETRY_WAIT` (a date
+/// already past is no wait). Anything else (negative, NaN, infinite, absurd, further away than
+/// `LONGEST_RETRY_WAIT`) is ignored and the caller's backoff applies: a far date capped to the
+/// longest wait would be honoured on every attempt, minutes in all.
 fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let value = headers.get("retry-after")?.to_str().ok()?.trim();
     if let Ok(seconds) = value.parse::<f64>() {

@@ -135,8 +135,9 @@ impl Options {
     }
 }
 
-/// Plans every stage the catalog has and the options keep (and the backup checks, when asked): stages that reach hosts on this
-/// thread (which holds the run's one connection per host), the others side by side in threads.
+/// Plans every stage the catalog has and the options keep (and the backup checks, when asked):
+/// stages that reach hosts on this thread (which holds the run's one connection per host), the
+/// others side by side in threads.
 /// A stage that cannot be planned is reported in its section; the others are still planned.
 pub fn plan(cx: &Context<'_>, options: &Options) -> Result<RunPlan, Interrupted> {
     let mut sections: Vec<Section> = Vec::new();
