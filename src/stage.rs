@@ -26,6 +26,17 @@ pub struct Summary {
     pub failed: usize,
 }
 
+impl std::ops::AddAssign for Summary {
+    fn add_assign(&mut self, other: Self) {
+        self.create += other.create;
+        self.update += other.update;
+        self.delete += other.delete;
+        self.unchanged += other.unchanged;
+        self.conflict += other.conflict;
+        self.failed += other.failed;
+    }
+}
+
 impl Summary {
     /// Anything to apply, or in the way of applying: what drift detection reports.
     pub fn pending(&self) -> bool {

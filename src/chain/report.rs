@@ -101,13 +101,7 @@ impl RunPlan {
             .filter(|section| section.name != StageName::Backups)
             .filter_map(Section::planned)
         {
-            let part = planned.summary;
-            total.create += part.create;
-            total.update += part.update;
-            total.delete += part.delete;
-            total.unchanged += part.unchanged;
-            total.conflict += part.conflict;
-            total.failed += part.failed;
+            total += planned.summary;
         }
         total
     }
