@@ -125,7 +125,7 @@ async fn deploy_requests_certificates_and_rolls_one_machine_at_a_time() {
             "only the stopped machine stays stopped"
         );
         let files = config["files"].as_array().cloned().unwrap_or_default();
-        assert_eq!(files.len(), 9, "{files:?}");
+        assert_eq!(files.len(), 11, "{files:?}");
         for file in files {
             let guest = file["guest_path"].as_str().unwrap_or_default();
             let local = guest

@@ -63,7 +63,7 @@ fn out_writes_stable_paths_and_is_idempotent() {
     let boma = Boma::new()
         .catalog(&shipped)
         .args(["render", "--out", "rendered"]);
-    boma.run().success().stderr_has("14 written, 0 unchanged");
+    boma.run().success().stderr_has("16 written, 0 unchanged");
     let indri = boma.path().join("rendered/caddy/indri/Caddyfile");
     let first = std::fs::read(&indri).unwrap_or_default();
     assert!(!first.is_empty());
@@ -91,7 +91,7 @@ fn out_writes_stable_paths_and_is_idempotent() {
             "{edge}"
         );
     }
-    boma.run().success().stderr_has("0 written, 14 unchanged");
+    boma.run().success().stderr_has("0 written, 16 unchanged");
     assert_eq!(
         std::fs::read(&indri).unwrap_or_default(),
         first,

@@ -6,6 +6,7 @@ mod parse;
 mod records;
 mod resolve;
 mod schema;
+mod service_edge;
 mod services;
 mod values;
 

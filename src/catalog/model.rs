@@ -1,12 +1,12 @@
 //! The resolved catalog: validated, cross-referenced, with defaults applied and records derived.
 
 use std::collections::BTreeMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
 use serde::Serialize;
 
-pub use super::schema::{BackupTool, BuildTool, DnsProvider, ZoneNames};
+pub use super::schema::{BackupTool, BuildTool, DeployStrategy, DnsProvider, ZoneNames};
 pub use super::values::{Duration, Rate, RecordType};
 pub use crate::position::Position;
 use crate::secret::SecretRef;
@@ -151,13 +151,42 @@ pub struct Edge {
     pub target: String,
     pub dir: PathBuf,
     pub token: String,
-    pub resolver: Option<IpAddr>,
+    /// The DNS server nginx resolves upstream names with (port 53 unless written).
+    pub resolver: Option<SocketAddr>,
     /// The edge machines' image (nginx + fail2ban), when boma should set it.
     pub image: Option<String>,
     /// The Machines API base (certificates too), without a final `/`.
     pub api_url: String,
     /// Hand-written bans: addresses and CIDR blocks, answered 403 at the edge.
     pub deny_ips: Vec<String>,
+    /// The port nginx listens on inside the machine (fly.toml's `internal_port`).
+    pub port: u16,
+    pub primary_region: Option<String>,
+    pub strategy: Option<DeployStrategy>,
+    pub vm: Option<Vm>,
+    /// The Fly volume mounted at `edge::STATE`.
+    pub volume: Option<String>,
+    pub tailnet: Option<Tailnet>,
+}
+
+/// fly.toml's `[[vm]]`.
+#[derive(Debug, Clone)]
+pub struct Vm {
+    pub size: Option<String>,
+    pub memory_mb: Option<u32>,
+}
+
+/// `[edge.tailnet]`: the edge machine joins a Tailscale tailnet before nginx starts.
+#[derive(Debug, Clone)]
+pub struct Tailnet {
+    /// The secret holding the auth key, stored as the Fly app secret `TS_AUTHKEY`.
+    pub auth_key: String,
+    pub hostname: String,
+    pub tags: Vec<String>,
+    /// The Tailscale image `tailscaled` and `tailscale` are copied from.
+    pub image: String,
+    /// How long the entrypoint waits for the resolver to answer for the first upstream name.
+    pub wait: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -223,19 +252,51 @@ impl Service {
 pub struct ServiceEdge {
     pub deny: Vec<String>,
     pub allow: Vec<String>,
-    pub rate_limit: Option<RateLimit>,
+    /// What a denied path answers (403).
+    pub deny_body: String,
+    pub rate_limits: Vec<RateLimit>,
     pub ban: Option<Ban>,
+    /// WebSocket upgrades proxied (HTTP/1.1 with `Upgrade`/`Connection`).
+    pub websocket: bool,
+    /// The largest request body, in nginx's size syntax (`512m`; `0` for no limit).
+    pub max_body: String,
+    /// The headers added to every answer (the defaults as overridden; removed ones left out).
+    pub headers: Vec<(String, String)>,
+    /// Where requests go: `https://<first private name>` unless `upstream` says.
+    pub upstream: String,
+    /// The Host header (and TLS server name) the upstream expects.
+    pub upstream_host: String,
+    pub cache: Option<Cache>,
+    /// A file (relative to the catalog) answered for 502, 503 and 504; boma's own page if unset.
+    pub error_page: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone)]
 pub struct RateLimit {
+    pub name: String,
     pub rate: Rate,
     pub burst: u32,
     pub paths: Vec<String>,
+    /// The status a rejected request gets.
+    pub status: u16,
+}
+
+#[derive(Debug, Clone)]
+pub struct Cache {
+    pub paths: Vec<String>,
+    pub lifetime: Duration,
+    /// The cache's bound on disk, in nginx's size syntax.
+    pub max_size: String,
+    /// Serve an expired answer while the upstream is down or being asked again.
+    pub stale: bool,
+    /// Whether the query string is part of the cache key.
+    pub query: bool,
 }
 
 #[derive(Debug, Clone)]
 pub struct Ban {
+    /// What a banned client gets (403).
+    pub body: String,
     pub paths: Vec<String>,
     pub statuses: Vec<u16>,
     pub maxretry: u32,

@@ -158,6 +158,53 @@ pub struct Edge {
     pub api_url: Option<Text>,
     #[serde(default)]
     pub deny_ips: Vec<Text>,
+    /// The port nginx listens on inside the machine (fly.toml's `internal_port`).
+    pub port: Option<Spanned<u16>>,
+    pub primary_region: Option<Text>,
+    pub strategy: Option<Spanned<DeployStrategy>>,
+    pub vm: Option<Spanned<Vm>>,
+    /// A Fly volume mounted where fail2ban keeps its database (and Tailscale its state).
+    pub volume: Option<Text>,
+    pub tailnet: Option<Spanned<Tailnet>>,
+}
+
+/// fly.toml's `[deploy] strategy`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeployStrategy {
+    Rolling,
+    Immediate,
+    Canary,
+    Bluegreen,
+}
+
+impl DeployStrategy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Rolling => "rolling",
+            Self::Immediate => "immediate",
+            Self::Canary => "canary",
+            Self::Bluegreen => "bluegreen",
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Vm {
+    pub size: Option<Text>,
+    pub memory_mb: Option<Spanned<u32>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tailnet {
+    pub auth_key: Option<Text>,
+    pub hostname: Option<Text>,
+    #[serde(default)]
+    pub tags: Vec<Text>,
+    pub image: Option<Text>,
+    pub wait: Option<Spanned<Duration>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -195,23 +242,81 @@ pub struct ServiceEdge {
     pub deny: Vec<Text>,
     #[serde(default)]
     pub allow: Vec<Text>,
-    pub rate_limit: Option<Spanned<RateLimit>>,
+    pub deny_body: Option<Text>,
+    /// One table or a list of them.
+    pub rate_limit: Option<Spanned<OneOrMany<RateLimit>>>,
     pub ban: Option<Spanned<Ban>>,
+    pub websocket: Option<Spanned<bool>>,
+    pub max_body: Option<Text>,
+    /// Answer headers: a name with a value sets it, with `""` removes a default.
+    pub headers: Option<Spanned<std::collections::BTreeMap<Spanned<String>, Text>>>,
+    pub upstream: Option<Text>,
+    pub upstream_host: Option<Text>,
+    pub cache: Option<Spanned<Cache>>,
+    pub error_page: Option<Text>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RateLimit {
+    pub name: Option<Text>,
     pub rate: Spanned<Rate>,
     #[serde(default)]
     pub burst: u32,
     #[serde(default)]
     pub paths: Vec<Text>,
+    pub status: Option<Spanned<u16>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Cache {
+    #[serde(default)]
+    pub paths: Vec<Text>,
+    pub lifetime: Spanned<Duration>,
+    pub max_size: Option<Text>,
+    pub stale: Option<Spanned<bool>>,
+    pub query: Option<Spanned<bool>>,
+}
+
+/// A key that takes one table or a list of tables (`rate_limit = {...}` or `[[...rate_limit]]`).
+#[derive(Debug)]
+pub enum OneOrMany<T> {
+    One(T),
+    Many(Vec<Spanned<T>>),
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for OneOrMany<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for Visitor<T> {
+            type Value = OneOrMany<T>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a table or a list of tables")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<Self::Value, A::Error> {
+                T::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(OneOrMany::One)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                seq: A,
+            ) -> Result<Self::Value, A::Error> {
+                Vec::deserialize(serde::de::value::SeqAccessDeserializer::new(seq))
+                    .map(OneOrMany::Many)
+            }
+        }
+        deserializer.deserialize_any(Visitor(std::marker::PhantomData))
+    }
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Ban {
+    pub body: Option<Text>,
     pub paths: Vec<Text>,
     pub statuses: Spanned<Vec<Spanned<u16>>>,
     pub maxretry: Spanned<u32>,

@@ -6,13 +6,12 @@ use std::path::{Path, PathBuf};
 
 use toml::Spanned;
 
-use super::model::{
-    Authentik, Backup, BackupTool, Ban, Container, Edge, Ping, RateLimit, Service, ServiceEdge,
-};
+use super::model::{Authentik, Backup, BackupTool, Container, Ping, Service};
 use super::parse::{Key, Reader, suggest};
 use super::resolve::{HostEntry, check_entry_name, check_secret};
 use super::schema;
-use super::values::{check_upstream, check_url, check_url_path, is_hostname};
+use super::service_edge;
+use super::values::{check_upstream, check_url, is_hostname};
 use crate::secret::SecretRef;
 
 /// What a service may refer to.
@@ -120,7 +119,7 @@ fn service(
     };
     let edge = raw
         .edge
-        .map(|edge| service_edge(reader, context.edge, path, edge, &names, &public));
+        .map(|edge| service_edge::service_edge(reader, context, path, edge, &names, &public));
     let container = raw.container.map(|container| {
         let key = format!("{path}.container");
         self::container(reader, context, &key, container.into_inner())
@@ -197,111 +196,6 @@ pub fn check_host(
         format!("`{key}`: host `{}` is not in the catalog", host.get_ref()),
         hint,
     );
-}
-
-fn paths(reader: &mut Reader<'_>, paths: Vec<Spanned<String>>, key: Key<'_>) -> Vec<String> {
-    paths
-        .into_iter()
-        .map(|path| {
-            if let Err(message) = check_url_path(path.get_ref()) {
-                reader.error(path.span(), format!("`{key}`: {message}"));
-            }
-            path.into_inner()
-        })
-        .collect()
-}
-
-fn service_edge(
-    reader: &mut Reader<'_>,
-    edge: Option<&Edge>,
-    path: &str,
-    raw: Spanned<schema::ServiceEdge>,
-    names: &[Spanned<String>],
-    public: &[Spanned<String>],
-) -> ServiceEdge {
-    let span = raw.span();
-    let raw = raw.into_inner();
-    let key = Key(path, "edge");
-    if edge.is_none() {
-        reader.error_with_hint(
-            span.clone(),
-            format!("`{key}` needs the [edge] section"),
-            "declare [edge] with app, target and token",
-        );
-    }
-    if public.is_empty() {
-        reader.error_with_hint(
-            span.clone(),
-            format!("`{key}` is set but the service has no `public` names"),
-            "the edge serves public names: add public = [\"...\"] or remove the table",
-        );
-    }
-    if names.is_empty() {
-        reader.error_with_hint(
-            span,
-            format!("`{key}` needs a private name to proxy to"),
-            "the edge proxies to https://<first private name>: add names = [\"...\"]",
-        );
-    }
-    let rate_limit = raw.rate_limit.map(|limit| {
-        let limit = limit.into_inner();
-        RateLimit {
-            rate: limit.rate.into_inner(),
-            burst: limit.burst,
-            paths: paths(reader, limit.paths, Key(path, "edge.rate_limit.paths")),
-        }
-    });
-    let ban = raw.ban.map(|ban| {
-        let ban_span = ban.span();
-        let ban = ban.into_inner();
-        if ban.paths.is_empty() {
-            reader.error(
-                ban_span.clone(),
-                format!("`{key}.ban.paths` is empty: name the paths whose failures count"),
-            );
-        }
-        if ban.statuses.get_ref().is_empty() {
-            reader.error(
-                ban.statuses.span(),
-                format!("`{key}.ban.statuses` is empty"),
-            );
-        }
-        for status in ban.statuses.get_ref() {
-            if !(100..=599).contains(status.get_ref()) {
-                reader.error(
-                    status.span(),
-                    format!(
-                        "`{key}.ban.statuses`: {} is not an HTTP status",
-                        status.get_ref()
-                    ),
-                );
-            }
-        }
-        if *ban.maxretry.get_ref() == 0 {
-            reader.error(
-                ban.maxretry.span(),
-                format!("`{key}.ban.maxretry` must be at least 1"),
-            );
-        }
-        Ban {
-            paths: paths(reader, ban.paths, Key(path, "edge.ban.paths")),
-            statuses: ban
-                .statuses
-                .into_inner()
-                .into_iter()
-                .map(Spanned::into_inner)
-                .collect(),
-            maxretry: ban.maxretry.into_inner(),
-            findtime: ban.findtime.into_inner(),
-            bantime: ban.bantime.into_inner(),
-        }
-    });
-    ServiceEdge {
-        deny: paths(reader, raw.deny, Key(path, "edge.deny")),
-        allow: paths(reader, raw.allow, Key(path, "edge.allow")),
-        rate_limit,
-        ban,
-    }
 }
 
 /// A service's `container` table or an `[images.NAME]` table (`key` names it in messages).

@@ -12,6 +12,9 @@ use crate::render::{
     Renderer,
 };
 
+/// fail2ban's own `dbpurgeage`, the least the edge keeps bans for in its database.
+const DAY: u64 = 24 * 3600;
+
 #[derive(Serialize)]
 struct Jail<'a> {
     service: &'a str,
@@ -60,7 +63,14 @@ pub fn files(
             bantime_seconds: ban.bantime.seconds,
         })
         .collect();
-    let context = minijinja::context! { app => &edge.app, prefix, jails };
+    // Bans are restored from the database on every start: keep each for as long as it lasts.
+    let dbpurgeage = jails
+        .iter()
+        .map(|jail| jail.bantime_seconds)
+        .max()
+        .unwrap_or(0)
+        .max(DAY);
+    let context = minijinja::context! { app => &edge.app, prefix, jails, dbpurgeage };
     let mut files = vec![
         rendered(
             renderer,
@@ -218,6 +228,7 @@ mod tests {
     fn ban(paths: &[&str], statuses: &[u16]) -> Ban {
         let minutes = Duration::try_from("10m".to_string()).unwrap_or_else(|e| panic!("{e}"));
         Ban {
+            body: "Forbidden.".into(),
             paths: paths.iter().map(|path| path.to_string()).collect(),
             statuses: statuses.to_vec(),
             maxretry: 5,

@@ -1,19 +1,41 @@
-//! What runs the edge on Fly.io: `fly.toml` (the image, the HTTP service, every rendered config
-//! file as a `[[files]]` entry), and the edge image's `Containerfile` and entrypoint (nginx and
-//! fail2ban side by side) for when `[edge].image` is built by boma or flyctl.
+//! What runs the edge on Fly.io: `fly.toml` (the image, the HTTP service and its health check,
+//! the machine size, the volume, every rendered config file as a `[[files]]` entry), and the
+//! edge image's `Containerfile` and entrypoint (Tailscale when the edge joins a tailnet, then
+//! nginx and fail2ban side by side) for when the image is built by boma or flyctl.
 
 use serde::Serialize;
 
-use super::{EdgeService, LISTEN, guest_path, rendered};
+use super::{EdgeService, STATE, guest_path, rendered};
 use crate::catalog::Edge;
 use crate::render::{
     Artifact, EDGE_CONTAINERFILE, EDGE_ENTRYPOINT, EDGE_FLY_TOML, RenderError, Renderer,
 };
 
+/// How long Fly waits after a start before health checks count, beyond the tailnet wait.
+const GRACE_SECONDS: u64 = 10;
+/// How long the entrypoint waits for `tailscaled`'s socket.
+const SOCKET_WAIT_SECONDS: u64 = 30;
+
 #[derive(Serialize)]
 struct FlyFile {
     guest_path: String,
     local_path: String,
+}
+
+/// What the entrypoint needs to join the tailnet.
+#[derive(Serialize)]
+struct TailnetStart<'a> {
+    image: &'a str,
+    hostname: &'a str,
+    tags: &'a [String],
+    wait: &'a str,
+    wait_seconds: u64,
+    socket_wait: u64,
+    /// The first upstream name (not an address) of the services, waited for.
+    first_name: Option<&'a str>,
+    resolver: String,
+    resolver_ip: String,
+    resolver_port: u16,
 }
 
 /// `fly.toml`, `Containerfile` and `entrypoint.sh`; `image` is the machines' image (see
@@ -41,15 +63,55 @@ pub fn files(
         .filter(|(_, table)| table.ban.is_some())
         .map(|(service, _)| service.name.as_str())
         .collect();
+    // The catalog gives an edge with a tailnet Tailscale's resolver unless it names another.
+    let tailnet = edge
+        .tailnet
+        .as_ref()
+        .zip(edge.resolver)
+        .map(|(tailnet, resolver)| TailnetStart {
+            image: &tailnet.image,
+            hostname: &tailnet.hostname,
+            tags: &tailnet.tags,
+            wait: &tailnet.wait.text,
+            wait_seconds: tailnet.wait.seconds,
+            socket_wait: SOCKET_WAIT_SECONDS,
+            first_name: services
+                .iter()
+                .map(|(_, table)| table.upstream_host.as_str())
+                .find(|host| host.parse::<std::net::IpAddr>().is_err()),
+            resolver: resolver.to_string(),
+            resolver_ip: resolver.ip().to_string(),
+            resolver_port: resolver.port(),
+        });
+    let mut packages = vec!["nginx-light", "fail2ban"];
+    if tailnet.is_some() {
+        packages.extend(["bind9-dnsutils", "iptables", "ca-certificates"]);
+    }
+    let tailnet_wait = edge.tailnet.as_ref().map(|tailnet| tailnet.wait.seconds);
     let context = minijinja::context! {
         app => toml_string(&edge.app),
+        primary_region => edge.primary_region.as_deref().map(toml_string),
         image => image.map(toml_string),
-        listen => LISTEN,
-        prefix,
+        strategy => edge.strategy.map(|strategy| toml_string(strategy.as_str())),
+        listen => edge.port,
+        grace_seconds => GRACE_SECONDS + tailnet_wait.unwrap_or(0),
+        tailnet_wait,
+        vm => edge.vm.as_ref().map(|vm| minijinja::context! {
+            size => vm.size.as_deref().map(toml_string),
+            memory => vm.memory_mb.map(|mb| toml_string(&format!("{mb}mb"))),
+        }),
+        volume => edge.volume.as_deref().map(toml_string),
+        state => toml_string(STATE),
         files,
-        banned,
     };
-    let app = minijinja::context! { app => &edge.app, prefix, listen => LISTEN, banned };
+    let app = minijinja::context! {
+        app => &edge.app,
+        prefix,
+        listen => edge.port,
+        banned,
+        tailnet,
+        packages,
+    };
     Ok(vec![
         rendered(renderer, "fly.toml", EDGE_FLY_TOML, &context)?,
         rendered(renderer, "Containerfile", EDGE_CONTAINERFILE, &app)?,

@@ -27,13 +27,12 @@ use crate::render::{Artifact, RenderError, Renderer};
 /// Where the edge lives on its machine: nginx runs as `nginx -p PREFIX -c conf/nginx.conf`,
 /// fail2ban from `PREFIX/fail2ban`.
 pub const PREFIX: &str = "/srv/edge/";
-/// The port Fly's proxy sends requests to (`internal_port` in fly.toml).
-pub const LISTEN: u16 = 8080;
+/// Where the machine keeps what must survive a restart or a deploy (fail2ban's database,
+/// Tailscale's state): `[edge].volume` is mounted here.
+pub const STATE: &str = "/srv/edge/state";
 /// The addresses Fly's proxy connects from (its private networks): the only ones whose
 /// `Fly-Client-IP` header is believed.
 pub const FLY_PROXY: [&str; 2] = ["172.16.0.0/12", "fdaa::/16"];
-/// The short body of a denied path.
-pub const DENIED_BODY: &str = "This path is reachable from the private network only.";
 
 /// A service served through the edge, with its `edge` table.
 pub type EdgeService<'a> = (&'a Service, &'a ServiceEdge);
@@ -66,7 +65,7 @@ pub fn artifacts_under(
         return Ok(Vec::new());
     };
     let services = services(catalog);
-    let mut files = nginx::files(edge, &services, renderer, prefix)?;
+    let mut files = nginx::files(&catalog.dir, edge, &services, renderer, prefix)?;
     files.extend(fail2ban::files(edge, &services, renderer, prefix)?);
     let machines_image = image(catalog)?;
     let app = image::files(

@@ -62,9 +62,9 @@ pub fn validate(catalog: &Catalog, renderer: &Renderer) -> anyhow::Result<Vec<Pa
 }
 
 /// The machine's layout under `dir`: `conf/` (nginx), `fail2ban/`, and the empty `logs/`,
-/// `tmp/` and `run/` the entrypoint makes.
+/// `tmp/`, `run/`, `state/` and `cache/` the entrypoint makes.
 fn lay_out(catalog: &Catalog, renderer: &Renderer, dir: &Path, prefix: &str) -> anyhow::Result<()> {
-    for sub in ["conf/bans", "logs", "tmp", "run", "samples"] {
+    for sub in ["conf/bans", "logs", "tmp", "run", "state", "cache", "samples"] {
         std::fs::create_dir_all(dir.join(sub))?;
     }
     for artifact in artifacts_under(catalog, renderer, prefix)? {

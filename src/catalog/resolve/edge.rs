@@ -1,18 +1,27 @@
 //! `[edge]` (the Fly.io proxy in front of public names) and `[auth]` (the Authentik outpost).
 
 use std::collections::BTreeMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
 use toml::Spanned;
 
-use super::super::model::{Authentik, Edge};
+use super::super::model::{Authentik, Edge, Tailnet, Vm};
 use super::super::parse::Reader;
 use super::super::schema;
 use super::super::values::{check_url, is_hostname, is_identifier};
 
 /// Where the Machines API (and its certificates resource) lives unless `edge.api_url` says.
 pub const DEFAULT_API_URL: &str = "https://api.machines.dev/v1";
+/// The port nginx listens on in the machine unless `edge.port` says (fly.toml's `internal_port`).
+pub const DEFAULT_PORT: u16 = 8080;
+/// The Tailscale image `tailscaled` and `tailscale` are copied from unless `edge.tailnet.image`
+/// says: pinned by digest, so a rebuild gets the same binaries.
+pub const TAILSCALE_IMAGE: &str = "docker.io/tailscale/tailscale:v1.102.5@sha256:c507f3a2a6ab1cabd8d809b98edeb41edbd5c3fb6ad9632ffd098b4c7d0b4065";
+/// Tailscale's own resolver (MagicDNS), which answers for tailnet names on every node.
+pub const TAILSCALE_RESOLVER: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(100, 100, 100, 100));
+/// How long the entrypoint waits for the resolver to answer unless `edge.tailnet.wait` says.
+const DEFAULT_WAIT: &str = "60s";
 use super::check_secret;
 use crate::secret::SecretRef;
 
@@ -45,15 +54,16 @@ pub fn edge(reader: &mut Reader<'_>, secrets: &BTreeMap<String, SecretRef>) -> O
     check_secret(reader, secrets, &raw.token, "edge.token");
     let resolver = raw
         .resolver
-        .and_then(|resolver| match resolver.get_ref().parse::<IpAddr>() {
-            Ok(ip) => Some(ip),
-            Err(_) => {
-                reader.error(
+        .and_then(|resolver| match parse_resolver(resolver.get_ref()) {
+            Some(address) => Some(address),
+            None => {
+                reader.error_with_hint(
                     resolver.span(),
                     format!(
-                        "`edge.resolver`: `{}` is not an IP address",
+                        "`edge.resolver`: `{}` is not an IP address (with an optional port)",
                         resolver.get_ref()
                     ),
+                    "e.g. \"100.100.100.100\", \"10.0.0.53:5353\" or \"[fd7a:115c:a1e0::53]:53\"",
                 );
                 None
             }
@@ -78,6 +88,48 @@ pub fn edge(reader: &mut Reader<'_>, secrets: &BTreeMap<String, SecretRef>) -> O
             );
         }
     }
+    if let Some(region) = &raw.primary_region
+        && !(region.get_ref().len() == 3
+            && region.get_ref().bytes().all(|b| b.is_ascii_lowercase()))
+    {
+        reader.error_with_hint(
+            region.span(),
+            format!(
+                "`edge.primary_region`: `{}` is not a Fly.io region code",
+                region.get_ref()
+            ),
+            "three lower-case letters, e.g. \"ams\" or \"iad\" (`fly platform regions` lists them)",
+        );
+    }
+    if let Some(volume) = &raw.volume
+        && !is_volume_name(volume.get_ref())
+    {
+        reader.error_with_hint(
+            volume.span(),
+            format!(
+                "`edge.volume`: `{}` is not a Fly.io volume name",
+                volume.get_ref()
+            ),
+            "lower-case letters, digits and `_`, at most 30, e.g. \"edge_state\"",
+        );
+    }
+    if let Some(port) = &raw.port
+        && *port.get_ref() == 0
+    {
+        reader.error(
+            port.span(),
+            "`edge.port` must be a port number from 1 to 65535",
+        );
+    }
+    let vm = raw.vm.map(|vm| vm_table(reader, vm.into_inner()));
+    let tailnet = raw
+        .tailnet
+        .and_then(|tailnet| tailnet_table(reader, secrets, raw.app.get_ref(), tailnet));
+    let resolver = resolver.or_else(|| {
+        tailnet
+            .as_ref()
+            .map(|_| SocketAddr::new(TAILSCALE_RESOLVER, 53))
+    });
     Some(Edge {
         app: raw.app.into_inner(),
         target,
@@ -90,7 +142,160 @@ pub fn edge(reader: &mut Reader<'_>, secrets: &BTreeMap<String, SecretRef>) -> O
             |url| url.into_inner().trim_end_matches('/').to_string(),
         ),
         deny_ips: raw.deny_ips.into_iter().map(Spanned::into_inner).collect(),
+        port: raw.port.map_or(DEFAULT_PORT, Spanned::into_inner),
+        primary_region: raw.primary_region.map(Spanned::into_inner),
+        strategy: raw.strategy.map(Spanned::into_inner),
+        vm,
+        volume: raw.volume.map(Spanned::into_inner),
+        tailnet,
     })
+}
+
+/// `IP`, `IP:PORT` or `[IPv6]:PORT`; port 53 unless written.
+fn parse_resolver(text: &str) -> Option<SocketAddr> {
+    if let Ok(ip) = text.parse::<IpAddr>() {
+        return Some(SocketAddr::new(ip, 53));
+    }
+    text.parse::<SocketAddr>()
+        .ok()
+        .filter(|address| address.port() != 0)
+}
+
+/// Fly.io volume names: lower-case letters, digits and underscores, at most 30 characters.
+fn is_volume_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 30
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
+fn vm_table(reader: &mut Reader<'_>, raw: schema::Vm) -> Vm {
+    if let Some(size) = &raw.size
+        && !is_vm_size(size.get_ref())
+    {
+        reader.error_with_hint(
+            size.span(),
+            format!(
+                "`edge.vm.size`: `{}` is not a Fly.io machine size",
+                size.get_ref()
+            ),
+            "e.g. \"shared-cpu-1x\" or \"performance-2x\" (`fly platform vm-sizes` lists them)",
+        );
+    }
+    if let Some(memory) = &raw.memory_mb
+        && (*memory.get_ref() < 256 || memory.get_ref() % 256 != 0)
+    {
+        reader.error(
+            memory.span(),
+            format!(
+                "`edge.vm.memory_mb`: {} MB is not a Fly.io memory size (a multiple of 256, at least 256)",
+                memory.get_ref()
+            ),
+        );
+    }
+    Vm {
+        size: raw.size.map(Spanned::into_inner),
+        memory_mb: raw.memory_mb.map(Spanned::into_inner),
+    }
+}
+
+/// `shared-cpu-Nx`, `performance-Nx` and the GPU presets (`a100-40gb`, `l40s`): a family, a dash
+/// and a lower-case size.
+fn is_vm_size(size: &str) -> bool {
+    size.split_once('-').is_some_and(|(family, rest)| {
+        !family.is_empty()
+            && family
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+            && !rest.is_empty()
+            && rest
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    })
+}
+
+fn tailnet_table(
+    reader: &mut Reader<'_>,
+    secrets: &BTreeMap<String, SecretRef>,
+    app: &str,
+    raw: Spanned<schema::Tailnet>,
+) -> Option<Tailnet> {
+    let span = raw.span();
+    let raw = raw.into_inner();
+    let Some(auth_key) = raw.auth_key else {
+        reader.error_with_hint(
+            span,
+            "`edge.tailnet` has no `auth_key`: the edge cannot join the tailnet without one",
+            "name the secret holding a Tailscale auth key, e.g. auth_key = \"tailscale_key\" with [secrets.tailscale_key]",
+        );
+        return None;
+    };
+    check_secret(reader, secrets, &auth_key, "edge.tailnet.auth_key");
+    if let Some(hostname) = &raw.hostname
+        && !is_identifier(hostname.get_ref())
+    {
+        reader.error(
+            hostname.span(),
+            format!(
+                "`edge.tailnet.hostname`: `{}` is not a machine name (letters, digits and `-`)",
+                hostname.get_ref()
+            ),
+        );
+    }
+    for tag in &raw.tags {
+        let name = tag.get_ref().strip_prefix("tag:").unwrap_or("");
+        if !is_identifier(name) {
+            reader.error_with_hint(
+                tag.span(),
+                format!(
+                    "`edge.tailnet.tags`: `{}` is not a Tailscale tag",
+                    tag.get_ref()
+                ),
+                "tags start with `tag:`, e.g. \"tag:edge\"",
+            );
+        }
+    }
+    if let Some(image) = &raw.image
+        && !is_image_reference(image.get_ref())
+    {
+        reader.error_with_hint(
+            image.span(),
+            format!(
+                "`edge.tailnet.image`: `{}` is not an image reference",
+                image.get_ref()
+            ),
+            "e.g. \"docker.io/tailscale/tailscale:v1.102.5@sha256:...\"; pin it by digest",
+        );
+    }
+    let wait = match raw.wait {
+        Some(wait) => wait.into_inner(),
+        None => super::super::values::Duration::try_from(DEFAULT_WAIT.to_string()).ok()?,
+    };
+    Some(Tailnet {
+        auth_key: auth_key.into_inner(),
+        hostname: raw
+            .hostname
+            .map_or_else(|| app.to_string(), Spanned::into_inner),
+        tags: raw.tags.into_iter().map(Spanned::into_inner).collect(),
+        image: raw
+            .image
+            .map_or_else(|| TAILSCALE_IMAGE.to_string(), Spanned::into_inner),
+        wait,
+    })
+}
+
+/// An image reference as a Containerfile's `FROM` takes it: no spaces, quotes or shell
+/// characters, a name before any `:tag` or `@digest`.
+fn is_image_reference(text: &str) -> bool {
+    !text.is_empty()
+        && !text.starts_with(['-', ':', '@', '/'])
+        && text.bytes().all(|b| {
+            b.is_ascii_lowercase()
+                || b.is_ascii_digit()
+                || matches!(b, b'.' | b'-' | b'_' | b'/' | b':' | b'@')
+                || b.is_ascii_uppercase()
+        })
 }
 
 /// An address or a CIDR block (`203.0.113.0/24`, `2001:db8::/32`) with a prefix that fits it.
