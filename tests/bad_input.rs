@@ -435,3 +435,37 @@ fn containerfile_outside_its_context() {
         "services.toml:",
     );
 }
+
+/// `[edge]` with a tailnet and one service in front of it: a case's own text follows.
+const EDGE: &str = "[secrets]\nfly = { env = \"FLY\" }\nts = { env = \"TS\" }\n\
+     [edge]\napp = \"proxy\"\ntarget = \"proxy.fly.dev\"\ntoken = \"fly\"\n";
+
+#[test]
+fn tailnet_without_an_auth_key() {
+    rejected(
+        with_head(&format!(
+            "{EDGE}[edge.tailnet]\nhostname = \"proxy\"\ntags = [\"edge\"]\n"
+        )),
+        "services.toml:15:1: `edge.tailnet` has no `auth_key`",
+    );
+}
+
+#[test]
+fn edge_keys_that_do_not_hold_together() {
+    // Each mistake once, each its own error: a cache without bounds, a header with a line
+    // break, an upstream that is not a URL, two rate limits with one name, and their siblings.
+    rejected(
+        with_head(&format!(
+            "{EDGE}primary_region = \"Amsterdam\"\nvolume = \"edge-state\"\nvm = {{ size = \"huge\", memory_mb = 300 }}\nresolver = \"100.100.100.100:0\"\n\
+             [edge.tailnet]\nauth_key = \"tss\"\ntags = [\"edge\"]\nimage = \"tailscale/tailscale:stable; rm -rf /\"\n\
+             [services.forge]\nhost = \"indri\"\nupstream = \"http://127.0.0.1:3000\"\nnames = [\"forge.example.org\"]\npublic = [\"git.example.org\"]\n\
+             [services.forge.edge]\nupstream = \"forge.tail1234.ts.net\"\nupstream_host = \"forge tailnet\"\nmax_body = \"lots\"\n\
+             headers = {{ \"X-Note\" = \"one\\ntwo\", \"Content-Length\" = \"1\", \"Bad Name\" = \"x\" }}\n\
+             rate_limit = [{{ rate = \"10r/s\" }}, {{ rate = \"1r/s\", paths = [\"/login\"] }}, {{ name = \"login\", rate = \"1r/m\", status = 302 }}]\n\
+             cache = {{ paths = [\"/assets/\"], lifetime = \"1d\" }}\n\
+             deny_body = \"no\\u0007bell\"\n\
+             error_page = \"errors/missing.html\"\n"
+        )),
+        "services.toml:",
+    );
+}
