@@ -3,7 +3,8 @@
 //! Usage: cargo run --release --example gen-catalog -- SERVICES HOSTS OUT.toml [ZONE [POWERDNS_URL [SHIFT]]]
 //! With POWERDNS_URL the zone lives in that PowerDNS (key from `$PDNS_API_KEY`); SHIFT moves the
 //! first SHIFT services to the next host, which changes that many records.
-//! Every fourth service is public through the edge, every seventh sits behind Authentik,
+//! Every fourth service is public through the edge (two rate limits, a cache, a header; the
+//! edge joins a tailnet), every seventh sits behind Authentik,
 //! every fifth has a backup and every sixth an image, so all code paths get exercised.
 
 use std::fmt::Write as _;
@@ -35,7 +36,8 @@ fn catalog(services: usize, hosts: usize, zone: &str, dns: &str, shift: usize) -
          [dns]\n{dns}\n\
          [[dns.records]]\nname = \"@\"\ntype = \"NS\"\nvalues = [\"ns1.example.net.\"]\n\n\
          [[dns.records]]\nname = \"@\"\ntype = \"MX\"\nvalues = [\"10 mx.example.net.\"]\n\n\
-         [edge]\napp = \"bench-edge\"\ntarget = \"bench-edge.fly.dev\"\ntoken = \"fly\"\nresolver = \"100.100.100.100\"\n\n\
+         [edge]\napp = \"bench-edge\"\ntarget = \"bench-edge.fly.dev\"\ntoken = \"fly\"\nresolver = \"100.100.100.100\"\nvolume = \"edge_state\"\n\
+         [edge.tailnet]\nauth_key = \"fly\"\ntags = [\"tag:edge\"]\n\n\
          [auth.authentik]\noutpost = \"http://authentik.internal:9000\"\n"
     );
     for host in 0..hosts {
@@ -66,8 +68,10 @@ fn catalog(services: usize, hosts: usize, zone: &str, dns: &str, shift: usize) -
             let _ = write!(
                 text,
                 "public = [\"app{service}.{zone}\"]\n[services.app{service}.edge]\ndeny = [\"/admin/\"]\nallow = [\"/admin/login/\"]\n\
-                 rate_limit = {{ rate = \"3r/s\", burst = 10, paths = [\"/admin/login/\"] }}\n\
-                 ban = {{ paths = [\"/admin/login/\"], statuses = [401, 403, 429], maxretry = 5, findtime = \"10m\", bantime = \"1h\" }}\n"
+                 rate_limit = [{{ rate = \"20r/s\", burst = 40 }}, {{ name = \"login\", rate = \"3r/s\", burst = 10, paths = [\"/admin/login/\"] }}]\n\
+                 ban = {{ paths = [\"/admin/login/\"], statuses = [401, 403, 429], maxretry = 5, findtime = \"10m\", bantime = \"1h\" }}\n\
+                 cache = {{ paths = [\"/static/\"], lifetime = \"1d\", max_size = \"100m\" }}\n\
+                 headers = {{ \"Content-Security-Policy\" = \"default-src 'self'\" }}\n"
             );
         }
         if service % 6 == 0 {

@@ -232,7 +232,8 @@ pub struct FlyDeployArgs {
     /// read nothing from Fly.io, exit 1 on drift
     #[arg(long)]
     pub check: bool,
-    /// Deploy only if the render has this checksum (from a reviewed `fly-deploy --check`)
+    /// Deploy only if the plan has this checksum (from a reviewed `fly-deploy --check`, which
+    /// reads no app secret; for a deploy that sets one, the edge stage's in `boma plan`)
     #[arg(long, value_name = "CHECKSUM", conflicts_with = "check")]
     pub checksum: Option<String>,
     #[command(flatten)]

@@ -469,3 +469,16 @@ fn edge_keys_that_do_not_hold_together() {
         "services.toml:",
     );
 }
+
+#[test]
+fn edge_upstream_name_without_a_resolver() {
+    rejected(
+        with_head(&format!(
+            "{EDGE}[services.app]\nhost = \"indri\"\nupstream = \"http://127.0.0.1:3000\"\nnames = [\"app.example.org\"]\npublic = [\"www.example.org\"]\n\
+             [services.app.edge]\ndeny = [\"/admin/\"]\n\
+             [services.ip]\nhost = \"indri\"\nupstream = \"http://127.0.0.1:3001\"\nnames = [\"ip.example.org\"]\npublic = [\"ip2.example.org\"]\n\
+             [services.ip.edge]\nupstream = \"http://100.64.0.7:3001\"\n"
+        )),
+        "services.toml:20:1: `services.app.edge` proxies to `https://app.example.org`, a name, but [edge] has no `resolver`",
+    );
+}

@@ -5,7 +5,7 @@
 use base64::Engine as _;
 use serde_json::Value;
 
-use crate::support::fly::{FlyApi, TOKEN};
+use crate::support::fly::{AUTH_KEY, FLYCTL_SECRETS, FlyApi, TOKEN};
 use crate::support::{Boma, repo_file, require, snapshot};
 
 /// The shipped catalog, its edge pointed at `api_url`.
@@ -15,10 +15,12 @@ fn edge_catalog(api_url: &str) -> String {
     shipped.replace("[edge]\n", &format!("[edge]\napi_url = \"{api_url}\"\n"))
 }
 
+/// The shipped catalog's edge joins the tailnet: its auth key is read from `TS_AUTHKEY`.
 fn boma_for(api_url: &str) -> Boma {
     Boma::new()
         .catalog(&edge_catalog(api_url))
         .env("FLY_API_TOKEN", TOKEN)
+        .env("TS_AUTHKEY", AUTH_KEY)
 }
 
 /// Whether nginx and fail2ban are here (a skip on a laptop without them, a failure in CI).
@@ -298,26 +300,31 @@ async fn a_reviewed_checksum_deploys_only_that_render() {
         return;
     }
     let api = FlyApi::start(&[("m1", "started")]).await;
+    // The shipped edge joins the tailnet: its first deploy also sets the auth key, which a
+    // `--check` does not read, so it goes without a review (tests/fly_secrets.rs has that case).
     let boma = boma_for(&api.api_url());
+    boma.run_with(["fly-deploy", "--machines-api"]).success();
+    assert_eq!(api.updates(), 1);
+    let with_ban = |address: &str| {
+        edge_catalog(&api.api_url()).replace("\"192.0.2.66\"]", &format!("\"{address}\"]"))
+    };
+    let boma = boma.file("services.toml", with_ban("192.0.2.67"));
     let reviewed = boma
         .run_with(["fly-deploy", "--check", "--output", "json"])
         .json()["checksum"]
         .as_str()
         .unwrap_or_default()
         .to_string();
-    let changed = boma.file(
-        "services.toml",
-        edge_catalog(&api.api_url()).replace("\"192.0.2.66\"]", "\"192.0.2.67\"]"),
-    );
+    let changed = boma.file("services.toml", with_ban("192.0.2.68"));
     changed
         .run_with(["fly-deploy", "--machines-api", "--checksum", &reviewed])
         .code(2)
         .stderr_has("the plan changed since it was reviewed");
-    assert_eq!(api.updates(), 0);
-    let boma = boma_for(&api.api_url());
+    assert_eq!(api.updates(), 1);
+    let boma = changed.file("services.toml", with_ban("192.0.2.67"));
     boma.run_with(["fly-deploy", "--machines-api", "--checksum", &reviewed])
         .success();
-    assert_eq!(api.updates(), 1);
+    assert_eq!(api.updates(), 2);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -329,7 +336,8 @@ async fn with_flyctl_the_token_goes_in_its_environment_not_its_arguments() {
     let boma = boma_for(&api.api_url());
     let log = boma.path().join("flyctl.log");
     let fake = format!(
-        "#!/bin/sh\n# What flyctl was asked, and whether it got the token where it reads it.\n\
+        "#!/bin/sh\n{FLYCTL_SECRETS}\
+         # What flyctl was asked, and whether it got the token where it reads it.\n\
          echo \"args: $*\" >> {log}\n\
          [ \"$FLY_API_TOKEN\" = '{TOKEN}' ] && echo 'token: in FLY_API_TOKEN' >> {log}\n\
          if [ \"$1\" = deploy ]; then cp \"$2/fly.toml\" {log}.fly.toml && ls \"$2/fail2ban/filter.d\" >> {log}; fi\n",

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::fly::{FlyApi, TOKEN};
+use crate::support::fly::{AUTH_KEY, FLYCTL_SECRETS, FlyApi, TOKEN};
 use crate::support::registry::repository;
 use crate::support::{Boma, ONE_SERVICE, repo_file, require, snapshot};
 
@@ -595,7 +595,7 @@ async fn flyctl_staging_folder_is_private_under_umask_000() {
         &boma,
         "flyctl",
         &format!(
-            "[ \"$1\" = deploy ] && stat -c %a \"$2\" > {}\nexit 0\n",
+            "{FLYCTL_SECRETS}[ \"$1\" = deploy ] && stat -c %a \"$2\" > {}\nexit 0\n",
             log.display()
         ),
     );
@@ -604,7 +604,7 @@ async fn flyctl_staging_folder_is_private_under_umask_000() {
         boma.path(),
         "000",
         &["fly-deploy", "--flyctl", &flyctl],
-        &[("FLY_API_TOKEN", TOKEN)],
+        &[("FLY_API_TOKEN", TOKEN), ("TS_AUTHKEY", AUTH_KEY)],
     );
     run.code(0);
     assert_eq!(recorded_mode(&log), "700", "{}", run.shown());

@@ -12,7 +12,7 @@ use serde_json::json;
 use wiremock::matchers::any;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::support::fly::{FlyApi, TOKEN};
+use crate::support::fly::{AUTH_KEY, FLYCTL_SECRETS, FlyApi, TOKEN};
 use crate::support::lab::wait_for_port;
 use crate::support::{Boma, Daemon, Run, finish_within, free_port, repo_file, require, snapshot};
 
@@ -104,7 +104,7 @@ fn echo_catalog(dns_url: &str) -> String {
         "version = 1\n[secrets]\npdns = {{ env = \"PDNS_KEY\" }}\nfly = {{ env = \"FLY_TOKEN\" }}\n\
          [dns]\nprovider = \"powerdns\"\nzone = \"example.org\"\ncredentials = \"pdns\"\nurl = \"{dns_url}\"\n\
          [hosts.indri]\naddress = \"indri.tail.ts.net\"\nip = \"192.0.2.1\"\n\
-         [edge]\napp = \"example-proxy\"\ntarget = \"example-proxy.fly.dev\"\ntoken = \"fly\"\n\
+         [edge]\napp = \"example-proxy\"\ntarget = \"example-proxy.fly.dev\"\ntoken = \"fly\"\nresolver = \"100.100.100.100\"\n\
          api_url = \"http://127.0.0.1:9/v1\"\n\
          [services.app]\nhost = \"indri\"\nupstream = \"http://127.0.0.1:80\"\n\
          names = [\"app.ops.example.org\"]\npublic = [\"app.example.org\"]\n\
@@ -233,7 +233,7 @@ fn look_alike_catalog() -> String {
         "version = 1\n[secrets]\nfly = { env = \"FLY_API_TOKEN\" }\n\
          [dns]\nprovider = \"zonefile\"\nzone = \"example.org\"\npath = \"example.org.zone\"\n\
          [hosts.indri]\naddress = \"indri.example.net\"\n\
-         [edge]\napp = \"example-proxy\"\ntarget = \"example-proxy.fly.dev\"\ntoken = \"fly\"\n",
+         [edge]\napp = \"example-proxy\"\ntarget = \"example-proxy.fly.dev\"\ntoken = \"fly\"\nresolver = \"100.100.100.100\"\n",
     );
     for (service, public) in LOOK_ALIKES {
         catalog.push_str(&format!(
@@ -471,7 +471,7 @@ fn durations_with_a_newline_or_other_whitespace_inside_are_catalog_errors() {
     let head = "version = 1\n[secrets]\nfly = { env = \"FLY_API_TOKEN\" }\n\
          [dns]\nprovider = \"zonefile\"\nzone = \"example.org\"\npath = \"example.org.zone\"\n\
          [hosts.indri]\naddress = \"indri.example.net\"\n\
-         [edge]\napp = \"example-proxy\"\ntarget = \"example-proxy.fly.dev\"\ntoken = \"fly\"\n";
+         [edge]\napp = \"example-proxy\"\ntarget = \"example-proxy.fly.dev\"\ntoken = \"fly\"\nresolver = \"100.100.100.100\"\n";
     // TOML escapes: each value holds a real newline, tab, carriage return or line separator.
     let catalog = |findtime: &str, bantime: &str, rate: &str, ages: [&str; 2]| {
         [
@@ -554,7 +554,8 @@ fn every_wait_flag_refuses_values_it_cannot_keep() {
 // 5. flyctl is read in bounded memory and stopped at its deadline or when the run stops.
 
 /// The shipped catalog against a Machines API contract server, and a fake flyctl with `script`
-/// as its body (`$LOG` is a file beside it).
+/// as its body (`$LOG` is a file beside it), after the part that plays `flyctl secrets` (the
+/// shipped edge joins the tailnet, so boma lists and stages its auth key).
 async fn with_fake_flyctl(script: &str) -> (FlyApi, Boma, PathBuf) {
     let api = FlyApi::start(&[("m1", "started")]).await;
     let shipped = std::fs::read_to_string(repo_file("services.toml")).unwrap_or_default();
@@ -562,10 +563,13 @@ async fn with_fake_flyctl(script: &str) -> (FlyApi, Boma, PathBuf) {
         "[edge]\n",
         &format!("[edge]\napi_url = \"{}\"\n", api.api_url()),
     );
-    let boma = Boma::new().catalog(&catalog).env("FLY_API_TOKEN", TOKEN);
+    let boma = Boma::new()
+        .catalog(&catalog)
+        .env("FLY_API_TOKEN", TOKEN)
+        .env("TS_AUTHKEY", AUTH_KEY);
     let log = boma.path().join("flyctl.log");
     let body = format!(
-        "#!/bin/sh\nLOG={}\necho \"$$ $1\" >> \"$LOG\"\n{script}",
+        "#!/bin/sh\nLOG={}\n{FLYCTL_SECRETS}echo \"$$ $1\" >> \"$LOG\"\n{script}",
         log.display()
     );
     let boma = boma.file("bin/flyctl", body);
@@ -585,6 +589,7 @@ fn spawn(boma: &Boma, args: &[&str], env: &[(&str, &str)]) -> std::process::Chil
         .current_dir(boma.path())
         .env_remove("BOMA_CATALOG")
         .env("FLY_API_TOKEN", TOKEN)
+        .env("TS_AUTHKEY", AUTH_KEY)
         .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -768,6 +773,7 @@ async fn a_machine_id_that_echoes_the_token_is_masked_on_the_progress_line() {
         .env_remove("BOMA_CATALOG")
         .env("TERM", "xterm")
         .env("FLY_API_TOKEN", TOKEN)
+        .env("TS_AUTHKEY", AUTH_KEY)
         .stdin(Stdio::null())
         .output()
         .unwrap_or_else(|error| panic!("cannot run script: {error}"));

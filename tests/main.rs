@@ -18,6 +18,7 @@ mod dns_zonefile;
 mod dns_zones;
 mod edge_nginx;
 mod fly_deploy;
+mod fly_secrets;
 mod hardening_files;
 mod hardening_hosts;
 mod hardening_origins;

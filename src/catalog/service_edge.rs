@@ -74,7 +74,7 @@ pub fn service_edge(
     }
     if names.is_empty() && raw.upstream.is_none() {
         reader.error_with_hint(
-            span,
+            span.clone(),
             format!("`{key}` needs a private name to proxy to"),
             "the edge proxies to https://<first private name>: add names = [\"...\"], or set edge.upstream",
         );
@@ -95,6 +95,21 @@ pub fn service_edge(
             .first()
             .map_or_else(String::new, |name| format!("https://{}", name.get_ref())),
     };
+    let upstream_name = url_host(&upstream);
+    if let Some(edge) = context.edge
+        && edge.resolver.is_none()
+        && !upstream_name.is_empty()
+        && upstream_name.parse::<std::net::IpAddr>().is_err()
+    {
+        let at = raw.upstream.as_ref().map_or(span.clone(), Spanned::span);
+        reader.error_with_hint(
+            at,
+            format!(
+                "`{key}` proxies to `{upstream}`, a name, but [edge] has no `resolver`: nginx would answer 502"
+            ),
+            "set [edge].resolver (Tailscale's is \"100.100.100.100\"), add [edge.tailnet], or proxy to an address",
+        );
+    }
     let upstream_host = match &raw.upstream_host {
         Some(host) => {
             if !is_hostname(host.get_ref()) {

@@ -13,6 +13,8 @@ use crate::files::{Links, read_regular, write_if_changed};
 /// The render compared with `[edge].dir`: every rendered file, plus the files boma owns there
 /// (under `bans/` and `fail2ban/`) that the render no longer has. Every path is checked before
 /// anything is read (see `deployed_files`), and each file is read without following a link.
+/// Nothing else there is read: the record of the app secrets (`secrets::RECORD`, at the top)
+/// is never a change, and `keep` never removes it.
 pub(super) fn compare(
     dir: &Path,
     shown: &Path,

@@ -1,5 +1,6 @@
 //! What can stop `fly-deploy`, each with a hint: a missing tool, a config the real tools reject, a
-//! filter that misreads its own sample lines, a machine that does not come back.
+//! filter that misreads its own sample lines, a machine that does not come back, flyctl failing,
+//! an app secret flyctl cannot carry or Fly.io does not list after setting it.
 
 use crate::hint::Hint;
 
@@ -30,6 +31,12 @@ pub enum EdgeError {
         status: String,
         output: String,
     },
+    #[error(
+        "the value of secret `{from}` cannot go through `flyctl secrets import` unchanged: it has a quote, a `#`, a line break or a space at an end, which flyctl reads its own way; {name} was not set"
+    )]
+    NotImportable { name: String, from: String },
+    #[error("Fly.io does not list the secret {name} that {how} just set")]
+    SecretNotListed { name: String, how: &'static str },
 }
 
 fn mismatch(missed: &[String], unexpected: &[String]) -> String {
@@ -60,6 +67,8 @@ impl Hint for EdgeError {
             Self::FilterMismatch { .. } => "nothing was deployed; check templates/edge/fail2ban/filter.conf.j2 if it is overridden, and the service's `edge.ban` paths and statuses".into(),
             Self::MachineTimeout { .. } => "the machines before it run the new config, the ones after it the old one; see `fly logs` for why it did not start, then run fly-deploy again".into(),
             Self::Flyctl { .. } => "run the same flyctl command by hand with --verbose to see more".into(),
+            Self::NotImportable { .. } => "deploy with --machines-api, which sends the value as it is, or use a value without those characters".into(),
+            Self::SecretNotListed { .. } => "nothing was rolled and nothing recorded; run fly-deploy again, and see `flyctl secrets list` if it persists".into(),
         })
     }
 }

@@ -1,5 +1,6 @@
-//! The Fly.io Machines API at `[edge].api_url`: the app's machines and its certificates. The token
-//! goes only to that origin (the shared HTTP client refuses anything else).
+//! The Fly.io Machines API at `[edge].api_url`: the app's machines, its certificates and its
+//! secrets (names and digests only: the API never returns a value). The token goes only to that
+//! origin (the shared HTTP client refuses anything else).
 
 use std::time::{Duration, Instant};
 
@@ -56,6 +57,32 @@ struct CertificateList {
     certificates: Vec<Certificate>,
 }
 
+/// An app secret as listed: its name and Fly's digest of its value. (flyctl before its move to
+/// this API printed Go's field names, `Name` and `Digest`, in `secrets list --json`.)
+#[derive(Debug, Clone, Deserialize)]
+pub struct AppSecret {
+    #[serde(alias = "Name")]
+    pub name: String,
+    #[serde(default, alias = "Digest")]
+    pub digest: String,
+}
+
+#[derive(Deserialize)]
+struct SecretList {
+    #[serde(default)]
+    secrets: Vec<AppSecret>,
+}
+
+/// What setting a secret answered: Fly's digest of the new value, and the app's secrets version
+/// that holds it (a machine updated with it as `min_secrets_version` starts with the value).
+#[derive(Debug, Clone, Deserialize)]
+pub struct SecretSet {
+    #[serde(default)]
+    pub digest: String,
+    #[serde(default)]
+    pub version: Option<u64>,
+}
+
 /// What a certificate request answered: its status and the DNS records it still waits for.
 #[derive(Debug, Clone, Default)]
 pub struct Requested {
@@ -110,13 +137,39 @@ impl Machines {
         })
     }
 
-    /// Sends the whole new config; the answer's `instance_id` is the version to wait for.
-    pub fn update(&self, machine: &Machine, config: &Value) -> anyhow::Result<String> {
+    pub fn secrets(&self) -> anyhow::Result<Vec<AppSecret>> {
+        let url = format!("{}/secrets", self.app_url);
+        let response = self.http.send(Method::GET, &url, None)?;
+        let list: SecretList = parse(&response.body, "GET /secrets")?;
+        Ok(list.secrets)
+    }
+
+    /// Sets one app secret. The value is only in the request's body: the request line, the
+    /// debug log and any error name the secret, and an answer echoing the value is masked.
+    pub fn set_secret(&self, name: &str, value: &Secret) -> anyhow::Result<SecretSet> {
+        let url = format!("{}/secrets/{name}", self.app_url);
+        let body = json!({ "value": value.expose() });
+        let response = self.http.send(Method::POST, &url, Some(&body))?;
+        parse(&response.body, "POST /secrets/NAME")
+    }
+
+    /// Sends the whole new config; the answer's `instance_id` is the version to wait for. With
+    /// `secrets_version` (from a secret set in this run) the machine starts only once it can be
+    /// given secrets at least that recent.
+    pub fn update(
+        &self,
+        machine: &Machine,
+        config: &Value,
+        secrets_version: Option<u64>,
+    ) -> anyhow::Result<String> {
         let url = format!("{}/machines/{}", self.app_url, machine.id);
         let mut body = json!({ "config": config, "current_version": machine.instance_id });
         if machine.state != "started" {
             // A stopped machine takes the new config without being started by it.
             body["skip_launch"] = json!(true);
+        }
+        if let Some(version) = secrets_version {
+            body["min_secrets_version"] = json!(version);
         }
         let response = self.http.send(Method::POST, &url, Some(&body))?;
         let answer: Value = parse(&response.body, "POST /machines/ID")?;

@@ -11,6 +11,7 @@ mod image;
 mod machines;
 mod nginx;
 mod report;
+mod secrets;
 mod stage;
 mod validate;
 

@@ -1,5 +1,6 @@
 //! How an edge plan and a deploy read: file diffs against the last deployed render, the checks
-//! that passed, each certificate and each machine; or JSON.
+//! that passed, each certificate, each app secret (by state and digest, never its value) and each
+//! machine; or JSON.
 
 use serde::Serialize;
 
@@ -48,6 +49,50 @@ pub struct CertificateLine {
     pub reason: Option<String>,
 }
 
+/// An app secret on Fly.io against the catalog's value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum SecretState {
+    /// Fly.io has no secret of that name.
+    #[serde(rename = "missing")]
+    Missing,
+    /// Its value is not known to be the catalog's: no record of setting it, another value in the
+    /// catalog, or another digest on Fly.io than the one recorded.
+    #[serde(rename = "changed")]
+    Changed,
+    #[serde(rename = "unchanged")]
+    Unchanged,
+    /// `--check`: nothing is read from Fly.io, nor the value.
+    #[serde(rename = "not read")]
+    NotRead,
+}
+
+impl SecretState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Missing => "missing",
+            Self::Changed => "changed",
+            Self::Unchanged => "unchanged",
+            Self::NotRead => "not read",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SecretLine {
+    /// The app secret's name on Fly.io (`TS_AUTHKEY`).
+    pub name: String,
+    /// The catalog secret its value comes from (`[secrets].NAME`).
+    pub from: String,
+    pub state: SecretState,
+    /// The start of Fly.io's digest of its value: before the run in a plan, after it once set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
+    /// `set`, `unchanged` or `-` (not read) in a plan; `stored`, `unchanged`, `failed` after.
+    pub action: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct MachineLine {
     pub id: String,
@@ -81,6 +126,9 @@ pub struct EdgeReport {
     pub files: Vec<FileChange>,
     /// `None` in `--check`, which reads nothing from Fly.io.
     pub certificates: Option<Vec<CertificateLine>>,
+    /// The app secrets the catalog declares (`[edge.tailnet]`'s auth key); `None` without any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secrets: Option<Vec<SecretLine>>,
     pub machines: Option<Vec<MachineLine>>,
 }
 
@@ -91,6 +139,38 @@ impl EdgeReport {
             .filter(|file| file.change != Change::Unchanged)
             .count()
     }
+
+    /// The app secrets this run sets (a plan) or set (after it).
+    pub fn secrets_to_set(&self) -> impl Iterator<Item = &SecretLine> {
+        self.secrets
+            .iter()
+            .flatten()
+            .filter(|secret| matches!(secret.action.as_str(), "set" | "stored"))
+    }
+}
+
+/// Each app secret with its state, the start of Fly.io's digest, the action and why.
+pub fn secret_table(secrets: &[SecretLine]) -> String {
+    let rows: Vec<Vec<String>> = secrets
+        .iter()
+        .map(|secret| {
+            vec![
+                secret.name.clone(),
+                format!("secrets.{}", secret.from),
+                secret.state.as_str().to_string(),
+                secret.digest.clone().unwrap_or_else(|| "-".into()),
+                secret.action.clone(),
+                secret.reason.as_deref().map_or_else(
+                    || "-".into(),
+                    |reason| reason.lines().collect::<Vec<_>>().join(" "),
+                ),
+            ]
+        })
+        .collect();
+    ui::table(
+        &["SECRET", "FROM", "STATE", "FLY DIGEST", "ACTION", "WHY"],
+        &rows,
+    )
 }
 
 /// Each certificate with its status, the action taken and what it still needs in DNS.
@@ -133,6 +213,10 @@ impl Report for EdgeReport {
         if let Some(certificates) = &self.certificates {
             text.push('\n');
             text.push_str(&certificate_table(certificates));
+        }
+        if let Some(secrets) = &self.secrets {
+            text.push('\n');
+            text.push_str(&secret_table(secrets));
         }
         if let Some(machines) = &self.machines {
             let rows: Vec<Vec<String>> = machines
@@ -183,6 +267,27 @@ impl Report for EdgeReport {
                 count("request"),
                 count("requested")
             );
+            if count("failed") > 0 {
+                part.push_str(&format!(", {} failed", count("failed")));
+            }
+            parts.push(part);
+        }
+        if let Some(secrets) = &self.secrets {
+            let count = |action: &str| secrets.iter().filter(|s| s.action == action).count();
+            let not_read = secrets
+                .iter()
+                .filter(|secret| secret.state == SecretState::NotRead)
+                .count();
+            let mut part = if not_read > 0 {
+                format!("secrets: {not_read} not read")
+            } else {
+                format!(
+                    "secrets: {} to set, {} stored, {} unchanged",
+                    count("set"),
+                    count("stored"),
+                    count("unchanged")
+                )
+            };
             if count("failed") > 0 {
                 part.push_str(&format!(", {} failed", count("failed")));
             }

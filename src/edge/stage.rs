@@ -1,8 +1,9 @@
 //! The edge as a stage. The plan renders, runs every check with the real tools, compares the
 //! render with the last deployed one in `[edge].dir`, and (unless `--check`) reads the app's
-//! certificates and machines. The apply requests the missing certificates, rolls the machines
-//! that differ one at a time (or runs `flyctl deploy`), and only then keeps the render in
-//! `[edge].dir` as the deployed one.
+//! certificates, secrets and machines. The apply requests the missing certificates, sets the app
+//! secrets that differ (a machine takes a secret when it restarts, so every machine is then
+//! rolled), rolls the machines that differ one at a time (or runs `flyctl deploy`), and only then
+//! keeps the render in `[edge].dir` as the deployed one, with the record of the secrets set.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -14,7 +15,8 @@ use super::certificates;
 use super::deployed::{compare, keep};
 use super::flyctl::Flyctl;
 use super::machines::{self, Machine, Machines};
-use super::report::{Change, EdgeReport, MachineLine};
+use super::report::{Change, EdgeReport, MachineLine, SecretState};
+use super::secrets::{self, Record, Wanted};
 use super::{EdgeError, PREFIX, guest_path, validate};
 use crate::Outcome;
 use crate::catalog::{Catalog, Edge};
@@ -77,6 +79,10 @@ pub struct EdgePlan {
     rendered: Vec<(String, String)>,
     /// Each machine with the config it would get, in roll order.
     machines: Vec<(Machine, Value)>,
+    /// The app secrets the catalog declares, their values read (none in `--check`).
+    secrets: Vec<Wanted>,
+    /// What boma set before, from `[edge].dir`.
+    record: Record,
 }
 
 impl Report for EdgePlan {
@@ -130,21 +136,49 @@ impl Stage for EdgeStage {
                 Deployer::MachinesApi => "machines-api".into(),
                 Deployer::Flyctl(path) => path.display().to_string(),
             },
-            checksum: checksum(&rendered, image.as_deref()),
+            checksum: String::new(),
             checked,
             checks_skipped,
             files,
             certificates: None,
+            secrets: None,
             machines: None,
         };
         let mut machines = Vec::new();
+        let mut wanted = Vec::new();
+        let mut record = Record::default();
+        let declared = !secrets::declared(edge).is_empty();
+        if declared && !self.remote {
+            report.secrets = Some(secrets::not_read(edge));
+        }
         if self.remote {
             let with_certificates = self.certificates;
+            // flyctl lists the secrets when it deploys, as it sets them.
+            let flyctl = match declared {
+                true => self.deployer.flyctl(cx.catalog, edge)?,
+                false => None,
+            };
             let api = self.api(cx, edge)?;
-            let progress = cx.ui.spinner("reading the app's certificates and machines");
+            let progress = cx
+                .ui
+                .spinner("reading the app's certificates, secrets and machines");
             if with_certificates {
                 report.certificates = Some(certificates::read(api, cx.catalog)?);
             }
+            if declared {
+                wanted = secrets::wanted(cx.catalog, edge, &token(cx.catalog, edge)?)?;
+                let listed = match &flyctl {
+                    Some(flyctl) => flyctl.secrets_list()?,
+                    None => api.secrets()?,
+                };
+                record = secrets::read_record(&dir, &edge.dir)?;
+                report.secrets = Some(secrets::plan(&wanted, &listed, &record));
+            }
+            // A machine takes an app secret only when it restarts: every one is rolled.
+            let restart_for: Vec<String> = report
+                .secrets_to_set()
+                .map(|secret| format!("secret {}", secret.name))
+                .collect();
             let files: Vec<(String, String)> = rendered
                 .iter()
                 .filter_map(|(local, content)| Some((guest_path(local, PREFIX)?, content.clone())))
@@ -152,7 +186,8 @@ impl Stage for EdgeStage {
             let mut lines = Vec::new();
             for machine in api.list()? {
                 let wanted = machines::with_edge(&machine.config, &files, image.as_deref(), PREFIX);
-                let changes = machines::differences(&machine.config, &wanted);
+                let mut changes = machines::differences(&machine.config, &wanted);
+                changes.extend(restart_for.iter().cloned());
                 lines.push(MachineLine {
                     id: machine.id.clone(),
                     name: machine.name.clone(),
@@ -173,11 +208,16 @@ impl Stage for EdgeStage {
             progress.finish();
             report.machines = Some(lines);
         }
+        let secret_parts =
+            secrets::checksum_parts(report.secrets.as_deref().unwrap_or_default(), &wanted);
+        report.checksum = checksum(&rendered, image.as_deref(), &secret_parts);
         Ok(EdgePlan {
             report,
             dir,
             rendered,
             machines,
+            secrets: wanted,
+            record,
         })
     }
 
@@ -190,6 +230,14 @@ impl Stage for EdgeStage {
                 Change::Delete => &mut summary.delete,
                 Change::Unchanged => &mut summary.unchanged,
             } += 1;
+        }
+        for secret in plan.report.secrets.iter().flatten() {
+            match secret.state {
+                SecretState::Missing => summary.create += 1,
+                SecretState::Changed => summary.update += 1,
+                SecretState::Unchanged => summary.unchanged += 1,
+                SecretState::NotRead => {}
+            }
         }
         for cert in plan.report.certificates.iter().flatten() {
             *if cert.action == "request" {
@@ -219,6 +267,8 @@ impl Stage for EdgeStage {
             dir,
             rendered,
             machines,
+            secrets: wanted,
+            mut record,
         } = plan;
         let flyctl = self.deployer.flyctl(cx.catalog, edge)?;
         let limit = self.machine_timeout;
@@ -226,15 +276,34 @@ impl Stage for EdgeStage {
         if let Some(certificates) = report.certificates.as_mut() {
             certificates::request(api, flyctl.as_ref(), certificates, cx.ui);
         }
+        // Before the roll, which is what gives the machines the new value.
+        let lines = report.secrets.as_deref_mut().unwrap_or_default();
+        let secrets_version =
+            match secrets::store(api, flyctl.as_ref(), &wanted, lines, &mut record, cx.ui) {
+                Ok(version) => version,
+                Err(error) => {
+                    for machine in report.machines.iter_mut().flatten() {
+                        if machine.action == "update" {
+                            machine.action = "not reached".into();
+                            machine.reason = Some("an app secret could not be set".into());
+                        }
+                    }
+                    return Err(PartWay::error(report, error));
+                }
+            };
         let rolled = match &flyctl {
             Some(flyctl) => deploy_with_flyctl(flyctl, &report, &rendered, &dir, cx),
-            None => roll(api, machines, &mut report, limit, cx),
+            None => roll(api, machines, &mut report, secrets_version, limit, cx),
         };
         if let Err(error) = rolled {
-            // Nothing is kept as deployed: the next plan shows the same drift again.
+            // Nothing is kept as deployed, nor recorded as set: the next plan shows the same
+            // drift again, and sets the secrets again for the machines that did not restart.
             return Err(PartWay::error(report, error));
         }
         keep(&dir, &edge.dir, &rendered, &report.files)?;
+        if report.secrets_to_set().next().is_some() {
+            secrets::write_record(&dir, &edge.dir, &record)?;
+        }
         report.mode = "deployed";
         Ok(report)
     }
@@ -287,11 +356,13 @@ pub(super) fn token(catalog: &Catalog, edge: &Edge) -> anyhow::Result<crate::sec
 }
 
 /// One machine at a time: update, wait until it runs the new version, then the next. The first
-/// failure stops the roll; the machines after it are `not reached`.
+/// failure stops the roll; the machines after it are `not reached`. `secrets_version` is the
+/// app's secrets version holding the secrets set in this run, which each machine starts with.
 fn roll(
     api: &Machines,
     machines: Vec<(Machine, Value)>,
     report: &mut EdgeReport,
+    secrets_version: Option<u64>,
     limit: Duration,
     cx: &Context<'_>,
 ) -> anyhow::Result<()> {
@@ -314,7 +385,8 @@ fn roll(
             "updating machine {} ({})",
             machine.id, machine.region
         ));
-        let result = api.update(&machine, &wanted).and_then(|instance| {
+        let updated = api.update(&machine, &wanted, secrets_version);
+        let result = updated.and_then(|instance| {
             if machine.state != "started" {
                 return Ok(());
             }
@@ -346,7 +418,7 @@ fn roll(
 }
 
 /// `flyctl deploy` of the render, staged in a scratch folder beside `[edge].dir`, when anything
-/// differs (a file or a machine).
+/// differs (a file, a machine, or an app secret staged for it).
 fn deploy_with_flyctl(
     flyctl: &Flyctl,
     report: &EdgeReport,
@@ -359,7 +431,7 @@ fn deploy_with_flyctl(
         .iter()
         .flatten()
         .any(|machine| machine.action == "update");
-    if report.files_pending() == 0 && !machines_differ {
+    if report.files_pending() == 0 && !machines_differ && report.secrets_to_set().next().is_none() {
         return Ok(());
     }
     let parent = dir.parent().unwrap_or(Path::new("."));
@@ -379,10 +451,15 @@ fn deploy_with_flyctl(
     deployed
 }
 
-/// A digest of what would be deployed: every rendered file and the image.
-fn checksum(rendered: &[(String, String)], image: Option<&str>) -> String {
+/// A digest of what would be deployed: every rendered file and the image, and the app secrets it
+/// would set (`secrets::checksum_parts`: none when it sets none, as a `--check` cannot tell).
+fn checksum(rendered: &[(String, String)], image: Option<&str>, secrets: &[String]) -> String {
     let files = rendered
         .iter()
         .flat_map(|(local, content)| [local.as_str(), content.as_str()]);
-    digest(std::iter::once(image.unwrap_or("-")).chain(files))
+    digest(
+        std::iter::once(image.unwrap_or("-"))
+            .chain(files)
+            .chain(secrets.iter().map(String::as_str)),
+    )
 }

@@ -21,8 +21,10 @@ pub type Passed = String;
 enum Check {
     Nginx,
     Jails,
+    /// One run of `fail2ban-regex` for every service whose filter (comments aside) and sample
+    /// lines are the same: the tool's answer can only be the same for each.
     Filter {
-        service: String,
+        services: Vec<String>,
         samples: Vec<Sample>,
     },
 }
@@ -45,18 +47,34 @@ pub fn validate(catalog: &Catalog, renderer: &Renderer) -> anyhow::Result<Vec<Pa
     let prefix = format!("{}/", scratch.path().display());
     lay_out(catalog, renderer, scratch.path(), &prefix)?;
     let mut checks = vec![Check::Nginx, Check::Jails];
+    let mut filters: Vec<(String, Vec<Sample>, Vec<String>)> = Vec::new();
     for (service, table) in services(catalog) {
         if let Some(ban) = &table.ban {
-            checks.push(Check::Filter {
-                service: service.name.clone(),
-                samples: samples(ban),
-            });
+            let samples = samples(ban);
+            let file = scratch
+                .path()
+                .join("fail2ban/filter.d")
+                .join(filter_file(&service.name));
+            let text = std::fs::read_to_string(&file).unwrap_or_default();
+            let rules: String = text.lines().filter(|line| !line.starts_with('#')).collect();
+            match filters
+                .iter_mut()
+                .find(|(same, lines, _)| *same == rules && *lines == samples)
+            {
+                Some((_, _, services)) => services.push(service.name.clone()),
+                None => filters.push((rules, samples, vec![service.name.clone()])),
+            }
         }
     }
+    checks.extend(
+        filters
+            .into_iter()
+            .map(|(_, samples, services)| Check::Filter { services, samples }),
+    );
     let results = run_all(&checks, |check| run(check, &tools, scratch.path()));
     let mut passed = Vec::new();
     for result in results {
-        passed.push(result?);
+        passed.extend(result?);
     }
     Ok(passed)
 }
@@ -64,7 +82,15 @@ pub fn validate(catalog: &Catalog, renderer: &Renderer) -> anyhow::Result<Vec<Pa
 /// The machine's layout under `dir`: `conf/` (nginx), `fail2ban/`, and the empty `logs/`,
 /// `tmp/`, `run/`, `state/` and `cache/` the entrypoint makes.
 fn lay_out(catalog: &Catalog, renderer: &Renderer, dir: &Path, prefix: &str) -> anyhow::Result<()> {
-    for sub in ["conf/bans", "logs", "tmp", "run", "state", "cache", "samples"] {
+    for sub in [
+        "conf/bans",
+        "logs",
+        "tmp",
+        "run",
+        "state",
+        "cache",
+        "samples",
+    ] {
         std::fs::create_dir_all(dir.join(sub))?;
     }
     for artifact in artifacts_under(catalog, renderer, prefix)? {
@@ -121,7 +147,7 @@ where
         .collect()
 }
 
-fn run(check: &Check, tools: &Tools, dir: &Path) -> anyhow::Result<Passed> {
+fn run(check: &Check, tools: &Tools, dir: &Path) -> anyhow::Result<Vec<Passed>> {
     let prefix = format!("{}/", dir.display());
     match check {
         Check::Nginx => {
@@ -136,7 +162,7 @@ fn run(check: &Check, tools: &Tools, dir: &Path) -> anyhow::Result<Passed> {
             if !output.status.success() {
                 return Err(rejected("nginx -t", &output, dir).into());
             }
-            Ok("nginx -t".into())
+            Ok(vec!["nginx -t".into()])
         }
         Check::Jails => {
             let output = output(
@@ -148,9 +174,23 @@ fn run(check: &Check, tools: &Tools, dir: &Path) -> anyhow::Result<Passed> {
             if !output.status.success() {
                 return Err(rejected("fail2ban-client -t", &output, dir).into());
             }
-            Ok("fail2ban-client -t".into())
+            Ok(vec!["fail2ban-client -t".into()])
         }
-        Check::Filter { service, samples } => filter(service, samples, tools, dir),
+        Check::Filter { services, samples } => {
+            let Some((first, same)) = services.split_first() else {
+                return Ok(Vec::new());
+            };
+            let passed = filter(first, samples, tools, dir)?;
+            let mut all = vec![passed.clone()];
+            all.extend(same.iter().map(|service| {
+                format!(
+                    "fail2ban-regex {}: the same filter and lines as {}",
+                    filter_file(service),
+                    filter_file(first)
+                )
+            }));
+            Ok(all)
+        }
     }
 }
 

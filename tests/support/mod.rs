@@ -172,11 +172,12 @@ names = ["app.example.org"]
 "#;
 
 /// The catalogs shipped in the repository.
-pub const SHIPPED: [&str; 4] = [
+pub const SHIPPED: [&str; 5] = [
     "services.toml",
     "examples/gandi.toml",
     "examples/cloudflare.toml",
     "examples/powerdns.toml",
+    "examples/homelab-edge/services.toml",
 ];
 
 /// The repository's own files: the shipped catalog and examples.
