@@ -27,9 +27,17 @@ socket="$secrets/tailscaled.sock"
 # The node's state is kept in ${state}/tailscale: on [edge].volume it survives restarts and deploys.
 tailscaled --statedir="$state/tailscale" --socket="$socket" &
 pids+=($!)
-for _ in $(seq 1 30); do
-  [ -S "$socket" ] && break
-  sleep 1
+# `tailscale status` says "failed to connect" until tailscaled listens on its socket.
+tries=0
+while tailscale --socket="$socket" status 2>&1 | grep -q 'failed to connect'; do
+  tries=$((tries + 1))
+  if [ "$tries" -ge 300 ]; then
+    log "tailscaled did not start within 30s; stopping"
+    kill -TERM "${pids[@]}" 2>/dev/null
+    rm -f "$key_file"
+    exit 1
+  fi
+  sleep 0.1
 done
 up=(up --hostname=example-proxy --accept-dns=false --advertise-tags=tag:edge)
 if [ -f "$key_file" ]; then

@@ -16,6 +16,7 @@ mod dns_import;
 mod dns_powerdns;
 mod dns_zonefile;
 mod dns_zones;
+mod edge_image;
 mod edge_nginx;
 mod fly_deploy;
 mod fly_secrets;

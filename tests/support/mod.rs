@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod backups;
+pub mod edge_image;
 pub mod fly;
 pub mod lab;
 pub mod powerdns;
