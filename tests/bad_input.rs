@@ -482,3 +482,17 @@ fn edge_upstream_name_without_a_resolver() {
         "services.toml:20:1: `services.app.edge` proxies to `https://app.example.org`, a name, but [edge] has no `resolver`",
     );
 }
+
+#[test]
+fn sites_that_answer_and_snippets_that_do_not_hold_together() {
+    rejected(
+        with_head(
+            "[hosts.indri.caddy]\nglobal = \"servers {\\u0007}\"\n\
+             [services.both]\nhost = \"indri\"\nupstream = \"http://127.0.0.1:1\"\nrespond = { body = \"hi\" }\nnames = [\"both.example.org\"]\n\
+             [services.moved]\nhost = \"indri\"\nredirect = \"docs.example.org\"\nnames = [\"moved.example.org\"]\n\
+             [services.odd]\nhost = \"indri\"\nrespond = { status = 999, body = \"a \\\\ b\" }\nnames = [\"odd.example.org\"]\n\
+             [services.none]\nhost = \"indri\"\nnames = [\"none.example.org\"]\n",
+        ),
+        "services.toml:9:10: `hosts.indri.caddy.global` holds a control character",
+    );
+}

@@ -585,3 +585,33 @@ async fn named_hosts_are_the_only_ones_touched_and_unknown_names_are_refused() {
         .stderr_has("hint: did you mean `h1`? hosts: h1, h2");
     assert_eq!(lab.host("h1").live(), untouched);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_snippet_caddy_rejects_stops_the_push_with_its_words_and_the_live_file_untouched() {
+    let Some(lab) = Lab::start(1).await else {
+        return;
+    };
+    let host = lab.host("h1");
+    push(&lab, &[]).0.run().success();
+    assert_serves(host).await;
+    let live = host.live();
+
+    // The escape hatch is validated with the whole file: a directive this Caddy does not have
+    // (a plugin's, say) is refused on the host before anything is installed.
+    let catalog = lab.catalog().replace(
+        "names = [\"app.h1.lab.test\"]\n",
+        "names = [\"app.h1.lab.test\"]\ncaddy = \"\"\"\nlayer4_route tcp/443\n\"\"\"\n",
+    );
+    assert_ne!(catalog, lab.catalog());
+    let run = Boma::new()
+        .catalog(&catalog)
+        .args(["caddy-push", "--diff"])
+        .run();
+    run.code(1)
+        .stdout_has("caddy validate rejected the new Caddyfile")
+        .stdout_has("unrecognized directive: layer4_route")
+        .stdout_has("+\tlayer4_route tcp/443");
+    assert_eq!(host.live(), live, "the live file must be byte-identical");
+    assert!(host.leftovers().is_empty(), "{:?}", host.leftovers());
+    assert_serves(host).await;
+}

@@ -195,3 +195,141 @@ async fn caddy_serves_the_rendered_sites_and_enforces_authentik() {
         Some("alice")
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sites_that_answer_redirect_or_carry_a_snippet_are_served_by_a_real_caddy() {
+    let Some(caddy) = require("caddy") else {
+        return;
+    };
+    let app = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("from the app"))
+        .mount(&app)
+        .await;
+    let (admin, http, https, extra) = (free_port(), free_port(), free_port(), free_port());
+    let catalog = format!(
+        r#"
+version = 1
+[dns]
+provider = "zonefile"
+zone = "lab.test"
+path = "lab.test.zone"
+[hosts.box]
+address = "local"
+ip = "127.0.0.1"
+[hosts.box.caddy]
+admin = "127.0.0.1:{admin}"
+http_port = {http}
+https_port = {https}
+global = """
+servers {{
+	protocols h1 h2
+}}
+"""
+extra = """
+http://127.0.0.1:{extra} {{
+	respond "from the extra block" 200
+}}
+"""
+[services.landing]
+host = "box"
+names = ["lab.test"]
+respond = {{ status = 200, body = "Say \"hi\" at {{http.request.host}}\nsecond line" }}
+[services.gone]
+host = "box"
+names = ["old.lab.test"]
+redirect = "https://new.lab.test/docs/"
+[services.app]
+host = "box"
+upstream = "{app}"
+names = ["app.lab.test"]
+caddy = """
+header X-Snippet "from the catalog"
+"""
+"#,
+        app = app.uri()
+    );
+    let boma = Boma::new()
+        .catalog(&catalog)
+        .args(["render", "--out", "out"]);
+    boma.run().success();
+    let config = boma.path().join("out/caddy/box/Caddyfile");
+    let mut daemon = Daemon(
+        std::process::Command::new(caddy)
+            .args(["run", "--adapter", "caddyfile", "--config"])
+            .arg(&config)
+            .env("HOME", boma.path())
+            .env("XDG_DATA_HOME", boma.path().join("data"))
+            .env("XDG_CONFIG_HOME", boma.path().join("config"))
+            .stdout(std::process::Stdio::null())
+            .stderr(
+                std::fs::File::create(boma.path().join("caddy.log"))
+                    .unwrap_or_else(|e| panic!("{e}")),
+            )
+            .spawn()
+            .unwrap_or_else(|error| panic!("cannot start caddy: {error}")),
+    );
+    wait_for_port(https, &mut daemon).await;
+    wait_for_port(extra, &mut daemon).await;
+    let client = reqwest::Client::builder()
+        .danger_accept_invalid_certs(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .resolve("lab.test", ([127, 0, 0, 1], https).into())
+        .resolve("old.lab.test", ([127, 0, 0, 1], https).into())
+        .resolve("app.lab.test", ([127, 0, 0, 1], https).into())
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap_or_else(|error| panic!("{error}"));
+    let log = || std::fs::read_to_string(boma.path().join("caddy.log")).unwrap_or_default();
+    // Caddy listens before its internal CA has issued the certificates: retry the handshake.
+    let get = |url: String| {
+        let client = client.clone();
+        async move {
+            let deadline = Instant::now() + Duration::from_secs(20);
+            loop {
+                match client.get(&url).send().await {
+                    Ok(response) => break response,
+                    Err(error) if Instant::now() > deadline => panic!("{url}: {error}"),
+                    Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+                }
+            }
+        }
+    };
+
+    let landing = get(format!("https://lab.test:{https}/anything")).await;
+    assert_eq!(landing.status().as_u16(), 200, "{}", log());
+    assert_eq!(
+        landing.text().await.unwrap_or_default(),
+        format!("Say \"hi\" at lab.test\nsecond line")
+    );
+
+    let moved = get(format!("https://old.lab.test:{https}/page")).await;
+    assert_eq!(moved.status().as_u16(), 301, "{}", log());
+    assert_eq!(
+        moved
+            .headers()
+            .get("location")
+            .and_then(|value| value.to_str().ok()),
+        Some("https://new.lab.test/docs/")
+    );
+
+    let proxied = get(format!("https://app.lab.test:{https}/")).await;
+    assert_eq!(
+        (
+            proxied.status().as_u16(),
+            proxied
+                .headers()
+                .get("x-snippet")
+                .and_then(|value| value.to_str().ok())
+                .map(str::to_string),
+        ),
+        (200, Some("from the catalog".to_string()))
+    );
+    assert_eq!(proxied.text().await.unwrap_or_default(), "from the app");
+
+    let extra_block = get(format!("http://127.0.0.1:{extra}/")).await;
+    assert_eq!(
+        extra_block.text().await.unwrap_or_default(),
+        "from the extra block"
+    );
+}

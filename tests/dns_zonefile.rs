@@ -201,7 +201,7 @@ fn the_shipped_catalog_works_out_of_the_box() {
     boma.run_with(["dns-up"])
         .success()
         .stderr_has("applied 5 changes to zone ops.example.org")
-        .stderr_has("applied 8 changes to zone example.org");
+        .stderr_has("applied 10 changes to zone example.org");
     check_zone(&boma);
     let private = zone_file(&boma, "ops.example.org");
     assert!(

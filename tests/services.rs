@@ -15,7 +15,9 @@ fn table_lists_every_service_of_the_shipped_catalog() {
     docs       ringtail  -                        docs.example.org    public    no     no
     forge      indri     forge.ops.example.org    forge.example.org   edge      no     yes
     grafana    indri     grafana.ops.example.org  -                   private   no     yes
+    landing    ringtail  -                        example.org         public    no     no
     shower     indri     shower.ops.example.org   shower.example.org  edge      yes    yes
+    wiki       ringtail  -                        wiki.example.org    public    no     no
     ");
 }
 

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use crate::catalog::{Catalog, DnsChallenge, Host};
+use crate::catalog::{Answer, Catalog, DnsChallenge, Host};
 use crate::hint::Hint;
 use crate::render::{Artifact, CADDYFILE, RenderError, Renderer};
 
@@ -54,6 +54,10 @@ struct Template<'a> {
     admin: Option<&'a str>,
     http_port: Option<u16>,
     https_port: Option<u16>,
+    /// `[hosts.NAME.caddy].global`, indented for the global options block.
+    global: Option<String>,
+    /// `[hosts.NAME.caddy].extra`, after the sites.
+    extra: Option<&'a str>,
     authentik_headers: &'static [&'static str],
     sites: Vec<Site<'a>>,
 }
@@ -67,8 +71,30 @@ struct Site<'a> {
     /// `dns` (DNS-01 through the host's challenge), `internal` (Caddy's own CA) or `acme` (HTTP-01).
     tls: &'static str,
     dns_challenge: Option<&'a DnsChallenge>,
-    upstream: &'a str,
+    handler: Handler<'a>,
+    /// The upstream of a proxied site (also in `handler`; kept for templates written before it).
+    upstream: Option<&'a str>,
     authentik_outpost: Option<&'a str>,
+    /// The service's `caddy` lines, indented for its site.
+    snippet: Option<String>,
+}
+
+/// What a site does with a request.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+enum Handler<'a> {
+    Proxy {
+        upstream: &'a str,
+    },
+    /// `respond BODY STATUS`: the body quoted for the Caddyfile.
+    Respond {
+        body: String,
+        status: u16,
+    },
+    /// `redir URL permanent`.
+    Redirect {
+        to: &'a str,
+    },
 }
 
 /// The artifact name of a host's Caddyfile.
@@ -93,6 +119,8 @@ pub fn caddyfiles<'a>(
             admin: host.caddy.admin.as_deref(),
             http_port: host.caddy.http_port,
             https_port: host.caddy.https_port,
+            global: host.caddy.global.as_deref().map(|text| indented(text, 1)),
+            extra: host.caddy.extra.as_deref(),
             authentik_headers: &AUTHENTIK_HEADERS,
             sites,
         };
@@ -131,17 +159,23 @@ fn sites<'a>(catalog: &'a Catalog, host: &'a Host) -> Vec<Site<'a>> {
         .map(|authentik| authentik.outpost.as_str());
     let mut sites = Vec::new();
     for service in catalog.services_on(&host.name) {
-        let Some(upstream) = service.upstream.as_deref() else {
+        let Some(handler) = handler(service) else {
             continue;
         };
+        let snippet = service.caddy.as_deref().map(|text| indented(text, 1));
         let site = |addresses, tls, dns_challenge| Site {
             service: &service.name,
             description: service.description.as_deref(),
             addresses,
             tls,
             dns_challenge,
-            upstream,
+            handler: handler.clone(),
+            upstream: service
+                .upstream
+                .as_deref()
+                .filter(|_| service.answer.is_none()),
             authentik_outpost: outpost.filter(|_| service.authentik),
+            snippet: snippet.clone(),
         };
         if !service.names.is_empty() {
             // Private names cannot answer HTTP-01: DNS-01 when the host has a challenge, else the internal CA.
@@ -155,4 +189,41 @@ fn sites<'a>(catalog: &'a Catalog, host: &'a Host) -> Vec<Site<'a>> {
         }
     }
     sites
+}
+
+/// The service's handler: its answer, else its upstream; `None` when it has neither.
+fn handler(service: &crate::catalog::Service) -> Option<Handler<'_>> {
+    match &service.answer {
+        Some(Answer::Respond { status, body }) => Some(Handler::Respond {
+            body: quoted(body),
+            status: *status,
+        }),
+        Some(Answer::Redirect(to)) => Some(Handler::Redirect { to }),
+        None => service
+            .upstream
+            .as_deref()
+            .map(|upstream| Handler::Proxy { upstream }),
+    }
+}
+
+/// `text` as a Caddyfile quoted string: a quote escaped; line breaks stay (a quoted token may span
+/// lines). The catalog refuses backslashes in bodies, which a quoted token cannot carry whole.
+fn quoted(text: &str) -> String {
+    format!("\"{}\"", text.replace('"', "\\\""))
+}
+
+/// `text` with each non-empty line indented by `tabs` tabs, without a final line break.
+fn indented(text: &str, tabs: usize) -> String {
+    let indent = "\t".repeat(tabs);
+    text.trim_end()
+        .lines()
+        .map(|line| {
+            if line.trim().is_empty() {
+                String::new()
+            } else {
+                format!("{indent}{line}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }

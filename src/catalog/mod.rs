@@ -147,6 +147,7 @@ public = true
 app = "proxy"
 target = "proxy.fly.dev"
 token = "fly"
+resolver = "100.100.100.100"
 [services.app]
 host = "indri"
 upstream = "http://127.0.0.1:8000"

@@ -137,6 +137,10 @@ pub struct Caddy {
     pub admin: Option<String>,
     pub http_port: Option<u16>,
     pub https_port: Option<u16>,
+    /// Lines for the global options block, as written.
+    pub global: Option<String>,
+    /// Caddyfile text appended after the sites, as written.
+    pub extra: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -200,12 +204,25 @@ pub struct Service {
     pub description: Option<String>,
     pub host: Option<String>,
     pub upstream: Option<String>,
+    /// What Caddy answers instead of proxying (`respond` or `redirect`).
+    pub answer: Option<Answer>,
+    /// Caddyfile lines inside the service's site, as written.
+    pub caddy: Option<String>,
     pub names: Vec<String>,
     pub public: Vec<String>,
     pub authentik: bool,
     pub edge: Option<ServiceEdge>,
     pub container: Option<Container>,
     pub backup: Option<Backup>,
+}
+
+/// A site that answers by itself instead of proxying to an upstream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answer {
+    /// `respond = { status, body }`.
+    Respond { status: u16, body: String },
+    /// `redirect = "https://..."`: a permanent redirect.
+    Redirect(String),
 }
 
 /// How a service's public names reach the internet.

@@ -137,6 +137,10 @@ pub struct Caddy {
     pub admin: Option<Text>,
     pub http_port: Option<Spanned<u16>>,
     pub https_port: Option<Spanned<u16>>,
+    /// Lines for Caddy's global options block.
+    pub global: Option<Text>,
+    /// Caddyfile text appended after the sites (snippets, more site blocks).
+    pub extra: Option<Text>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -225,6 +229,12 @@ pub struct Service {
     pub description: Option<Text>,
     pub host: Option<Text>,
     pub upstream: Option<Text>,
+    /// A fixed answer instead of an upstream.
+    pub respond: Option<Spanned<Respond>>,
+    /// A permanent redirect instead of an upstream.
+    pub redirect: Option<Text>,
+    /// Caddyfile lines inside the service's site.
+    pub caddy: Option<Text>,
     #[serde(default)]
     pub names: Vec<Text>,
     #[serde(default)]
@@ -233,6 +243,13 @@ pub struct Service {
     pub edge: Option<Spanned<ServiceEdge>>,
     pub container: Option<Spanned<Container>>,
     pub backup: Option<Spanned<Backup>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Respond {
+    pub status: Option<Spanned<u16>>,
+    pub body: Option<Text>,
 }
 
 #[derive(Debug, Deserialize)]

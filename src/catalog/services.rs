@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use toml::Spanned;
 
-use super::model::{Authentik, Backup, BackupTool, Container, Ping, Service};
+use super::model::{Answer, Authentik, Backup, BackupTool, Container, Ping, Service};
 use super::parse::{Key, Reader, suggest};
 use super::resolve::{HostEntry, check_entry_name, check_secret};
 use super::schema;
@@ -73,19 +73,7 @@ fn service(
             "set host = \"NAME\": the host whose Caddy serves it",
         );
     }
-    match &raw.upstream {
-        Some(upstream) => {
-            if let Err(message) = check_upstream(upstream.get_ref()) {
-                reader.error(upstream.span(), format!("`{path}.upstream`: {message}"));
-            }
-        }
-        None if serves_names => reader.error_with_hint(
-            span.clone(),
-            format!("service `{name}` declares names but no `upstream`"),
-            "e.g. upstream = \"http://127.0.0.1:8000\"",
-        ),
-        None => {}
-    }
+    let answer = answer(reader, path, name, &raw, serves_names, span.clone());
     let authentik = match &raw.auth {
         None => false,
         Some(auth) if auth.get_ref() == "authentik" => {
@@ -134,6 +122,11 @@ fn service(
         upstream: raw
             .upstream
             .map(|upstream| upstream.into_inner().trim_end_matches('/').to_string()),
+        answer,
+        caddy: raw.caddy.map(|text| {
+            check_snippet(reader, &text, &format!("{path}.caddy"));
+            text.into_inner()
+        }),
         names: names.iter().map(|name| name.get_ref().clone()).collect(),
         public: public.iter().map(|name| name.get_ref().clone()).collect(),
         authentik,
@@ -145,6 +138,110 @@ fn service(
         model,
         names,
         public,
+    }
+}
+
+/// How the service's site answers: by proxying to `upstream` (`None` here), or by itself with
+/// `respond` or `redirect`. A service with names needs exactly one of the three.
+fn answer(
+    reader: &mut Reader<'_>,
+    path: &str,
+    name: &str,
+    raw: &schema::Service,
+    serves_names: bool,
+    span: Range<usize>,
+) -> Option<Answer> {
+    let given: Vec<(&str, Range<usize>)> = [
+        raw.upstream
+            .as_ref()
+            .map(|value| ("upstream", value.span())),
+        raw.respond.as_ref().map(|value| ("respond", value.span())),
+        raw.redirect
+            .as_ref()
+            .map(|value| ("redirect", value.span())),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if let [(first, _), (second, at), ..] = given.as_slice() {
+        reader.error_with_hint(
+            at.clone(),
+            format!("`{path}` has `{first}` and `{second}` together"),
+            "a site proxies to an upstream, answers with `respond`, or redirects: keep one",
+        );
+        return None;
+    }
+    if given.is_empty() && serves_names {
+        reader.error_with_hint(
+            span,
+            format!("service `{name}` declares names but no `upstream`"),
+            "e.g. upstream = \"http://127.0.0.1:8000\" (or respond = { body = \"...\" }, or redirect = \"https://...\")",
+        );
+    }
+    if let Some(upstream) = &raw.upstream
+        && let Err(message) = check_upstream(upstream.get_ref())
+    {
+        reader.error(upstream.span(), format!("`{path}.upstream`: {message}"));
+    }
+    if let Some(to) = &raw.redirect {
+        if let Err(message) = check_url(to.get_ref()) {
+            reader.error(to.span(), format!("`{path}.redirect`: {message}"));
+        }
+        return Some(Answer::Redirect(to.get_ref().clone()));
+    }
+    let respond = raw.respond.as_ref()?.get_ref();
+    let status = respond.status.as_ref().map_or(200, |status| {
+        if !(100..=599).contains(status.get_ref()) {
+            reader.error(
+                status.span(),
+                format!(
+                    "`{path}.respond.status`: {} is not an HTTP status",
+                    status.get_ref()
+                ),
+            );
+        }
+        *status.get_ref()
+    });
+    let body = respond.body.as_ref().map_or_else(String::new, |body| {
+        check_text(reader, body, &format!("{path}.respond.body"), LONGEST_BODY);
+        if body.get_ref().contains('\\') {
+            // A Caddyfile string has no way to write a backslash before a quote or at its end.
+            reader.error(
+                body.span(),
+                format!("`{path}.respond.body` holds a backslash, which a Caddyfile string cannot carry whole"),
+            );
+        }
+        body.get_ref().clone()
+    });
+    Some(Answer::Respond { status, body })
+}
+
+/// The longest `respond` body.
+const LONGEST_BODY: usize = 4096;
+/// The longest Caddyfile snippet.
+const LONGEST_SNIPPET: usize = 16 * 1024;
+
+/// A Caddyfile snippet (`caddy`, `global`, `extra`): text and line breaks, bounded. What it says
+/// is Caddy's to judge: the whole file goes through `caddy validate` before any push.
+pub fn check_snippet(reader: &mut Reader<'_>, text: &Spanned<String>, key: &str) {
+    check_text(reader, text, key, LONGEST_SNIPPET);
+}
+
+fn check_text(reader: &mut Reader<'_>, text: &Spanned<String>, key: &str, longest: usize) {
+    if text
+        .get_ref()
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+    {
+        reader.error(
+            text.span(),
+            format!("`{key}` holds a control character; write text and line breaks"),
+        );
+    } else if text.get_ref().len() > longest {
+        reader.error(
+            text.span(),
+            format!("`{key}` is longer than {longest} bytes"),
+        );
     }
 }
 

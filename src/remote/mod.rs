@@ -187,6 +187,8 @@ pub fn this_machine() -> crate::catalog::Host {
             admin: None,
             http_port: None,
             https_port: None,
+            global: None,
+            extra: None,
         },
     }
 }

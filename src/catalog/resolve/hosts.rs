@@ -127,6 +127,8 @@ fn caddy(
             admin: None,
             http_port: None,
             https_port: None,
+            global: None,
+            extra: None,
         };
         return (caddy, None);
     };
@@ -146,6 +148,14 @@ fn caddy(
         admin: raw.admin.map(Spanned::into_inner),
         http_port: raw.http_port.map(Spanned::into_inner),
         https_port: raw.https_port.map(Spanned::into_inner),
+        global: raw.global.map(|text| {
+            super::super::services::check_snippet(reader, &text, &format!("{path}.caddy.global"));
+            text.into_inner()
+        }),
+        extra: raw.extra.map(|text| {
+            super::super::services::check_snippet(reader, &text, &format!("{path}.caddy.extra"));
+            text.into_inner()
+        }),
     };
     (caddy, span)
 }
