@@ -496,3 +496,17 @@ fn sites_that_answer_and_snippets_that_do_not_hold_together() {
         "services.toml:9:10: `hosts.indri.caddy.global` holds a control character",
     );
 }
+
+#[test]
+fn wildcards_without_a_dns_challenge_or_a_service_under_them() {
+    rejected(
+        with_head(
+            "[hosts.indri.caddy]\nwildcard = [\"ops.example.org\"]\n\
+             [hosts.web]\naddress = \"web.example.net\"\n\
+             [hosts.web.caddy]\ndns_challenge = { provider = \"gandi\", token_env = \"GANDI\" }\nwildcard = [\"lab.example.org\", \"tools.example.org\", \"lab.example.org\", \"bad name\"]\n\
+             [services.app]\nhost = \"indri\"\nupstream = \"http://127.0.0.1:1\"\nnames = [\"app.ops.example.org\"]\n\
+             [services.tool]\nhost = \"web\"\nupstream = \"http://127.0.0.1:2\"\nnames = [\"x.tools.example.org\"]\n",
+        ),
+        "services.toml:9:13: `hosts.indri.caddy.wildcard` needs `hosts.indri.caddy.dns_challenge`",
+    );
+}

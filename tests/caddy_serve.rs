@@ -333,3 +333,184 @@ header X-Snippet "from the catalog"
         "from the extra block"
     );
 }
+
+/// The names a served certificate is for, as `openssl x509 -ext subjectAltName` prints them.
+fn served_names(port: u16, server_name: &str) -> String {
+    let Some(openssl) = require("openssl") else {
+        return String::new();
+    };
+    let mut client = std::process::Command::new(&openssl)
+        .args(["s_client", "-connect", &format!("127.0.0.1:{port}")])
+        .args(["-servername", server_name])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut pem = String::new();
+    if let Some(mut out) = client.stdout.take() {
+        use std::io::Read as _;
+        let _ = out.read_to_string(&mut pem);
+    }
+    let _ = client.wait();
+    let mut x509 = std::process::Command::new(&openssl)
+        .args(["x509", "-noout", "-ext", "subjectAltName"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    if let Some(mut input) = x509.stdin.take() {
+        use std::io::Write as _;
+        let _ = input.write_all(pem.as_bytes());
+    }
+    let output = x509.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
+    // The extension's value: the line after its `X509v3 Subject Alternative Name:` header.
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .skip(1)
+        .map(str::trim)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_wildcard_site_answers_its_services_under_one_certificate_and_404s_the_rest() {
+    let (Some(caddy), Some(_)) = (require("caddy"), require("openssl")) else {
+        return;
+    };
+    let app = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("from the app"))
+        .mount(&app)
+        .await;
+    let (admin, http, https) = (free_port(), free_port(), free_port());
+    let catalog = format!(
+        r#"
+version = 1
+[dns]
+provider = "zonefile"
+zone = "lab.test"
+path = "lab.test.zone"
+[hosts.box]
+address = "local"
+ip = "127.0.0.1"
+[hosts.box.caddy]
+admin = "127.0.0.1:{admin}"
+http_port = {http}
+https_port = {https}
+dns_challenge = {{ provider = "gandi", token_env = "GANDI_TOKEN" }}
+wildcard = ["ops.lab.test"]
+[services.app]
+host = "box"
+upstream = "{app}"
+names = ["app.ops.lab.test", "deep.app.ops.lab.test"]
+[services.hello]
+host = "box"
+names = ["hello.ops.lab.test"]
+respond = {{ body = "hello through the wildcard" }}
+"#,
+        app = app.uri()
+    );
+    let boma = Boma::new()
+        .catalog(&catalog)
+        .args(["render", "--out", "out"]);
+    boma.run().success();
+    let rendered =
+        std::fs::read_to_string(boma.path().join("out/caddy/box/Caddyfile")).unwrap_or_default();
+    let ports = rendered
+        .replace(&format!("http_port {http}"), "http_port HTTP")
+        .replace(&format!("https_port {https}"), "https_port HTTPS");
+    crate::support::snapshot("caddy_serve__wildcard_caddyfile", &ports);
+    // Caddy's internal CA stands in for the DNS challenge (the DNS module cannot be built here).
+    let config = boma.path().join("Caddyfile.internal");
+    let challenge = "\ttls {\n\t\tdns gandi {env.GANDI_TOKEN}\n\t}\n";
+    std::fs::write(&config, rendered.replace(challenge, "\ttls internal\n"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let served = std::fs::read_to_string(&config).unwrap_or_default();
+    assert_eq!(served.matches("tls internal").count(), 2, "{served}");
+    let mut daemon = Daemon(
+        std::process::Command::new(caddy)
+            .args(["run", "--adapter", "caddyfile", "--config"])
+            .arg(&config)
+            .env("HOME", boma.path())
+            .env("XDG_DATA_HOME", boma.path().join("data"))
+            .env("XDG_CONFIG_HOME", boma.path().join("config"))
+            .stdout(std::process::Stdio::null())
+            .stderr(
+                std::fs::File::create(boma.path().join("caddy.log"))
+                    .unwrap_or_else(|e| panic!("{e}")),
+            )
+            .spawn()
+            .unwrap_or_else(|error| panic!("cannot start caddy: {error}")),
+    );
+    wait_for_port(https, &mut daemon).await;
+    let mut client = reqwest::Client::builder()
+        .danger_accept_invalid_certs(true)
+        .timeout(Duration::from_secs(10));
+    for name in [
+        "app.ops.lab.test",
+        "hello.ops.lab.test",
+        "nothing.ops.lab.test",
+        "deep.app.ops.lab.test",
+    ] {
+        client = client.resolve(name, ([127, 0, 0, 1], https).into());
+    }
+    let client = client.build().unwrap_or_else(|e| panic!("{e}"));
+    let get = |name: &'static str| {
+        let client = client.clone();
+        async move {
+            let deadline = Instant::now() + Duration::from_secs(20);
+            loop {
+                match client.get(format!("https://{name}:{https}/")).send().await {
+                    Ok(response) => {
+                        let status = response.status().as_u16();
+                        break (status, response.text().await.unwrap_or_default());
+                    }
+                    Err(error) if Instant::now() > deadline => panic!("{name}: {error}"),
+                    Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+                }
+            }
+        }
+    };
+    assert_eq!(get("app.ops.lab.test").await, (200, "from the app".into()));
+    assert_eq!(
+        get("hello.ops.lab.test").await,
+        (200, "hello through the wildcard".into())
+    );
+    assert_eq!(
+        get("nothing.ops.lab.test").await,
+        (404, "unknown service".into())
+    );
+    // A name two labels down is no wildcard's: it keeps a site and certificate of its own.
+    assert_eq!(
+        get("deep.app.ops.lab.test").await,
+        (200, "from the app".into())
+    );
+
+    assert_eq!(
+        served_names(https, "app.ops.lab.test"),
+        "DNS:*.ops.lab.test"
+    );
+    assert_eq!(
+        served_names(https, "nothing.ops.lab.test"),
+        "DNS:*.ops.lab.test"
+    );
+    assert_eq!(
+        served_names(https, "deep.app.ops.lab.test"),
+        "DNS:deep.app.ops.lab.test"
+    );
+    // Caddy issued the wildcard's certificate and the deep name's, none for a name under it.
+    let issued = boma.path().join("data/caddy/certificates/local");
+    let mut certificates: Vec<String> = std::fs::read_dir(&issued)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .collect();
+    certificates.sort();
+    assert_eq!(
+        certificates,
+        ["deep.app.ops.lab.test", "wildcard_.ops.lab.test"]
+    );
+}

@@ -316,3 +316,135 @@ fn a_zone_written_by_the_previous_release_is_migrated_without_touching_records()
         .success()
         .stdout_has("no changes");
 }
+
+/// indri serves `app` and `wiki` under `ops.example.org`; ringtail serves `blog` there too.
+fn wildcard_catalog(api: &str, wildcard: bool) -> String {
+    let caddy = if wildcard {
+        "wildcard = [\"ops.example.org\"]\n"
+    } else {
+        ""
+    };
+    format!(
+        "version = 1\n[secrets]\npdns = {{ env = \"PDNS_KEY\" }}\n\
+         [dns]\nprovider = \"powerdns\"\nzone = \"example.org\"\ncredentials = \"pdns\"\nurl = \"{api}\"\n\
+         [hosts.indri]\naddress = \"indri.tail.ts.net\"\nip = \"100.64.0.1\"\n\
+         [hosts.indri.caddy]\ndns_challenge = {{ provider = \"gandi\", token_env = \"GANDI_TOKEN\" }}\n{caddy}\
+         [hosts.ringtail]\naddress = \"ringtail.tail.ts.net\"\nip = \"100.64.0.2\"\n\
+         [services.app]\nhost = \"indri\"\nupstream = \"http://127.0.0.1:3000\"\nnames = [\"app.ops.example.org\"]\n\
+         [services.wiki]\nhost = \"indri\"\nupstream = \"http://127.0.0.1:3001\"\nnames = [\"wiki.ops.example.org\"]\n\
+         [services.blog]\nhost = \"ringtail\"\nupstream = \"http://127.0.0.1:3002\"\nnames = [\"blog.ops.example.org\"]\n"
+    )
+}
+
+#[test]
+fn a_wildcard_replaces_the_per_name_records_without_a_name_ever_failing_to_resolve() {
+    let Some(pdns) = PowerDns::start() else {
+        return;
+    };
+    let per_name = Boma::new()
+        .catalog(&wildcard_catalog(&pdns.api, false))
+        .env("PDNS_KEY", API_KEY);
+    per_name
+        .run_with(["dns-up", "--create-zone"])
+        .success()
+        .stderr_has("applied 3 changes");
+    let names = [
+        ("app.ops.example.org", "100.64.0.1"),
+        ("wiki.ops.example.org", "100.64.0.1"),
+        ("blog.ops.example.org", "100.64.0.2"),
+    ];
+    for (name, ip) in names {
+        assert_eq!(pdns.dig(name, "A"), [ip], "{name} before");
+    }
+    assert!(pdns.dig("new.ops.example.org", "A").is_empty());
+
+    // One plan: the wildcard created first, then indri's names deleted; ringtail's name stays.
+    let wildcard = per_name.file("services.toml", wildcard_catalog(&pdns.api, true));
+    let preview = wildcard.run_with(["dns-preview"]);
+    preview.success();
+    crate::support::snapshot("dns_powerdns__wildcard_preview", &preview.stdout);
+    let json = wildcard.run_with(["--output", "json", "dns-preview"]);
+    json.success();
+    let plan: serde_json::Value = serde_json::from_str(&json.stdout).unwrap_or_default();
+    let order: Vec<String> = plan["changes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|change| {
+            format!(
+                "{} {}",
+                change["action"].as_str().unwrap_or("?"),
+                change["rrset"]["name"].as_str().unwrap_or("?")
+            )
+        })
+        .collect();
+    assert_eq!(
+        order,
+        [
+            "create *.ops.example.org",
+            "delete app.ops.example.org",
+            "delete wiki.ops.example.org"
+        ],
+        "{}",
+        json.stdout
+    );
+
+    // Every name resolves at every moment of the apply (polled while it runs), which is one
+    // PATCH: PowerDNS applies the wildcard and the deletes together.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let poller = {
+        let stop = stop.clone();
+        let port = pdns.dns_port;
+        std::thread::spawn(move || {
+            let mut polls = Vec::new();
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) || polls.len() < 3 {
+                for (name, _) in names {
+                    let answer = std::process::Command::new("dig")
+                        .args([
+                            "@127.0.0.1",
+                            "-p",
+                            &port.to_string(),
+                            "+short",
+                            "+norecurse",
+                        ])
+                        .args(["+time=2", "+tries=1", name, "A"])
+                        .output()
+                        .map(|output| String::from_utf8_lossy(&output.stdout).trim().to_string())
+                        .unwrap_or_default();
+                    polls.push((name, answer));
+                }
+            }
+            polls
+        })
+    };
+    let applied = wildcard.run_with(["-v", "dns-up"]);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let polls = poller.join().unwrap_or_default();
+    applied.success().stderr_has("applied 3 changes");
+    assert_eq!(
+        applied.stderr.matches("PATCH").count(),
+        1,
+        "{}",
+        applied.stderr
+    );
+    let unanswered: Vec<_> = polls
+        .iter()
+        .filter(|(_, answer)| answer.is_empty())
+        .collect();
+    assert!(
+        !polls.is_empty() && unanswered.is_empty(),
+        "{} polls, unanswered: {unanswered:?}",
+        polls.len()
+    );
+    for (name, ip) in names {
+        assert_eq!(pdns.dig(name, "A"), [ip], "{name} after");
+    }
+    // A name nothing serves resolves too (Caddy answers it 404), and DNS prefers blog's own record.
+    assert_eq!(pdns.dig("new.ops.example.org", "A"), ["100.64.0.1"]);
+    assert_eq!(pdns.dig("*.ops.example.org", "A"), ["100.64.0.1"]);
+
+    wildcard
+        .run_with(["dns-up"])
+        .success()
+        .stderr_has("no changes for zone example.org");
+}

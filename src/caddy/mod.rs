@@ -60,6 +60,7 @@ struct Template<'a> {
     extra: Option<&'a str>,
     authentik_headers: &'static [&'static str],
     sites: Vec<Site<'a>>,
+    wildcards: Vec<Wildcard<'a>>,
 }
 
 /// One site block: a set of addresses that share a certificate policy and a handler.
@@ -67,7 +68,7 @@ struct Template<'a> {
 struct Site<'a> {
     service: &'a str,
     description: Option<&'a str>,
-    addresses: &'a [String],
+    addresses: Vec<&'a str>,
     /// `dns` (DNS-01 through the host's challenge), `internal` (Caddy's own CA) or `acme` (HTTP-01).
     tls: &'static str,
     dns_challenge: Option<&'a DnsChallenge>,
@@ -76,6 +77,28 @@ struct Site<'a> {
     upstream: Option<&'a str>,
     authentik_outpost: Option<&'a str>,
     /// The service's `caddy` lines, indented for its site.
+    snippet: Option<String>,
+}
+
+/// One `*.ZONE` site: a certificate for the zone through the host's DNS challenge (no private
+/// name in a certificate transparency log), a route a service, and 404 for any other name.
+#[derive(Debug, Serialize)]
+struct Wildcard<'a> {
+    zone: &'a str,
+    dns_challenge: Option<&'a DnsChallenge>,
+    routes: Vec<Route<'a>>,
+}
+
+/// A service's names under a wildcard zone: a `host` matcher and its `handle`.
+#[derive(Debug, Serialize)]
+struct Route<'a> {
+    service: &'a str,
+    description: Option<&'a str>,
+    names: Vec<&'a str>,
+    handler: Handler<'a>,
+    upstream: Option<&'a str>,
+    authentik_outpost: Option<&'a str>,
+    /// The service's `caddy` lines, indented for its `handle`.
     snippet: Option<String>,
 }
 
@@ -122,7 +145,8 @@ pub fn caddyfiles<'a>(
             global: host.caddy.global.as_deref().map(|text| indented(text, 1)),
             extra: host.caddy.extra.as_deref(),
             authentik_headers: &AUTHENTIK_HEADERS,
-            sites,
+            sites: sites.sites,
+            wildcards: sites.wildcards,
         };
         let content = renderer.render(&artifact_name(&host.name), CADDYFILE, &context)?;
         caddyfiles.push((host, content));
@@ -152,17 +176,47 @@ pub fn serves_sites(catalog: &Catalog) -> bool {
         .any(|host| !sites(catalog, host).is_empty())
 }
 
-fn sites<'a>(catalog: &'a Catalog, host: &'a Host) -> Vec<Site<'a>> {
+/// A host's sites: one a service and kind of name, and one `*.ZONE` site a wildcard zone holding
+/// a route for each service with names under it.
+#[derive(Default)]
+struct Sites<'a> {
+    sites: Vec<Site<'a>>,
+    wildcards: Vec<Wildcard<'a>>,
+}
+
+impl Sites<'_> {
+    fn is_empty(&self) -> bool {
+        self.sites.is_empty() && self.wildcards.is_empty()
+    }
+}
+
+fn sites<'a>(catalog: &'a Catalog, host: &'a Host) -> Sites<'a> {
     let outpost = catalog
         .authentik
         .as_ref()
         .map(|authentik| authentik.outpost.as_str());
-    let mut sites = Vec::new();
+    let mut found = Sites {
+        sites: Vec::new(),
+        wildcards: host
+            .caddy
+            .wildcard
+            .iter()
+            .map(|zone| Wildcard {
+                zone,
+                dns_challenge: host.caddy.dns_challenge.as_ref(),
+                routes: Vec::new(),
+            })
+            .collect(),
+    };
     for service in catalog.services_on(&host.name) {
         let Some(handler) = handler(service) else {
             continue;
         };
-        let snippet = service.caddy.as_deref().map(|text| indented(text, 1));
+        let upstream = service
+            .upstream
+            .as_deref()
+            .filter(|_| service.answer.is_none());
+        let authentik_outpost = outpost.filter(|_| service.authentik);
         let site = |addresses, tls, dns_challenge| Site {
             service: &service.name,
             description: service.description.as_deref(),
@@ -170,25 +224,54 @@ fn sites<'a>(catalog: &'a Catalog, host: &'a Host) -> Vec<Site<'a>> {
             tls,
             dns_challenge,
             handler: handler.clone(),
-            upstream: service
-                .upstream
-                .as_deref()
-                .filter(|_| service.answer.is_none()),
-            authentik_outpost: outpost.filter(|_| service.authentik),
-            snippet: snippet.clone(),
+            upstream,
+            authentik_outpost,
+            snippet: service.caddy.as_deref().map(|text| indented(text, 1)),
         };
-        if !service.names.is_empty() {
+        // Private names under a wildcard zone are routes of its `*.ZONE` site.
+        let mut own = Vec::new();
+        for name in &service.names {
+            match host.caddy.wildcard_for(name) {
+                Some(zone) => {
+                    let Some(wildcard) = found.wildcards.iter_mut().find(|w| w.zone == zone) else {
+                        continue;
+                    };
+                    match wildcard
+                        .routes
+                        .iter_mut()
+                        .find(|route| route.service == service.name)
+                    {
+                        Some(route) => route.names.push(name),
+                        None => wildcard.routes.push(Route {
+                            service: &service.name,
+                            description: service.description.as_deref(),
+                            names: vec![name],
+                            handler: handler.clone(),
+                            upstream,
+                            authentik_outpost,
+                            snippet: service.caddy.as_deref().map(|text| indented(text, 2)),
+                        }),
+                    }
+                }
+                None => own.push(name.as_str()),
+            }
+        }
+        if !own.is_empty() {
             // Private names cannot answer HTTP-01: DNS-01 when the host has a challenge, else the internal CA.
             match &host.caddy.dns_challenge {
-                Some(challenge) => sites.push(site(&service.names, "dns", Some(challenge))),
-                None => sites.push(site(&service.names, "internal", None)),
+                Some(challenge) => found.sites.push(site(own, "dns", Some(challenge))),
+                None => found.sites.push(site(own, "internal", None)),
             }
         }
         if !service.public.is_empty() && service.edge.is_none() {
-            sites.push(site(&service.public, "acme", None));
+            let public = service.public.iter().map(String::as_str).collect();
+            found.sites.push(site(public, "acme", None));
         }
     }
-    sites
+    found
+        .wildcards
+        .retain(|wildcard| !wildcard.routes.is_empty());
+    found
 }
 
 /// The service's handler: its answer, else its upstream; `None` when it has neither.

@@ -141,6 +141,26 @@ pub struct Caddy {
     pub global: Option<String>,
     /// Caddyfile text appended after the sites, as written.
     pub extra: Option<String>,
+    /// Private zones (`ops.example.org`) served by one `*.ZONE` site and certificate each.
+    pub wildcard: Vec<String>,
+}
+
+impl Caddy {
+    /// The wildcard zone `name` is served under: one label directly below one of `wildcard`.
+    pub fn wildcard_for(&self, name: &str) -> Option<&str> {
+        self.wildcard
+            .iter()
+            .map(String::as_str)
+            .find(|zone| under_wildcard(name, zone))
+    }
+}
+
+/// Whether `*.ZONE` answers for `name`: one label directly below `zone`, as DNS and TLS wildcards
+/// match.
+pub fn under_wildcard(name: &str, zone: &str) -> bool {
+    name.strip_suffix(zone)
+        .and_then(|prefix| prefix.strip_suffix('.'))
+        .is_some_and(|label| !label.is_empty() && !label.contains('.'))
 }
 
 #[derive(Debug, Clone, Serialize)]

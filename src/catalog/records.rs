@@ -58,6 +58,13 @@ pub fn derive<'t>(
                     unrouted(reader, dns, name, key, public);
                     continue;
                 };
+                // A private name under its host's wildcard zone resolves through `*.ZONE`.
+                if !public
+                    && host
+                        .is_some_and(|host| host.model.caddy.wildcard_for(name.get_ref()).is_some())
+                {
+                    continue;
+                }
                 let target = if public && service.model.edge.is_some() {
                     edge.map(|edge| (RecordType::Cname, format!("{}.", edge.target)))
                 } else if let Some(host) = host {
@@ -99,11 +106,46 @@ pub fn derive<'t>(
             }
         }
     }
+    if let Some(dns) = dns {
+        wildcards(reader, defaults, dns, hosts, &mut records);
+    }
     if let (Some(dns), Some(entries)) = (dns, declared_records) {
         declared(reader, defaults, dns, entries, &mut records);
     }
     records.sort_by(|a, b| (&a.name, a.record_type).cmp(&(&b.name, b.record_type)));
     records
+}
+
+/// `*.ZONE` for each wildcard zone of a host's Caddy, pointing where the host's own names would.
+fn wildcards(
+    reader: &mut Reader<'_>,
+    defaults: &Defaults,
+    dns: &Dns,
+    hosts: &BTreeMap<String, HostEntry>,
+    records: &mut Vec<Record>,
+) {
+    for (host_name, host) in hosts {
+        for (zone_name, span) in &host.wildcard_spans {
+            let key = format!("hosts.{host_name}.caddy.wildcard");
+            let name = Spanned::new(span.clone(), format!("*.{zone_name}"));
+            let Some(zone) = route(dns, name.get_ref(), false) else {
+                unrouted(reader, dns, &name, &key, false);
+                continue;
+            };
+            let Some((record_type, value)) = host_target(reader, host, &name, &key) else {
+                continue;
+            };
+            records.push(Record {
+                name: name.into_inner(),
+                record_type,
+                ttl: defaults.ttl,
+                values: vec![value],
+                service: None,
+                zone: zone.name.clone(),
+                proxied: None,
+            });
+        }
+    }
 }
 
 /// `services.NAME.LIST`, formatted only when a message needs it.

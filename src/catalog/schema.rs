@@ -141,6 +141,9 @@ pub struct Caddy {
     pub global: Option<Text>,
     /// Caddyfile text appended after the sites (snippets, more site blocks).
     pub extra: Option<Text>,
+    /// Private zones served under one wildcard certificate each.
+    #[serde(default)]
+    pub wildcard: Vec<Text>,
 }
 
 #[derive(Debug, Deserialize)]

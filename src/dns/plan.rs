@@ -50,12 +50,16 @@ impl Change {
         }
     }
 
-    fn order(&self) -> u8 {
-        // Deletes first, then updates, then creates: a name can switch between A and CNAME.
+    /// Where the change goes in an apply, given the names that lose an rrset: creates at names
+    /// nothing is deleted from first (a name never stops resolving: a `*.ZONE` wildcard is in
+    /// place before the names it replaces go), then deletes, updates, and the creates that need
+    /// a delete first (a name switching between A and CNAME).
+    fn order(&self, deleted: &BTreeSet<&str>) -> u8 {
         match self {
-            Self::Delete { .. } => 0,
-            Self::Update { .. } | Self::Own { .. } => 1,
-            Self::Create { .. } => 2,
+            Self::Create { rrset } if !deleted.contains(rrset.name.as_str()) => 0,
+            Self::Delete { .. } => 1,
+            Self::Update { .. } | Self::Own { .. } => 2,
+            Self::Create { .. } => 3,
         }
     }
 }
@@ -265,7 +269,7 @@ pub fn plan(
     if keeping == Keeping::Markers {
         changes.extend(marker_changes(desired, &refused, &markers, owners));
     }
-    changes.sort_by(by_plan_order);
+    sort_for_apply(&mut changes);
     match keeping {
         Keeping::Whole | Keeping::Markers => {}
         // Markers older boma left go last: a write cut short keeps the old ownership.
@@ -354,8 +358,17 @@ fn marker_changes(
 
 const MARKER_TTL: u32 = 300;
 
-fn by_plan_order(a: &Change, b: &Change) -> std::cmp::Ordering {
-    (a.order(), a.rrset().key()).cmp(&(b.order(), b.rrset().key()))
+/// The changes in the order an apply makes them (see `Change::order`), each group by name.
+fn sort_for_apply(changes: &mut [Change]) {
+    let deleted: BTreeSet<String> = changes
+        .iter()
+        .filter(|change| matches!(change, Change::Delete { .. }))
+        .map(|change| change.rrset().name.clone())
+        .collect();
+    let deleted: BTreeSet<&str> = deleted.iter().map(String::as_str).collect();
+    changes.sort_by(|a, b| {
+        (a.order(&deleted), a.rrset().key()).cmp(&(b.order(&deleted), b.rrset().key()))
+    });
 }
 
 fn clashes(existing: &str, wanted: &str) -> bool {
@@ -393,6 +406,53 @@ mod tests {
 
     fn a(name: &str, ip: &str) -> Rrset {
         Rrset::new(name, "A", 300, vec![ip.to_string()])
+    }
+
+    #[test]
+    fn a_wildcard_is_created_before_the_names_it_replaces_go_and_a_type_switch_deletes_first() {
+        let cname = Rrset::new(
+            "app.example.org",
+            "CNAME",
+            300,
+            vec!["edge.fly.dev.".into()],
+        );
+        let mut changes = vec![
+            Change::Delete {
+                rrset: a("grafana.ops.example.org", "100.64.0.1"),
+            },
+            Change::Create { rrset: cname },
+            Change::Delete {
+                rrset: a("app.example.org", "203.0.113.7"),
+            },
+            Change::Create {
+                rrset: a("*.ops.example.org", "100.64.0.1"),
+            },
+            Change::Delete {
+                rrset: a("forge.ops.example.org", "100.64.0.1"),
+            },
+        ];
+        sort_for_apply(&mut changes);
+        let order: Vec<String> = changes
+            .iter()
+            .map(|change| {
+                format!(
+                    "{} {} {}",
+                    change.sign(),
+                    change.rrset().name,
+                    change.rrset().record_type
+                )
+            })
+            .collect();
+        assert_eq!(
+            order,
+            [
+                "+ *.ops.example.org A",
+                "- app.example.org A",
+                "- forge.ops.example.org A",
+                "- grafana.ops.example.org A",
+                "+ app.example.org CNAME",
+            ]
+        );
     }
 
     fn cname(name: &str, target: &str) -> Rrset {
@@ -583,10 +643,10 @@ mod tests {
         let plan = markers_plan(&desired, &existing, &shared());
         assert_eq!(
             actions(&plan),
-            ["~ _boma.app.example.org TXT", "+ app.example.org TXT"]
+            ["+ app.example.org TXT", "~ _boma.app.example.org TXT"]
         );
         assert_eq!(
-            plan.changes[0].rrset().values,
+            plan.changes[1].rrset().values,
             [
                 "heritage=boma v=2 owner=lab types=TXT",
                 "heritage=boma v=2 owner=team-b types=A"
@@ -595,7 +655,7 @@ mod tests {
         // Removed from this catalog: only its own mark goes.
         let after = [
             existing[0].clone(),
-            plan.changes[0].rrset().clone(),
+            plan.changes[1].rrset().clone(),
             desired[0].clone(),
         ];
         let removed = markers_plan(&[], &after, &shared());
@@ -648,7 +708,7 @@ mod tests {
         assert!(adopted.conflicts.is_empty());
         assert_eq!(
             actions(&adopted),
-            ["~ app.example.org A", "+ _boma.app.example.org TXT"]
+            ["+ _boma.app.example.org TXT", "~ app.example.org A"]
         );
         // The same values: only ownership to take.
         let same = plan_in(Keeping::Metadata, &desired, &desired, &[], &shared());
@@ -687,7 +747,7 @@ mod tests {
         );
         assert_eq!(
             actions(&plan),
-            ["- gone.example.org A", "+ app.example.org A"]
+            ["+ app.example.org A", "- gone.example.org A"]
         );
     }
 

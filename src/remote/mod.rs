@@ -189,6 +189,7 @@ pub fn this_machine() -> crate::catalog::Host {
             https_port: None,
             global: None,
             extra: None,
+            wildcard: Vec::new(),
         },
     }
 }

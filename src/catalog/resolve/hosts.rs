@@ -21,6 +21,8 @@ pub const DEFAULT_CADDY_RELOAD: &str = "systemctl reload caddy";
 pub struct HostEntry {
     pub model: Host,
     pub dns_challenge_span: Option<std::ops::Range<usize>>,
+    /// Each `caddy.wildcard` zone with where it is written.
+    pub wildcard_spans: Vec<(String, std::ops::Range<usize>)>,
 }
 
 pub fn hosts(reader: &mut Reader<'_>) -> BTreeMap<String, HostEntry> {
@@ -65,7 +67,7 @@ fn host(reader: &mut Reader<'_>, path: &str, name: &str, raw: schema::Host) -> O
         }
     });
     let ssh = ssh(reader, path, raw.ssh);
-    let (caddy, dns_challenge_span) = caddy(reader, path, raw.caddy, raw.sudo);
+    let (caddy, dns_challenge_span, wildcard_spans) = caddy(reader, path, raw.caddy, raw.sudo);
     let model = Host {
         name: name.to_string(),
         address,
@@ -78,6 +80,7 @@ fn host(reader: &mut Reader<'_>, path: &str, name: &str, raw: schema::Host) -> O
     Some(HostEntry {
         model,
         dns_challenge_span,
+        wildcard_spans,
     })
 }
 
@@ -118,7 +121,11 @@ fn caddy(
     path: &str,
     raw: Option<Spanned<schema::Caddy>>,
     sudo: bool,
-) -> (Caddy, Option<std::ops::Range<usize>>) {
+) -> (
+    Caddy,
+    Option<std::ops::Range<usize>>,
+    Vec<(String, std::ops::Range<usize>)>,
+) {
     let Some(raw) = raw.map(Spanned::into_inner) else {
         let caddy = Caddy {
             config: DEFAULT_CADDY_CONFIG.to_string(),
@@ -129,14 +136,16 @@ fn caddy(
             https_port: None,
             global: None,
             extra: None,
+            wildcard: Vec::new(),
         };
-        return (caddy, None);
+        return (caddy, None, Vec::new());
     };
     check_caddy_keys(reader, path, &raw, sudo);
     let span = raw.dns_challenge.as_ref().map(Spanned::span);
     let dns_challenge = raw
         .dns_challenge
         .map(|challenge| dns_challenge(reader, path, challenge.into_inner()));
+    let wildcard_spans = wildcards(reader, path, raw.wildcard, dns_challenge.is_some());
     let caddy = Caddy {
         config: raw
             .config
@@ -156,8 +165,50 @@ fn caddy(
             super::super::services::check_snippet(reader, &text, &format!("{path}.caddy.extra"));
             text.into_inner()
         }),
+        wildcard: wildcard_spans
+            .iter()
+            .map(|(zone, _)| zone.clone())
+            .collect(),
     };
-    (caddy, span)
+    (caddy, span, wildcard_spans)
+}
+
+/// `caddy.wildcard`: zones in lower case, each a host name, once, on a host with a DNS challenge
+/// (a wildcard certificate is issued through DNS-01 only).
+fn wildcards(
+    reader: &mut Reader<'_>,
+    path: &str,
+    raw: Vec<Spanned<String>>,
+    dns_challenge: bool,
+) -> Vec<(String, std::ops::Range<usize>)> {
+    let mut zones: Vec<(String, std::ops::Range<usize>)> = Vec::new();
+    for (index, zone) in raw.into_iter().enumerate() {
+        let name = zone.get_ref().trim_end_matches('.').to_ascii_lowercase();
+        if index == 0 && !dns_challenge {
+            reader.error_with_hint(
+                zone.span(),
+                format!("`{path}.caddy.wildcard` needs `{path}.caddy.dns_challenge`"),
+                "a wildcard certificate is issued through DNS-01 only: add dns_challenge = { provider, token_env }",
+            );
+        }
+        if !is_hostname(&name) {
+            reader.error(
+                zone.span(),
+                format!(
+                    "`{path}.caddy.wildcard`: `{}` is not a zone name",
+                    zone.get_ref()
+                ),
+            );
+        } else if zones.iter().any(|(seen, _)| *seen == name) {
+            reader.error(
+                zone.span(),
+                format!("`{path}.caddy.wildcard` names `{name}` twice"),
+            );
+        } else {
+            zones.push((name, zone.span()));
+        }
+    }
+    zones
 }
 
 /// The keys of `[hosts.NAME.caddy]` that stand alone: paths, the reload command, admin, ports.
@@ -258,6 +309,34 @@ fn valid_admin(admin: &str) -> bool {
 }
 
 /// A `dns_challenge` is for private names (they cannot answer HTTP-01); a host without any is a mistake.
+/// Each wildcard zone must serve something: a private name of a service on that host directly
+/// below it.
+pub fn check_wildcards(
+    reader: &mut Reader<'_>,
+    hosts: &BTreeMap<String, HostEntry>,
+    services: &BTreeMap<String, services::ServiceEntry>,
+) {
+    for (name, host) in hosts {
+        for (zone, span) in &host.wildcard_spans {
+            let used = services.values().any(|service| {
+                service.model.host.as_deref() == Some(name)
+                    && service
+                        .model
+                        .names
+                        .iter()
+                        .any(|private| crate::catalog::model::under_wildcard(private, zone))
+            });
+            if !used {
+                reader.error_with_hint(
+                    span.clone(),
+                    format!("`hosts.{name}.caddy.wildcard`: no service on `{name}` has a private name directly under `{zone}`"),
+                    format!("a wildcard serves names like `NAME.{zone}`: remove it, or give a service such a name"),
+                );
+            }
+        }
+    }
+}
+
 pub fn check_dns_challenges(
     reader: &mut Reader<'_>,
     hosts: &BTreeMap<String, HostEntry>,

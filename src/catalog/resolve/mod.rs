@@ -58,6 +58,7 @@ pub fn catalog(reader: &mut Reader<'_>, path: &Path, text: &str) -> Option<Catal
         &services,
     );
     hosts::check_dns_challenges(reader, &hosts, &services);
+    hosts::check_wildcards(reader, &hosts, &services);
 
     if !reader.diagnostics.is_empty() {
         return None;
