@@ -17,6 +17,7 @@ mod dns_powerdns;
 mod dns_zonefile;
 mod dns_zones;
 mod edge_image;
+mod edge_machine;
 mod edge_nginx;
 mod fly_deploy;
 mod fly_secrets;

@@ -18,6 +18,9 @@ pub const DEFAULT_CADDY_CONFIG: &str = "/etc/caddy/Caddyfile";
 pub const DEFAULT_CADDY_RELOAD: &str = "systemctl reload caddy";
 
 /// A host as read, with the spans later checks point at.
+/// Where a value is written in the catalog.
+type Span = std::ops::Range<usize>;
+
 pub struct HostEntry {
     pub model: Host,
     pub dns_challenge_span: Option<std::ops::Range<usize>>,
@@ -121,11 +124,7 @@ fn caddy(
     path: &str,
     raw: Option<Spanned<schema::Caddy>>,
     sudo: bool,
-) -> (
-    Caddy,
-    Option<std::ops::Range<usize>>,
-    Vec<(String, std::ops::Range<usize>)>,
-) {
+) -> (Caddy, Option<Span>, Vec<(String, Span)>) {
     let Some(raw) = raw.map(Spanned::into_inner) else {
         let caddy = Caddy {
             config: DEFAULT_CADDY_CONFIG.to_string(),
