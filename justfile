@@ -10,6 +10,7 @@ ci:
     cargo clippy --all-targets --locked -- -D warnings
     shellcheck -s sh src/remote/prelude.sh src/caddy/push.sh src/images/build.sh src/backup/check.sh
     shellcheck fly/entrypoint.sh
+    shellcheck -s sh tests/fixtures/tailscale-standin/tailscale tests/fixtures/tailscale-standin/tailscaled
     scripts/test
 
 # medians of `boma check` and `boma render --out` on 2,000 services over 50 hosts
