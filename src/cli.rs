@@ -204,7 +204,7 @@ pub struct FlyArgs {
 
 #[derive(Debug, Args)]
 pub struct CaddyPushArgs {
-    /// Hosts to push to [default: every host that serves a site]
+    /// Hosts to push to (or list, or roll back) [default: every host that serves a site]
     #[arg(value_name = "HOST")]
     pub hosts: Vec<String>,
     /// Change nothing: report each host as `would change` or `unchanged`
@@ -216,6 +216,27 @@ pub struct CaddyPushArgs {
     /// Push only if the fresh plan has this checksum (from a reviewed `caddy-push --check`)
     #[arg(long, value_name = "CHECKSUM", conflicts_with = "check")]
     pub checksum: Option<String>,
+    /// Put back each host's Nth kept Caddyfile, newest first, copies of the live one skipped (1:
+    /// the one the last push replaced), validated and reloaded like a push; `--history` lists them
+    #[arg(
+        long,
+        value_name = "N",
+        num_args = 0..=1,
+        default_missing_value = "1",
+        value_parser = |text: &str| match text.parse::<u16>() {
+            Ok(back) if back > 0 => Ok(back),
+            _ if text.bytes().all(|byte| byte.is_ascii_digit()) => {
+                Err("N counts the backups a host keeps, from 1 (boma keeps 5)".to_string())
+            }
+            // `--rollback` takes the word after it: a host named there is read as N.
+            _ => Err(format!("not a number; name hosts before it: `caddy-push {text} --rollback`")),
+        },
+        conflicts_with_all = ["check", "diff", "checksum", "history"]
+    )]
+    pub rollback: Option<u16>,
+    /// List the Caddyfiles each host keeps, newest first, with the N `--rollback N` puts back
+    #[arg(long, conflicts_with_all = ["check", "diff", "checksum"])]
+    pub history: bool,
     /// Hosts handled at once
     #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..))]
     pub parallel: u16,

@@ -22,6 +22,7 @@ fn hint_of(error: &(dyn StdError + 'static)) -> Option<String> {
         crate::stage::Refusal,
         crate::dns::DnsError,
         crate::caddy::CaddyError,
+        crate::caddy::push::rollback::RollbackError,
         crate::remote::RemoteError,
         crate::edge::EdgeError,
         crate::images::BuildError,

@@ -5,6 +5,7 @@ mod support;
 mod backup_check;
 mod bad_input;
 mod caddy_push;
+mod caddy_rollback;
 mod caddy_serve;
 mod caddy_stage;
 mod caddy_validate;

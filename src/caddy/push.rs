@@ -1,7 +1,11 @@
 //! Applying a Caddy plan: each host that would change gets its new Caddyfile in one round trip
 //! (`push.sh` in `push` mode: lock, check the live file is still what the plan saw, stage,
 //! validate, back up, install, reload, roll back, audit). Hosts the plan found unchanged or could
-//! not reach are reported as the plan found them.
+//! not reach are reported as the plan found them. `backups` lists what pushes kept on each host
+//! and `rollback` puts one of those back.
+
+pub mod backups;
+pub mod rollback;
 
 use std::time::{Duration, Instant};
 

@@ -108,7 +108,7 @@ impl HostReport {
 }
 
 /// The script ended without a result line: the connection dropped or something killed it.
-fn script_died(finished: &Finished) -> String {
+pub(super) fn script_died(finished: &Finished) -> String {
     let last = finished
         .stderr
         .lines()
