@@ -38,6 +38,22 @@ auth = "authentik"
     )
 }
 
+/// `caddy run` of `config`, its state and `caddy.log` in `dir`.
+fn caddy_run(caddy: &std::path::Path, config: &std::path::Path, dir: &std::path::Path) -> Daemon {
+    Daemon(
+        std::process::Command::new(caddy)
+            .args(["run", "--adapter", "caddyfile", "--config"])
+            .arg(config)
+            .env("HOME", dir)
+            .env("XDG_DATA_HOME", dir.join("data"))
+            .env("XDG_CONFIG_HOME", dir.join("config"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(dir.join("caddy.log")).unwrap_or_else(|e| panic!("{e}")))
+            .spawn()
+            .unwrap_or_else(|error| panic!("cannot start caddy: {error}")),
+    )
+}
+
 async fn wait_for_port(port: u16, caddy: &mut Daemon) {
     let deadline = Instant::now() + Duration::from_secs(20);
     while Instant::now() < deadline {
@@ -98,21 +114,7 @@ async fn caddy_serves_the_rendered_sites_and_enforces_authentik() {
         .args(["render", "--out", "out"]);
     boma.run().success();
     let config = boma.path().join("out/caddy/box/Caddyfile");
-    let mut daemon = Daemon(
-        std::process::Command::new(caddy)
-            .args(["run", "--adapter", "caddyfile", "--config"])
-            .arg(&config)
-            .env("HOME", boma.path())
-            .env("XDG_DATA_HOME", boma.path().join("data"))
-            .env("XDG_CONFIG_HOME", boma.path().join("config"))
-            .stdout(std::process::Stdio::null())
-            .stderr(
-                std::fs::File::create(boma.path().join("caddy.log"))
-                    .unwrap_or_else(|e| panic!("{e}")),
-            )
-            .spawn()
-            .unwrap_or_else(|error| panic!("cannot start caddy: {error}")),
-    );
+    let mut daemon = caddy_run(&caddy, &config, boma.path());
     wait_for_port(https, &mut daemon).await;
 
     let client = reqwest::Client::builder()
@@ -254,21 +256,7 @@ header X-Snippet "from the catalog"
         .args(["render", "--out", "out"]);
     boma.run().success();
     let config = boma.path().join("out/caddy/box/Caddyfile");
-    let mut daemon = Daemon(
-        std::process::Command::new(caddy)
-            .args(["run", "--adapter", "caddyfile", "--config"])
-            .arg(&config)
-            .env("HOME", boma.path())
-            .env("XDG_DATA_HOME", boma.path().join("data"))
-            .env("XDG_CONFIG_HOME", boma.path().join("config"))
-            .stdout(std::process::Stdio::null())
-            .stderr(
-                std::fs::File::create(boma.path().join("caddy.log"))
-                    .unwrap_or_else(|e| panic!("{e}")),
-            )
-            .spawn()
-            .unwrap_or_else(|error| panic!("cannot start caddy: {error}")),
-    );
+    let mut daemon = caddy_run(&caddy, &config, boma.path());
     wait_for_port(https, &mut daemon).await;
     wait_for_port(extra, &mut daemon).await;
     let client = reqwest::Client::builder()
@@ -429,21 +417,7 @@ respond = {{ body = "hello through the wildcard" }}
         .unwrap_or_else(|e| panic!("{e}"));
     let served = std::fs::read_to_string(&config).unwrap_or_default();
     assert_eq!(served.matches("tls internal").count(), 2, "{served}");
-    let mut daemon = Daemon(
-        std::process::Command::new(caddy)
-            .args(["run", "--adapter", "caddyfile", "--config"])
-            .arg(&config)
-            .env("HOME", boma.path())
-            .env("XDG_DATA_HOME", boma.path().join("data"))
-            .env("XDG_CONFIG_HOME", boma.path().join("config"))
-            .stdout(std::process::Stdio::null())
-            .stderr(
-                std::fs::File::create(boma.path().join("caddy.log"))
-                    .unwrap_or_else(|e| panic!("{e}")),
-            )
-            .spawn()
-            .unwrap_or_else(|error| panic!("cannot start caddy: {error}")),
-    );
+    let mut daemon = caddy_run(&caddy, &config, boma.path());
     wait_for_port(https, &mut daemon).await;
     let mut client = reqwest::Client::builder()
         .danger_accept_invalid_certs(true)

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 pub use super::schema::{BackupTool, BuildTool, DeployStrategy, DnsProvider, ZoneNames};
-pub use super::values::{Duration, Rate, RecordType};
+pub use super::values::{Duration, Rate, RecordType, url_host};
 pub use crate::position::Position;
 use crate::secret::SecretRef;
 

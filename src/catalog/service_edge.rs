@@ -10,7 +10,7 @@ use super::model::{Ban, Cache, RateLimit, ServiceEdge};
 use super::parse::{Key, Reader};
 use super::schema::{self, OneOrMany};
 use super::services::Context;
-use super::values::{check_upstream, check_url_path, is_hostname, is_identifier};
+use super::values::{check_upstream, check_url_path, is_hostname, is_identifier, url_host};
 
 /// What a denied path answers unless `deny_body` says.
 pub const DENY_BODY: &str = "This path is reachable from the private network only.";
@@ -176,18 +176,6 @@ pub fn paths(reader: &mut Reader<'_>, paths: Vec<Spanned<String>>, key: Key<'_>)
             path.into_inner()
         })
         .collect()
-}
-
-/// The host of a URL `check_upstream` accepted (no brackets around an IPv6 address).
-fn url_host(url: &str) -> &str {
-    let authority = url.split_once("://").map_or(url, |(_, rest)| rest);
-    let authority = authority.split('/').next().unwrap_or(authority);
-    match authority.strip_prefix('[') {
-        Some(v6) => v6.split(']').next().unwrap_or(v6),
-        None => authority
-            .rsplit_once(':')
-            .map_or(authority, |(host, _)| host),
-    }
 }
 
 fn rate_limits(

@@ -322,6 +322,19 @@ pub fn check_upstream(text: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// The host of an upstream URL the catalog accepted (`http(s)://HOST[:PORT]`), without the
+/// brackets of an IPv6 address.
+pub fn url_host(url: &str) -> &str {
+    let authority = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let authority = authority.split('/').next().unwrap_or(authority);
+    match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(v6),
+        None => authority
+            .rsplit_once(':')
+            .map_or(authority, |(host, _)| host),
+    }
+}
+
 /// An `http://` or `https://` URL with a host name or IP address and an optional port; returns
 /// what follows the authority (path and query). Stricter than RFC 3986 on purpose: the URL is
 /// written into Caddyfiles and nginx configs, so spaces, quotes, braces and `;` are refused.
@@ -393,6 +406,18 @@ pub fn check_url_path(path: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn url_host_is_the_name_or_address_nginx_connects_to() {
+        assert_eq!(url_host("http://app.ops.lab.test:8080"), "app.ops.lab.test");
+        assert_eq!(
+            url_host("https://forge.tail1234.ts.net"),
+            "forge.tail1234.ts.net"
+        );
+        assert_eq!(url_host("http://100.64.0.7:3000"), "100.64.0.7");
+        assert_eq!(url_host("http://[fd7a:115c::7]:3000"), "fd7a:115c::7");
+        assert_eq!(url_host("https://[fd7a:115c::7]"), "fd7a:115c::7");
+    }
 
     #[test]
     fn durations_parse_and_reject_garbage() {

@@ -79,7 +79,7 @@ pub fn files(
             // Host header and TLS server name nginx sends).
             first_name: services
                 .iter()
-                .map(|(_, table)| url_host(&table.upstream))
+                .map(|(_, table)| crate::catalog::url_host(&table.upstream))
                 .find(|host| !host.is_empty() && host.parse::<std::net::IpAddr>().is_err()),
             resolver: resolver.to_string(),
             resolver_ip: resolver.ip().to_string(),
@@ -121,37 +121,7 @@ pub fn files(
     ])
 }
 
-/// The host of an upstream URL the catalog accepted (`http(s)://HOST[:PORT]`), without the
-/// brackets of an IPv6 address.
-fn url_host(url: &str) -> &str {
-    let authority = url.split_once("://").map_or(url, |(_, rest)| rest);
-    let authority = authority.split('/').next().unwrap_or(authority);
-    match authority.strip_prefix('[') {
-        Some(v6) => v6.split(']').next().unwrap_or(v6),
-        None => authority
-            .rsplit_once(':')
-            .map_or(authority, |(host, _)| host),
-    }
-}
-
 /// A TOML basic string, quoted and escaped.
 fn toml_string(text: &str) -> String {
     toml::Value::String(text.to_string()).to_string()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::url_host;
-
-    #[test]
-    fn url_host_is_the_name_or_address_nginx_connects_to() {
-        assert_eq!(url_host("http://app.ops.lab.test:8080"), "app.ops.lab.test");
-        assert_eq!(
-            url_host("https://forge.tail1234.ts.net"),
-            "forge.tail1234.ts.net"
-        );
-        assert_eq!(url_host("http://100.64.0.7:3000"), "100.64.0.7");
-        assert_eq!(url_host("http://[fd7a:115c::7]:3000"), "fd7a:115c::7");
-        assert_eq!(url_host("https://[fd7a:115c::7]"), "fd7a:115c::7");
-    }
 }
