@@ -17,6 +17,10 @@ ci:
 bench:
     scripts/bench
 
+# first-build time of the release and dist profiles from empty target folders, and both binaries' check/render side by side
+bench-profiles:
+    scripts/bench-profiles
+
 # fuzz catalog parsing, the zone-file reader and TXT/CAA quoting (not in CI); SECONDS for each target
 fuzz SECONDS="60":
     scripts/fuzz {{SECONDS}}
