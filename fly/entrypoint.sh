@@ -39,7 +39,8 @@ while tailscale --socket="$socket" status 2>&1 | grep -q 'failed to connect'; do
   fi
   sleep 0.1
 done
-up=(up --hostname=example-proxy --accept-dns=false --advertise-tags=tag:edge)
+# Bounded: without a key or a saved node, `tailscale up` would wait for an interactive login.
+up=(up --hostname=example-proxy --accept-dns=false --timeout=60s --advertise-tags=tag:edge)
 if [ -f "$key_file" ]; then
   up+=("--auth-key=file:$key_file")
 fi

@@ -5,10 +5,19 @@ use std::path::PathBuf;
 use crate::stop::LONGEST_WAIT;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+/// `0.1.0 (commit abc1234)`: the git commit (`-dirty` when the tree had changes, `unknown`
+/// outside a git checkout) captured by `build.rs`.
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("BOMA_COMMIT"),
+    ")"
+);
+
 #[derive(Debug, Parser)]
 #[command(
     name = "boma",
-    version,
+    version = VERSION,
     about = "One catalog (services.toml) for DNS, Caddy, the edge proxy, images and backups"
 )]
 pub struct Cli {
@@ -207,6 +216,9 @@ pub struct CaddyPushArgs {
     /// Hosts to push to (or list, or roll back) [default: every host that serves a site]
     #[arg(value_name = "HOST")]
     pub hosts: Vec<String>,
+    /// A host to push to (or list, or roll back), as a positional HOST does; repeatable
+    #[arg(long = "host", value_name = "HOST")]
+    pub host: Vec<String>,
     /// Change nothing: report each host as `would change` or `unchanged`
     #[arg(long)]
     pub check: bool,
@@ -245,6 +257,13 @@ pub struct CaddyPushArgs {
     pub lock_wait: std::time::Duration,
     #[command(flatten)]
     pub ssh: SshArgs,
+}
+
+impl CaddyPushArgs {
+    /// The hosts named, positionally or with `--host`, in the order given.
+    pub fn named_hosts(&self) -> Vec<String> {
+        self.hosts.iter().chain(&self.host).cloned().collect()
+    }
 }
 
 #[derive(Debug, Args)]

@@ -19,6 +19,8 @@ fn hint_of(error: &(dyn StdError + 'static)) -> Option<String> {
     hinted!(
         crate::hint::UnknownName,
         crate::catalog::LoadError,
+        crate::catalog::SecretUnreadable,
+        crate::secret::SecretError,
         crate::stage::Refusal,
         crate::dns::DnsError,
         crate::caddy::CaddyError,

@@ -10,12 +10,25 @@ pub fn operator() -> String {
         .find_map(|key| std::env::var(key).ok().filter(|value| !value.is_empty()))
         .or_else(account_name)
         .unwrap_or_else(|| "unknown".to_string());
-    let machine = std::fs::read_to_string("/proc/sys/kernel/hostname")
+    sanitize(&format!("{user}@{}", machine()))
+}
+
+/// This machine's host name: the kernel's, else what `hostname` prints, else `unknown`.
+pub fn machine() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
         .ok()
+        .or_else(|| {
+            Command::new("hostname")
+                .stdin(Stdio::null())
+                .stderr(Stdio::null())
+                .output()
+                .ok()
+                .filter(|output| output.status.success())
+                .map(|output| String::from_utf8_lossy(&output.stdout).into_owned())
+        })
         .map(|name| name.trim().to_string())
         .filter(|name| !name.is_empty())
-        .unwrap_or_else(|| "unknown".to_string());
-    sanitize(&format!("{user}@{machine}"))
+        .unwrap_or_else(|| "unknown".to_string())
 }
 
 /// The name of this process's user in /etc/passwd (cron and CI jobs often have no `USER`).

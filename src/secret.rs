@@ -211,6 +211,28 @@ pub enum SecretError {
     CommandEmpty { name: String, program: String },
 }
 
+impl crate::hint::Hint for SecretError {
+    /// What to set: the variable, the file or the command the catalog reads it from.
+    fn hint(&self) -> Option<String> {
+        Some(match self {
+            Self::EnvMissing { variable, .. } | Self::EnvEmpty { variable, .. } => {
+                format!("set `{variable}` in boma's environment, e.g. export {variable}=...")
+            }
+            Self::FileUnreadable { path, .. } | Self::FileEmpty { path, .. } => {
+                format!("write the secret on one line to `{path}` (mode 0600)")
+            }
+            Self::CommandNotFound { name, program } => {
+                format!("install `{program}`, or change the `command` of [secrets].{name}")
+            }
+            Self::CommandFailedToStart { name, .. }
+            | Self::CommandFailed { name, .. }
+            | Self::CommandEmpty { name, .. } => format!(
+                "run the `command` of [secrets].{name} yourself: it must print the secret and exit 0"
+            ),
+        })
+    }
+}
+
 impl SecretRef {
     /// Reads the value now. Trailing newlines and surrounding spaces are trimmed.
     pub fn resolve(&self) -> Result<Secret, SecretError> {

@@ -26,6 +26,14 @@ pub struct Summary {
     pub failed: usize,
 }
 
+impl Summary {
+    /// Whether every part failed: there is nothing planned for a checksum to cover.
+    pub fn nothing_planned(&self) -> bool {
+        self.failed > 0
+            && self.create + self.update + self.delete + self.unchanged + self.conflict == 0
+    }
+}
+
 impl std::ops::AddAssign for Summary {
     fn add_assign(&mut self, other: Self) {
         self.create += other.create;
@@ -215,7 +223,8 @@ pub enum Refusal {
         now: String,
     },
     #[error(
-        "{count} declared names are held by records boma does not own, e.g. `{example}` {record_type}{}",
+        "{} held by records boma does not own, e.g. `{example}` {record_type}{}",
+        crate::ui::counted(*count, "declared name"),
         owner.as_ref().map(|owner| format!(" (owner `{owner}`)")).unwrap_or_default()
     )]
     Conflicts {
@@ -265,4 +274,24 @@ pub fn digest<'p>(parts: impl IntoIterator<Item = &'p str>) -> String {
         hasher.update([0]);
     }
     hex::encode(&hasher.finalize()[..8])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_plan_whose_every_part_failed_has_nothing_planned() {
+        let failed = Summary {
+            failed: 2,
+            ..Summary::default()
+        };
+        assert!(failed.nothing_planned());
+        let some = Summary {
+            unchanged: 1,
+            ..failed
+        };
+        assert!(!some.nothing_planned());
+        assert!(!Summary::default().nothing_planned());
+    }
 }

@@ -387,7 +387,13 @@ async fn pings_and_metrics_follow_each_finding() {
         sample("boma_backup_check_success", "good").unwrap_or_else(|| panic!("{text}"));
     assert_eq!(success, 1.0);
     assert_eq!(labels["tool"], "borg");
-    assert_eq!(labels["host"], "this machine");
+    // A check on this machine is labelled with its host name, as a dashboard knows it; the
+    // report itself calls it "this machine".
+    let machine = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    assert_eq!(labels["host"], machine.trim());
+    let report = boma.run_with(["backup-check", "--no-ping", "good", "--output", "json"]);
+    assert_eq!(finding(&report.json(), "good")["host"], "this machine");
+    assert!(!text.contains("\"this machine\""), "{text}");
     assert_eq!(
         sample("boma_backup_check_success", "bad").map(|(_, v)| v),
         Some(0.0)
@@ -566,14 +572,9 @@ async fn hosts_are_checked_over_ssh_and_a_down_host_or_a_missing_tool_spoil_only
     );
 }
 
-#[test]
-fn the_shipped_catalogs_local_backup_is_checkable_as_the_readme_shows() {
-    if backups::tools().is_none() {
-        return;
-    }
-    // The README's steps, in a scratch folder instead of /srv, /etc and /var/lib.
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let root = dir.path();
+/// The shipped catalog with grafana's backup made as the README says, in `root` instead of /srv,
+/// /etc and /var/lib.
+fn shipped_with_grafana_backed_up(root: &Path) -> String {
     let place = |path: &str| root.join(path.trim_start_matches('/'));
     std::fs::create_dir_all(place("/var/lib/grafana")).unwrap_or_else(|e| panic!("{e}"));
     std::fs::create_dir_all(place("/etc/borgmatic.d")).unwrap_or_else(|e| panic!("{e}"));
@@ -619,7 +620,7 @@ fn the_shipped_catalogs_local_backup_is_checkable_as_the_readme_shows() {
     let shipped =
         std::fs::read_to_string(crate::support::repo_file("services.toml")).unwrap_or_default();
     assert!(shipped.contains("[services.grafana.backup]"));
-    let local = shipped
+    shipped
         .replace("/srv/backups", &place("/srv/backups").display().to_string())
         .replace(
             "/etc/borgmatic.d",
@@ -628,7 +629,16 @@ fn the_shipped_catalogs_local_backup_is_checkable_as_the_readme_shows() {
         .replace(
             "/var/lib/grafana",
             &place("/var/lib/grafana").display().to_string(),
-        );
+        )
+}
+
+#[test]
+fn the_shipped_catalogs_local_backup_is_checkable_as_the_readme_shows() {
+    if backups::tools().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let local = shipped_with_grafana_backed_up(dir.path());
     let run = Boma::new().catalog(&local).run_with([
         "backup-check",
         "grafana",
@@ -640,4 +650,51 @@ fn the_shipped_catalogs_local_backup_is_checkable_as_the_readme_shows() {
     let report = run.json();
     assert_eq!(finding(&report, "grafana")["status"], "ok", "{report:#}");
     assert_eq!(finding(&report, "grafana")["tool"], "borgmatic");
+}
+
+/// The shipped catalog as it comes: `forge`'s passphrase file is not there and `pass` does not
+/// know `shower`'s. Each fails its own row (where the secret is declared, what to set); grafana
+/// is still checked, and no host is reached for the two that cannot be checked.
+#[test]
+fn a_secret_that_cannot_be_read_fails_its_own_row_only() {
+    if backups::tools().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let local = shipped_with_grafana_backed_up(dir.path());
+    // A `pass` that knows nothing, whatever this machine has installed.
+    let bin = dir.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(
+        bin.join("pass"),
+        "#!/bin/sh\necho \"Error: $2 is not in the password store.\" >&2\nexit 1\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    std::fs::set_permissions(
+        bin.join("pass"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let boma = Boma::new().catalog(&local).env("PATH", &path);
+    let all = boma.run_with(["backup-check", "--no-ping", "--output", "json"]);
+    all.code(1);
+    assert_eq!(
+        statuses(&all.json()),
+        BTreeMap::from([
+            ("forge".to_string(), "secret-unreadable".to_string()),
+            ("grafana".to_string(), "ok".to_string()),
+            ("shower".to_string(), "secret-unreadable".to_string()),
+        ])
+    );
+    let unreadable = boma.run_with(["backup-check", "--no-ping", "forge", "shower"]);
+    unreadable.code(1);
+    crate::support::snapshot(
+        "backup_check__secret_unreadable",
+        &format!("{}--- stderr\n{}", unreadable.stdout, unreadable.stderr),
+    );
 }

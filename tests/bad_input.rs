@@ -510,3 +510,158 @@ fn wildcards_without_a_dns_challenge_or_a_service_under_them() {
         "services.toml:9:13: `hosts.indri.caddy.wildcard` needs `hosts.indri.caddy.dns_challenge`",
     );
 }
+
+/// One mistake in an entry gives one error: the entry still exists for every reference to it.
+/// Each case: a catalog with one unreadable entry, and the text it must not also report; the
+/// same catalog without the entry reports that text, so its absence proves the entry counted.
+#[test]
+fn an_unreadable_entry_still_exists_for_references() {
+    let backup = "[services.app.backup]\ntool = \"restic\"\nrepository = \"/r\"\nmax_age = \"1d\"\npassphrase = \"restic\"\n";
+    let cases: [(&str, String, &str, &[&str]); 7] = [
+        (
+            "host",
+            format!(
+                "version = 1\n[dns]\nprovider = \"zonefile\"\nzone = \"example.org\"\npath = \"z.zone\"\n\
+                 [secrets]\nrestic = {{ env = \"RESTIC\" }}\n\
+                 [hosts.indri]\naddress = \"indri.example.net\"\nsudo = \"yes\"\n\
+                 [services.app]\nhost = \"indri\"\nupstream = \"http://127.0.0.1:1\"\nnames = [\"app.example.org\"]\n\
+                 [services.app.container]\ncontext = \"c\"\nimage = \"forge.example.org/ops/app\"\nversion = \"1.0.0\"\nbuilder = \"indri\"\n\
+                 {backup}host = \"indri\"\n"
+            ),
+            "[hosts.indri]\naddress = \"indri.example.net\"\nsudo = \"yes\"\n",
+            &["host `indri` is not in the catalog"],
+        ),
+        (
+            "single_zone",
+            "version = 1\n[dns]\nprovider = \"zonefil\"\nzone = \"example.org\"\npath = \"z.zone\"\n\
+             [hosts.indri]\naddress = \"indri.example.net\"\n\
+             [services.app]\nhost = \"indri\"\nupstream = \"http://127.0.0.1:1\"\nnames = [\"app.example.org\"]\n"
+                .to_string(),
+            "[dns]\nprovider = \"zonefil\"\nzone = \"example.org\"\npath = \"z.zone\"\n",
+            &["names need a [dns] zone"],
+        ),
+        (
+            "named_zone",
+            "version = 1\n[dns]\nowner = \"lab\"\n\
+             [dns.zones.public]\nprovider = \"zonefile\"\nzone = \"example.org\"\npath = \"public.zone\"\nnames = \"public\"\n\
+             [dns.zones.ops]\nprovider = \"zonefil\"\nzone = \"ops.example.org\"\npath = \"ops.zone\"\nnames = \"private\"\n\
+             [[dns.records]]\nzone = \"ops\"\nname = \"@\"\ntype = \"NS\"\nvalues = [\"ns.example.net.\"]\n\
+             [[dns.records]]\nname = \"mail.ops.example.org.\"\ntype = \"A\"\nvalues = [\"192.0.2.1\"]\n\
+             [hosts.indri]\naddress = \"indri.example.net\"\n\
+             [services.app]\nhost = \"indri\"\nupstream = \"http://127.0.0.1:1\"\nnames = [\"app.ops.example.org\"]\n"
+                .to_string(),
+            "[dns.zones.ops]\nprovider = \"zonefil\"\nzone = \"ops.example.org\"\npath = \"ops.zone\"\nnames = \"private\"\n",
+            &[
+                "no zone `ops`",
+                "is in no zone",
+                "in no zone that carries private names",
+            ],
+        ),
+        (
+            "secret",
+            format!(
+                "version = 1\n[secrets]\nrestic = {{ env = 5 }}\n\
+                 [dns]\nprovider = \"powerdns\"\nzone = \"example.org\"\nurl = \"http://127.0.0.1:8081\"\ncredentials = \"restic\"\n\
+                 [registries.forge]\nhost = \"forge.example.org\"\nuser = \"ops\"\npassword = \"restic\"\n\
+                 [services.app]\n{backup}"
+            ),
+            "restic = { env = 5 }\n",
+            &["which [secrets] does not declare"],
+        ),
+        (
+            "edge",
+            "version = 1\n[dns]\nprovider = \"zonefile\"\nzone = \"example.org\"\npath = \"z.zone\"\n\
+             [secrets]\nfly = { env = \"FLY\" }\n\
+             [edge]\napp = \"proxy\"\ntarget = \"proxy.fly.dev\"\ntoken = \"fly\"\nport = \"8080\"\n\
+             [hosts.indri]\naddress = \"indri.example.net\"\n\
+             [services.app]\nhost = \"indri\"\nupstream = \"http://127.0.0.1:1\"\nnames = [\"app.example.org\"]\npublic = [\"www.example.org\"]\n\
+             [services.app.edge]\ndeny = [\"/admin/\"]\n"
+                .to_string(),
+            "[edge]\napp = \"proxy\"\ntarget = \"proxy.fly.dev\"\ntoken = \"fly\"\nport = \"8080\"\n",
+            &["needs the [edge] section"],
+        ),
+        (
+            "auth",
+            "version = 1\n[dns]\nprovider = \"zonefile\"\nzone = \"example.org\"\npath = \"z.zone\"\n\
+             [auth.authentik]\noutpost = 9000\n\
+             [hosts.indri]\naddress = \"indri.example.net\"\n\
+             [services.app]\nhost = \"indri\"\nupstream = \"http://127.0.0.1:1\"\nnames = [\"app.example.org\"]\nauth = \"authentik\"\n"
+                .to_string(),
+            "[auth.authentik]\noutpost = 9000\n",
+            &["[auth.authentik] is not declared"],
+        ),
+        (
+            "service",
+            "version = 1\n[dns]\nprovider = \"zonefile\"\nzone = \"example.org\"\npath = \"z.zone\"\n\
+             [hosts.indri]\naddress = \"indri.example.net\"\n\
+             [hosts.indri.caddy]\ndns_challenge = { provider = \"gandi\", token_env = \"GANDI\" }\nwildcard = [\"ops.example.org\"]\n\
+             [services.app]\nhost = \"indri\"\nupstream = \"http://127.0.0.1:1\"\nnames = [\"app.ops.example.org\"]\ndescription = 7\n"
+                .to_string(),
+            "[services.app]\nhost = \"indri\"\nupstream = \"http://127.0.0.1:1\"\nnames = [\"app.ops.example.org\"]\ndescription = 7\n",
+            &["serves no private names", "no service on `indri`"],
+        ),
+    ];
+    for (case, broken, entry, absent) in cases {
+        assert!(
+            broken.contains(entry),
+            "{case}: the entry is in the catalog"
+        );
+        let check = |catalog: &str| {
+            let run = Boma::new().catalog(catalog).args(["check"]).run();
+            run.code(2);
+            run.stderr.clone()
+        };
+        let reported = check(&broken);
+        let without = check(&broken.replace(entry, ""));
+        for text in absent {
+            assert!(
+                without.contains(text),
+                "{case}: without the entry, {text:?} is reported:\n{without}"
+            );
+            assert!(
+                !reported.contains(text),
+                "{case}: one mistake, one error, not {text:?}:\n{reported}"
+            );
+        }
+        snapshot(&format!("bad_input__unreadable_{case}"), &reported);
+    }
+}
+
+#[test]
+fn wrong_types_are_named_in_the_catalog_s_words() {
+    rejected(
+        with_head(
+            "sudo = \"yes\"\n[defaults]\nttl = -1\n\
+             [hosts.web]\naddress = \"web.example.net\"\nssh = { port = \"22\" }\n\
+             [hosts.box]\naddress = \"box.example.net\"\nip = [\"192.0.2.1\"]\n\
+             [hosts.lab]\naddress = \"lab.example.net\"\ncaddy = { wildcard = \"ops.example.org\" }\n",
+        ),
+        "services.toml:8:8: `hosts.indri.sudo`: wrong type: string \"yes\", expected true or false",
+    );
+}
+
+#[test]
+fn a_table_written_twice_names_both_places() {
+    rejected(
+        with_head(
+            "[services.a]\nhost = \"indri\"\n[hosts.web]\naddress = \"web.example.net\"\n[services.a]\nupstream = \"http://127.0.0.1:1\"\n",
+        ),
+        "services.toml:12:11: invalid TOML: duplicate key `services.a`, first written at line 8, column 11",
+    );
+}
+
+#[test]
+fn texts_that_would_leak_or_mislead_and_a_wildcard_on_two_hosts() {
+    rejected(
+        with_head(&format!(
+            "{EDGE}resolver = \"100.100.100.100\"\n\
+             [hosts.indri.caddy]\ndns_challenge = {{ provider = \"gandi\", token_env = \"GANDI\" }}\nwildcard = [\"ops.example.org\"]\n\
+             [hosts.web]\naddress = \"web.example.net\"\n\
+             [hosts.web.caddy]\ndns_challenge = {{ provider = \"gandi\", token_env = \"GANDI\" }}\nwildcard = [\"ops.example.org\"]\n\
+             [services.app]\nhost = \"indri\"\nupstream = \"http://127.0.0.1:1\"\nnames = [\"app.ops.example.org\"]\npublic = [\"app.example.org\"]\n\
+             [services.app.edge]\nrate_limit = {{ rate = \"5r/s\", status = 503 }}\nerror_page = \"../../etc/passwd\"\n\
+             [services.tool]\nhost = \"web\"\nnames = [\"tool.ops.example.org\"]\nrespond = {{ body = \"token: {{env.GANDI}} {{$HOME}}\" }}\n"
+        )),
+        "services.toml:",
+    );
+}

@@ -113,7 +113,17 @@ async fn rollbacks_put_back_earlier_pushes_and_check_then_shows_the_drift() {
         "caddy_rollback__history_after_three_pushes",
         &history.stdout,
     );
+    // `--host NAME` names a host as a positional HOST does: the same listing.
+    let flagged = boma.run_with([
+        "caddy-push",
+        "--history",
+        "--host",
+        "h1",
+        "--output",
+        "json",
+    ]);
     let listed = boma.run_with(["caddy-push", "--history", "h1", "--output", "json"]);
+    assert_eq!(flagged.stdout, listed.stdout);
     listed.success();
     snapshot_backups("caddy_rollback__history_json", &listed.stdout);
 

@@ -268,3 +268,31 @@ async fn a_dangling_live_symlink_is_refused_before_anything_is_written() {
     assert!(!nowhere.exists());
     assert!(!std::path::Path::new("/.Caddyfile.boma-new").exists());
 }
+
+/// A plan where every host failed shows no checksum: it reviews nothing a push could apply. The
+/// same host reached shows one.
+#[tokio::test(flavor = "multi_thread")]
+async fn no_checksum_when_every_host_failed() {
+    let Some(lab) = Lab::start(1).await else {
+        return;
+    };
+    let reached = Boma::new().catalog(&lab.catalog());
+    let planned = reached.run_with(["caddy-push", "--check"]);
+    planned.code(1).stdout_has("\nchecksum ");
+    let closed = crate::support::free_port();
+    let catalog = lab.catalog().replace(
+        &format!("port = {},", lab.host("h1").ssh_port),
+        &format!("port = {closed},"),
+    );
+    let unreached = Boma::new().catalog(&catalog);
+    let failed = unreached.run_with(["caddy-push", "--check"]);
+    failed.code(1);
+    let json = unreached.run_with(["caddy-push", "--check", "--output", "json"]);
+    json.code(1);
+    assert_eq!(json.json()["checksum"], serde_json::Value::Null);
+    snapshot(
+        "caddy_push__check_every_host_failed",
+        &format!("{}--- stderr\n{}", failed.stdout, failed.stderr)
+            .replace(&closed.to_string(), "[PORT]"),
+    );
+}

@@ -285,6 +285,31 @@ fn failures_are_clear_and_never_show_the_password() {
         .stderr_has("did you mean `app`?");
 }
 
+/// Only a push needs the registry password: without it, `--check` still asks the registry (as
+/// anyone) and says why no credentials went; a push refuses, naming the secret, where the
+/// catalog declares it and what to set.
+#[test]
+fn check_needs_no_registry_password_and_a_push_says_what_to_set() {
+    let Some(registry) = components() else {
+        return;
+    };
+    let boma = Boma::new();
+    repository(boma.path(), &format!("{}/ops/app", registry.host), false);
+    let boma = boma.catalog(&registry::catalog(&registry.host, None));
+    let revision = git(boma.path(), &["rev-parse", "HEAD"]);
+    let check = boma.run_with(["container-build", "--check"]);
+    check.code(1);
+    let store = storage(&boma);
+    let push = boma.run_with(["container-build", "--tool", "buildah", "--storage", &store]);
+    push.code(2);
+    let shown = format!(
+        "{}--- stderr\n{}--- push stdout\n{}--- push stderr\n{}",
+        check.stdout, check.stderr, push.stdout, push.stderr
+    )
+    .replace(&revision[..7], "[REV]");
+    crate::support::snapshot("container_build__no_registry_password", &shown);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_builder_host_gets_the_context_over_ssh_and_pushes_there() {
     let Some(registry) = components() else {

@@ -262,7 +262,7 @@ async fn a_failure_part_way_reports_what_was_applied() {
         .code(2)
         .stderr_has("applied: +_boma.app.unit.tests TXT")
         .stderr_has("not applied: +app.unit.tests A")
-        .stderr_has("1 of 2 changes were applied before the failure")
+        .stderr_has("1 of 2 changes applied before the failure")
         .stderr_has("gandi: PUT /v5/livedns/domains/unit.tests/records/app/A failed: status 400");
 }
 

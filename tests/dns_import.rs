@@ -22,7 +22,7 @@ fn a_zone_files_hand_made_records_come_back_as_a_fragment_that_changes_nothing()
 
     let run = boma.run_with(["dns-import"]);
     run.success()
-        .stderr_has("dns-import: 3 records to paste, 0 skipped, 0 derived names differ live");
+        .stderr_has("dns-import: 3 records to paste, 0 skipped, 0 derived names differing live");
     assert!(
         run.stdout.contains(
             "name = \"www\"\ntype = \"CNAME\"\nttl = 600\nvalues = [\"example.github.io.\"]"

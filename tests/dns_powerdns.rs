@@ -161,7 +161,7 @@ fn purge_deletes_what_nobody_declared() {
     let boma = boma.file("services.toml", purging);
     boma.run_with(["dns-up"])
         .success()
-        .stderr_has("applied 1 changes");
+        .stderr_has("applied 1 change to");
     assert!(pdns.dig("legacy.example.org", "A").is_empty());
     assert_eq!(pdns.dig("app.example.org", "A"), ["192.0.2.10"]);
 }

@@ -404,3 +404,62 @@ fn long_non_ascii_txt_values_stay_intact_and_converge() {
     assert!(!zone(&boma).contains('\u{fffd}'));
     boma.run_with(["dns-up"]).success().stderr_has("no changes");
 }
+
+/// `dns-up` removes the lock it takes beside the zone file: during the write (held there by a
+/// slow `named-checkzone`) `.NAME.boma-lock` is beside the zone; after it, only the zone is.
+#[test]
+fn dns_up_leaves_no_lock_file_beside_the_zone() {
+    let boma = Boma::new()
+        .catalog(&catalog(&[("app", "indri")]))
+        .file("bin/named-checkzone", "#!/bin/sh\nsleep 1\n");
+    let bin = boma.path().join("bin");
+    std::fs::set_permissions(
+        bin.join("named-checkzone"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_boma"))
+        .arg("dns-up")
+        .current_dir(boma.path())
+        .env("PATH", &path)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let zones = boma.path().join("zones");
+    let listing = || -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(&zones)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|entry| entry.file_name().to_string_lossy().into_owned())
+            // The temp file the zone is staged in comes and goes too.
+            .filter(|name| !name.ends_with(".tmp"))
+            .collect();
+        names.sort();
+        names
+    };
+    let mut seen = Vec::new();
+    let status = loop {
+        let now = listing();
+        if now.iter().any(|name| name.ends_with(".boma-lock")) {
+            seen = now;
+        }
+        if let Some(status) = child.try_wait().unwrap_or_else(|e| panic!("{e}")) {
+            break status;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert!(status.success());
+    assert_eq!(
+        seen,
+        [".example.org.zone.boma-lock"],
+        "held during the write, the lock is listed"
+    );
+    assert_eq!(listing(), ["example.org.zone"]);
+}

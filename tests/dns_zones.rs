@@ -93,7 +93,7 @@ fn private_and_public_names_go_to_their_own_zones_in_one_plan() {
     assert!(zone_file(&boma, "example.org").is_empty());
     let up = boma.run_with(["dns-up", "--checksum", &checksum]);
     up.success()
-        .stderr_has("applied 1 changes to zone example.org")
+        .stderr_has("applied 1 change to zone example.org")
         .stderr_has("applied 3 changes to zone example.org")
         .stderr_has("applied 3 changes to zone lab.example.org");
 
@@ -136,7 +136,7 @@ fn private_and_public_names_go_to_their_own_zones_in_one_plan() {
     let one = boma.run_with(["dns-up", "--zone", "tailnet"]);
     one.success()
         .stdout_has("~ A 300 100.64.0.1 → 100.64.0.2")
-        .stderr_has("applied 1 changes to zone example.org");
+        .stderr_has("applied 1 change to zone example.org");
     assert!(!one.stdout.contains("lab.example.org"), "{}", one.stdout);
     assert_eq!(pdns.dig("app.example.org", "A"), ["100.64.0.2"]);
     assert!(zone_file(&boma, "lab.example.org").contains("app 300 IN A 100.64.0.1\n"));

@@ -152,3 +152,31 @@ fn internal_ca_for_private_names_without_a_dns_challenge() {
     run.success()
         .stdout_has("app.example.org {\n\ttls internal\n\treverse_proxy http://127.0.0.1:8000\n}");
 }
+
+/// Each `==> NAME <==` header names the artifact as `boma render NAME` takes it, and the path
+/// `--out` writes it to is taken too.
+#[test]
+fn headers_name_artifacts_as_render_takes_them() {
+    let catalog = format!(
+        "{ONE_SERVICE}[hosts.web]\naddress = \"web.example.net\"\n\
+         [services.site]\nhost = \"web\"\nupstream = \"http://127.0.0.1:8080\"\nnames = [\"site.example.org\"]\n"
+    );
+    let boma = Boma::new().catalog(&catalog);
+    let all = boma.run_with(["render"]);
+    all.success();
+    let headers: Vec<&str> = all
+        .stdout
+        .lines()
+        .filter_map(|line| line.strip_prefix("==> ")?.strip_suffix(" <=="))
+        .collect();
+    assert_eq!(headers, ["caddy/indri", "caddy/web"], "{}", all.stdout);
+    for name in &headers {
+        let one = boma.run_with(["render", name]);
+        one.success();
+        let by_path = boma.run_with(["render", &format!("{name}/Caddyfile")]);
+        by_path.success();
+        assert_eq!(one.stdout, by_path.stdout);
+        assert!(all.stdout.contains(&one.stdout), "{name}");
+    }
+    crate::support::snapshot("render__headers", &all.stdout);
+}

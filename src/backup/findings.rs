@@ -19,6 +19,8 @@ pub enum Status {
     NoRepository,
     ToolMissing,
     HostUnreachable,
+    /// Its passphrase could not be read on this machine: the check was not run.
+    SecretUnreadable,
     /// The tool's own consistency check (`--deep`) failed.
     CheckFailed,
     /// Any other failure of the tool, with its first line.
@@ -38,6 +40,7 @@ impl Status {
             Self::NoRepository => "no repository",
             Self::ToolMissing => "tool missing",
             Self::HostUnreachable => "host unreachable",
+            Self::SecretUnreadable => "secret unreadable",
             Self::CheckFailed => "check failed",
             Self::Error => "error",
         }
@@ -160,6 +163,9 @@ pub struct Finding {
     pub duration_seconds: f64,
     /// A ping that could not be sent (a warning, not a failure).
     pub ping: Option<String>,
+    /// What the operator can do about the first reason, when boma knows.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
 }
 
 impl Finding {
@@ -239,23 +245,25 @@ pub fn judge(
         max_age_seconds: backup.max_age.seconds,
         duration_seconds,
         ping: None,
+        hint: None,
     }
 }
 
 fn weight(status: Status) -> u8 {
     match status {
-        Status::HostUnreachable => 0,
-        Status::ToolMissing => 1,
-        Status::NoRepository => 2,
-        Status::WrongPassphrase => 3,
-        Status::Locked => 4,
-        Status::Error => 5,
-        Status::NoArchives => 6,
-        Status::Stale => 7,
-        Status::CheckFailed => 8,
-        Status::CorruptDatabase => 9,
-        Status::MissingPath => 10,
-        Status::Ok => 11,
+        Status::SecretUnreadable => 0,
+        Status::HostUnreachable => 1,
+        Status::ToolMissing => 2,
+        Status::NoRepository => 3,
+        Status::WrongPassphrase => 4,
+        Status::Locked => 5,
+        Status::Error => 6,
+        Status::NoArchives => 7,
+        Status::Stale => 8,
+        Status::CheckFailed => 9,
+        Status::CorruptDatabase => 10,
+        Status::MissingPath => 11,
+        Status::Ok => 12,
     }
 }
 

@@ -18,7 +18,10 @@ pub fn write(path: &Path, findings: &[Finding]) -> anyhow::Result<()> {
 /// A metric family: its name, its help text, and its value for a finding (none: no sample).
 type Family = (&'static str, &'static str, fn(&Finding) -> Option<f64>);
 
+/// The textfile. A check on this machine is labelled with its host name (what a dashboard
+/// matches against), not the report's "this machine".
 pub fn render(findings: &[Finding]) -> String {
+    let machine = crate::provenance::machine();
     let families: [Family; 4] = [
         (
             "boma_backup_last_archive_timestamp_seconds",
@@ -56,7 +59,11 @@ pub fn render(findings: &[Finding]) -> String {
                     "{name}{{service=\"{}\",tool=\"{}\",host=\"{}\"}} {}",
                     label(&finding.service),
                     label(&tool),
-                    label(&finding.host),
+                    label(if finding.host == crate::remote::THIS_MACHINE {
+                        &machine
+                    } else {
+                        &finding.host
+                    }),
                     number(value)
                 );
             }

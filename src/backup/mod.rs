@@ -14,7 +14,7 @@ pub use report::BackupReport;
 use std::time::Duration;
 
 use crate::catalog::{Backup, Catalog, Host};
-use crate::hint::UnknownName;
+use crate::hint::{Hint as _, UnknownName};
 use crate::remote::{HostScript, RemoteError, converse, this_machine};
 use crate::stage::Context;
 
@@ -78,10 +78,36 @@ pub fn check(cx: &Context<'_>, options: &Options) -> anyhow::Result<BackupReport
             }),
         }
     }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |elapsed| elapsed.as_secs_f64());
+    // A service whose passphrase cannot be read fails its own row; the others are checked.
+    let mut found = Vec::new();
     let mut jobs = Vec::new();
-    for checks in groups {
+    for mut checks in groups {
+        let mut text = String::new();
+        checks.services.retain(
+            |(service, backup)| match block(cx.catalog, service, backup) {
+                Ok(block) => {
+                    text.push_str(&block);
+                    true
+                }
+                Err((reason, hint)) => {
+                    let mut finding =
+                        findings::judge(service, &checks.host.name, backup, &|_| Vec::new(), now);
+                    finding.status = Status::SecretUnreadable;
+                    finding.reasons = vec![reason];
+                    finding.hint = hint;
+                    found.push(finding);
+                    false
+                }
+            },
+        );
+        if checks.services.is_empty() {
+            continue;
+        }
         jobs.push(Job {
-            input: input(cx.catalog, &checks.services)?,
+            input: text.into_bytes(),
             script: HostScript::new(SCRIPT)
                 .set("work", crate::remote::work_folder("boma-backup-check"))
                 .set("lock_wait", options.lock_wait.as_secs().max(1))
@@ -89,33 +115,34 @@ pub fn check(cx: &Context<'_>, options: &Options) -> anyhow::Result<BackupReport
             checks,
         });
     }
-    let pool = cx.hosts()?;
-    let answers = pool.run(
-        cx.ui,
-        &jobs,
-        |job: &Job<'_>| &job.checks.host,
-        async |job, connection, step| {
-            let checked = converse(connection, &job.script, &job.input, step);
-            match tokio::time::timeout(options.timeout, checked).await {
-                Ok(answer) => answer,
-                // Dropping the check closes its channel: the script's watcher stops it on the host.
-                Err(_) => (
-                    job.script.transcript(),
-                    Err(RemoteError::Run(std::io::Error::new(
-                        std::io::ErrorKind::TimedOut,
-                        format!(
-                            "no answer within {} (--timeout)",
-                            humantime::format_duration(options.timeout)
-                        ),
-                    ))),
-                ),
-            }
-        },
-    )?;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0.0, |elapsed| elapsed.as_secs_f64());
-    let mut found = Vec::new();
+    // No host is reached when no service is left to check on it.
+    let answers = if jobs.is_empty() {
+        Vec::new()
+    } else {
+        let pool = cx.hosts()?;
+        pool.run(
+            cx.ui,
+            &jobs,
+            |job: &Job<'_>| &job.checks.host,
+            async |job, connection, step| {
+                let checked = converse(connection, &job.script, &job.input, step);
+                match tokio::time::timeout(options.timeout, checked).await {
+                    Ok(answer) => answer,
+                    // Dropping the check closes its channel: the script's watcher stops it on the host.
+                    Err(_) => (
+                        job.script.transcript(),
+                        Err(RemoteError::Run(std::io::Error::new(
+                            std::io::ErrorKind::TimedOut,
+                            format!(
+                                "no answer within {} (--timeout)",
+                                humantime::format_duration(options.timeout)
+                            ),
+                        ))),
+                    ),
+                }
+            },
+        )?
+    };
     for (job, (transcript, finished)) in jobs.iter().zip(answers) {
         let group = &job.checks;
         let unreachable = match &finished {
@@ -178,45 +205,59 @@ pub fn check(cx: &Context<'_>, options: &Options) -> anyhow::Result<BackupReport
     Ok(BackupReport { findings: found })
 }
 
-/// The check's stdin: a block of `KEY VALUE` lines a service, the passphrase read now.
-fn input(catalog: &Catalog, services: &[(&str, &Backup)]) -> anyhow::Result<Vec<u8>> {
-    let mut text = String::new();
-    for (service, backup) in services {
-        let tool = match backup.tool {
-            crate::catalog::BackupTool::Borg => "borg",
-            crate::catalog::BackupTool::Borgmatic => "borgmatic",
-            crate::catalog::BackupTool::Restic => "restic",
-        };
-        text.push_str(&format!(
-            "service {service}\ntool {tool}\nrepository {}\n",
-            backup.repository
-        ));
-        if let Some(name) = &backup.passphrase {
-            let secret =
-                catalog.read_secret(name, &format!("the passphrase of `{service}`'s backup"))?;
-            if secret.expose().contains(['\n', '\r']) {
-                anyhow::bail!("the passphrase of `{service}`'s backup has a line break");
+/// One service's block of the check's stdin (`KEY VALUE` lines), its passphrase read now; or
+/// why the passphrase cannot be given (one line) and what to do about it.
+fn block(
+    catalog: &Catalog,
+    service: &str,
+    backup: &Backup,
+) -> Result<String, (String, Option<String>)> {
+    let tool = match backup.tool {
+        crate::catalog::BackupTool::Borg => "borg",
+        crate::catalog::BackupTool::Borgmatic => "borgmatic",
+        crate::catalog::BackupTool::Restic => "restic",
+    };
+    let mut text = format!(
+        "service {service}\ntool {tool}\nrepository {}\n",
+        backup.repository
+    );
+    if let Some(name) = &backup.passphrase {
+        let what = format!("the passphrase of `{service}`'s backup");
+        // The row says what it was for: the reason says which secret, where, and why.
+        let unreadable = |error: &crate::catalog::SecretUnreadable| (error.located(), error.hint());
+        let secret = match catalog.secrets.get(name) {
+            Some(reference) => catalog
+                .resolve_secret(reference, &what)
+                .map_err(|error| unreadable(&error))?,
+            None => {
+                return Err((
+                    format!("cannot read {what}: secret `{name}` is not declared"),
+                    None,
+                ));
             }
-            text.push_str(&format!("passphrase {}\n", secret.expose()));
+        };
+        if secret.expose().contains(['\n', '\r']) {
+            return Err((format!("{what} has a line break"), None));
         }
-        if let Some(glob) = &backup.archive_glob {
-            text.push_str(&format!("glob {glob}\n"));
-        }
-        if let Some(config) = &backup.config {
-            text.push_str(&format!("config {config}\n"));
-        }
-        for tag in &backup.tags {
-            text.push_str(&format!("tag {tag}\n"));
-        }
-        for path in &backup.paths {
-            text.push_str(&format!("path {path}\n"));
-        }
-        for path in &backup.sqlite {
-            text.push_str(&format!("sqlite {path}\n"));
-        }
-        text.push_str("end\n");
+        text.push_str(&format!("passphrase {}\n", secret.expose()));
     }
-    Ok(text.into_bytes())
+    if let Some(glob) = &backup.archive_glob {
+        text.push_str(&format!("glob {glob}\n"));
+    }
+    if let Some(config) = &backup.config {
+        text.push_str(&format!("config {config}\n"));
+    }
+    for tag in &backup.tags {
+        text.push_str(&format!("tag {tag}\n"));
+    }
+    for path in &backup.paths {
+        text.push_str(&format!("path {path}\n"));
+    }
+    for path in &backup.sqlite {
+        text.push_str(&format!("sqlite {path}\n"));
+    }
+    text.push_str("end\n");
+    Ok(text)
 }
 
 /// The named services (each must have a `backup`), or every one that has.

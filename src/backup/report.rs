@@ -59,6 +59,9 @@ impl Report for BackupReport {
             for reason in finding.reasons.iter().skip(1) {
                 text.push_str(&format!("{}: also {reason}\n", finding.service));
             }
+            if let Some(hint) = &finding.hint {
+                text.push_str(&format!("{}: hint: {hint}\n", finding.service));
+            }
             if let Some(ping) = &finding.ping {
                 text.push_str(&format!("{}: warning: {ping}\n", finding.service));
             }
@@ -78,7 +81,7 @@ impl Report for BackupReport {
             .filter(|finding| finding.ping.is_some())
             .count();
         let warned = if warnings > 0 {
-            format!(", {warnings} ping warnings")
+            format!(", {}", ui::counted(warnings, "ping warning"))
         } else {
             String::new()
         };

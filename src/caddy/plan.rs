@@ -34,6 +34,14 @@ pub struct CaddyPlan {
 }
 
 impl CaddyPlan {
+    /// The checksum to show: none when no host could be planned (none, or every one failed).
+    pub fn shown_checksum(&self) -> Option<&str> {
+        self.hosts
+            .iter()
+            .any(|host| host.status != Status::Failed)
+            .then_some(self.checksum.as_str())
+    }
+
     pub fn summary(&self) -> Summary {
         let mut summary = Summary::default();
         for host in &self.hosts {

@@ -217,15 +217,17 @@ fn summary_line(reports: &[HostReport]) -> String {
 }
 
 impl Report for CaddyPlan {
+    /// The checksum only when some host was planned: one that covers only failures reviews
+    /// nothing that a push could apply.
     fn text(&self) -> String {
         let mut out = text(&self.hosts);
-        if !self.hosts.is_empty() {
-            out.push_str(&format!("checksum {}\n", self.checksum));
+        if let Some(checksum) = self.shown_checksum() {
+            out.push_str(&format!("checksum {checksum}\n"));
         }
         out
     }
     fn json(&self) -> serde_json::Value {
-        json("check", Some(&self.checksum), &self.hosts)
+        json("check", self.shown_checksum(), &self.hosts)
     }
     fn summary(&self) -> Option<String> {
         Some(summary_line(&self.hosts))

@@ -52,7 +52,7 @@ impl fmt::Display for Located {
 
 /// Every problem found in one catalog; it is the error `catalog::load` returns.
 #[derive(Debug, thiserror::Error)]
-#[error("`{file}` has {count} {noun}", count = .problems.len(), noun = if .problems.len() == 1 { "error" } else { "errors" })]
+#[error("`{file}` has {}", crate::ui::counted(.problems.len(), "error"))]
 pub struct CatalogErrors {
     pub file: String,
     pub problems: Vec<Located>,
@@ -97,11 +97,14 @@ impl CatalogErrors {
     }
 }
 
+/// A path as messages show it: without a leading `./`, and never empty (`.` stays `.`).
 pub fn display_name(path: &Path) -> String {
     let shown: PathBuf = path
         .strip_prefix("./")
         .map(Path::to_path_buf)
-        .unwrap_or_else(|_| path.to_path_buf());
+        .ok()
+        .filter(|shown| !shown.as_os_str().is_empty())
+        .unwrap_or_else(|| path.to_path_buf());
     shown.display().to_string()
 }
 
@@ -146,6 +149,17 @@ mod tests {
         assert_eq!(lines.position(6), (2, 1));
         assert_eq!(lines.position(10), (2, 4));
         assert_eq!(lines.position(text.len()), (3, 1));
+    }
+
+    #[test]
+    fn shown_paths_are_never_empty() {
+        assert_eq!(display_name(Path::new("./services.toml")), "services.toml");
+        assert_eq!(display_name(Path::new(".")), ".");
+        assert_eq!(display_name(Path::new("./")), "./");
+        assert_eq!(
+            display_name(Path::new("lab/services.toml")),
+            "lab/services.toml"
+        );
     }
 
     #[test]

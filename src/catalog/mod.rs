@@ -1,6 +1,7 @@
 //! The service catalog: reading `services.toml` into a validated, resolved model.
 
 mod diagnostic;
+mod duplicate;
 pub mod model;
 mod parse;
 mod records;
@@ -46,8 +47,49 @@ impl crate::hint::Hint for LoadError {
     }
 }
 
-/// Reads and validates the catalog at `path`.
+/// A secret the catalog declares that could not be read when a command needed it: what it was
+/// for, where the catalog declares it, and (its source) why.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot read {what}: secret `{name}`, declared at {file}:{line}:{column}")]
+pub struct SecretUnreadable {
+    pub what: String,
+    pub name: String,
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+    #[source]
+    pub source: crate::secret::SecretError,
+}
+
+impl SecretUnreadable {
+    /// One line for a report's row, whose row already says what the secret was for:
+    /// `services.toml:14:10: secret `restic`: cannot read ...`.
+    pub fn located(&self) -> String {
+        format!(
+            "{}:{}:{}: {}",
+            self.file, self.line, self.column, self.source
+        )
+    }
+}
+
+impl crate::hint::Hint for SecretUnreadable {
+    fn hint(&self) -> Option<String> {
+        crate::hint::Hint::hint(&self.source)
+    }
+}
+
+/// The catalog a folder holds: `--catalog DIR` reads `DIR/services.toml`.
+pub const FILE_NAME: &str = "services.toml";
+
+/// Reads and validates the catalog at `path` (a folder: its `services.toml`).
 pub fn load(path: &Path) -> Result<Catalog, LoadError> {
+    let in_folder;
+    let path = if path.is_dir() {
+        in_folder = path.join(FILE_NAME);
+        in_folder.as_path()
+    } else {
+        path
+    };
     let unreadable = |source: std::io::Error| match source.kind() {
         std::io::ErrorKind::NotFound => LoadError::Missing {
             path: diagnostic::display_name(path),

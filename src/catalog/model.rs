@@ -380,15 +380,33 @@ pub enum Ping {
 
 impl Catalog {
     /// Reads the secret the catalog declares as `name` (a reference the catalog checked), now.
-    /// `what` says what it is for, in the error: "the password of [registries.forge]".
+    /// `what` says what it is for, in the error: "the password of [registries.forge]"; the error
+    /// also says where the catalog declares the secret, and its hint what to set.
     pub fn read_secret(&self, name: &str, what: &str) -> anyhow::Result<crate::secret::Secret> {
         let reference = self
             .secrets
             .get(name)
             .ok_or_else(|| anyhow::anyhow!("secret `{name}` is not declared"))?;
-        reference
-            .resolve()
-            .map_err(|error| anyhow::Error::new(error).context(format!("cannot read {what}")))
+        self.resolve_secret(reference, what)
+            .map_err(|error| anyhow::Error::new(*error))
+    }
+
+    /// Reads a secret the catalog declares, now; the error names it and where it is declared.
+    pub fn resolve_secret(
+        &self,
+        reference: &crate::secret::SecretRef,
+        what: &str,
+    ) -> Result<crate::secret::Secret, Box<super::SecretUnreadable>> {
+        reference.resolve().map_err(|source| {
+            Box::new(super::SecretUnreadable {
+                what: what.to_string(),
+                name: reference.name.clone(),
+                file: super::display_name(&self.path),
+                line: reference.declared_at.line,
+                column: reference.declared_at.column,
+                source,
+            })
+        })
     }
 
     /// The services fronted by the Caddy of `host`, in name order.

@@ -1,6 +1,7 @@
 //! TOML text to typed entries: syntax errors, unknown keys and wrong types become diagnostics that
 //! name the full key path (`services.shower.edge.deny`) and suggest the key that was meant.
 
+use std::collections::BTreeSet;
 use std::ops::Range;
 
 use serde::de::{DeserializeOwned, IntoDeserializer};
@@ -25,12 +26,49 @@ impl std::fmt::Display for Key<'_> {
     }
 }
 
+/// What other entries name: a kind of named entry (`[hosts.NAME]`), or a section that is one
+/// thing (`[dns]`, `[edge]`, `[auth]`, whose name is "").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Section {
+    Hosts,
+    Secrets,
+    Dns,
+    DnsZones,
+    Edge,
+    Auth,
+    Registries,
+    Images,
+    Services,
+}
+
 /// Parses the document; a syntax error stops here (later errors would only be its echoes).
 pub fn document(text: &str) -> Result<Spanned<DeTable<'_>>, Diagnostic> {
     DeTable::parse(text).map_err(|error| {
         let span = error.span().unwrap_or(0..0);
-        Diagnostic::new(span, format!("invalid TOML: {}", error.message().trim()))
+        let message = error.message().trim();
+        if message == "duplicate key" {
+            return duplicate_key(text, span);
+        }
+        Diagnostic::new(span, format!("invalid TOML: {message}"))
     })
+}
+
+/// A key or table written twice, named by its path, with where it was first written.
+fn duplicate_key(text: &str, span: Range<usize>) -> Diagnostic {
+    let found = super::duplicate::find(text, &span);
+    let path = found.as_ref().map_or_else(
+        || text.get(span.clone()).unwrap_or_default().to_string(),
+        |found| found.path.clone(),
+    );
+    let first = found
+        .and_then(|found| found.first)
+        .map(|first| {
+            let (line, column) = super::diagnostic::LineIndex::new(text).position(first.start);
+            format!(", first written at line {line}, column {column}")
+        })
+        .unwrap_or_default();
+    Diagnostic::new(span, format!("invalid TOML: duplicate key `{path}`{first}"))
+        .with_hint("write each table and key once: merge the two, or remove one")
 }
 
 /// Takes the document apart entry by entry, collecting diagnostics.
@@ -42,6 +80,10 @@ pub struct Reader<'t> {
     root: Spanned<DeTable<'t>>,
     pristine: Option<Spanned<DeTable<'t>>>,
     pub diagnostics: Vec<Diagnostic>,
+    /// Entries that are written but could not be read, each with its error already recorded.
+    /// They still exist for cross-references: one mistake in a host gives one error, not one
+    /// more for every service that names the host.
+    unread: BTreeSet<(Section, String)>,
 }
 
 impl<'t> Reader<'t> {
@@ -51,7 +93,25 @@ impl<'t> Reader<'t> {
             root,
             pristine: None,
             diagnostics: Vec::new(),
+            unread: BTreeSet::new(),
         }
+    }
+
+    /// Records that `name` of `section` is written but could not be read (its error is already
+    /// recorded): references to it are not reported again.
+    pub fn unread(&mut self, section: Section, name: &str) {
+        self.unread.insert((section, name.to_string()));
+    }
+
+    /// Whether `name` of `section` is written but could not be read.
+    pub fn is_unread(&self, section: Section, name: &str) -> bool {
+        self.unread.contains(&(section, name.to_string()))
+    }
+
+    /// Whether any entry of `section` could not be read: a check that needs every entry of it
+    /// (which zone a name falls in, whether any service uses a host) cannot be made.
+    pub fn any_unread(&self, section: Section) -> bool {
+        self.unread.iter().any(|(unread, _)| *unread == section)
     }
 
     pub fn error(&mut self, span: Range<usize>, message: impl Into<String>) {
@@ -135,17 +195,20 @@ impl<'t> Reader<'t> {
         }
         let text = self.text;
         let read = &read;
-        let done: Vec<(Vec<O>, Vec<Diagnostic>)> = std::thread::scope(|scope| {
+        let unread = &self.unread;
+        type Done<O> = (Vec<O>, Vec<Diagnostic>, BTreeSet<(Section, String)>);
+        let done: Vec<Done<O>> = std::thread::scope(|scope| {
             let handles: Vec<_> = parts
                 .into_iter()
                 .map(|part| {
                     scope.spawn(move || {
                         let mut reader = Reader::new(text, Spanned::new(0..0, DeTable::new()));
+                        reader.unread = unread.clone();
                         let read: Vec<O> = part
                             .into_iter()
                             .filter_map(|item| read(&mut reader, item))
                             .collect();
-                        (read, reader.diagnostics)
+                        (read, reader.diagnostics, reader.unread)
                     })
                 })
                 .collect();
@@ -159,9 +222,10 @@ impl<'t> Reader<'t> {
                 .collect()
         });
         let mut results = Vec::new();
-        for (read, diagnostics) in done {
+        for (read, diagnostics, unread) in done {
             results.extend(read);
             self.diagnostics.extend(diagnostics);
+            self.unread.extend(unread);
         }
         results
     }
@@ -264,7 +328,52 @@ fn describe(message: &str, span: Range<usize>, key_path: &str, entry_path: &str)
     let message = message
         .replace("invalid type: ", "wrong type: ")
         .replace("invalid value: ", "wrong value: ");
-    Diagnostic::new(span, format!("`{key_path}`: {}", message.trim()))
+    let message = match message.trim().rsplit_once(", expected ") {
+        Some((found, expected)) if found.starts_with("wrong ") => {
+            format!(
+                "{}, expected {}",
+                found_words(found),
+                expected_words(expected)
+            )
+        }
+        _ => message.trim().to_string(),
+    };
+    Diagnostic::new(span, format!("`{key_path}`: {message}"))
+}
+
+/// What serde says it found (`sequence`, `floating point `1.5``), in the catalog's words.
+fn found_words(found: &str) -> String {
+    let (verdict, what) = found.split_once(": ").unwrap_or(("", found));
+    let what = match what {
+        "sequence" => "an array".to_string(),
+        "map" => "a table".to_string(),
+        _ => match what.strip_prefix("floating point ") {
+            Some(number) => format!("the number {number}"),
+            None => what.to_string(),
+        },
+    };
+    format!("{verdict}: {what}")
+}
+
+/// What serde says it expected (`u16`, `a sequence`, `struct Host`), in words an operator
+/// reads without knowing Rust: "a whole number from 0 to 65535".
+fn expected_words(expected: &str) -> String {
+    let whole = |max: u64| format!("a whole number from 0 to {max}");
+    match expected {
+        "u8" => whole(u8::MAX.into()),
+        "u16" => whole(u16::MAX.into()),
+        "u32" => whole(u32::MAX.into()),
+        "u64" | "usize" => "a whole number, 0 or more".to_string(),
+        "i8" | "i16" | "i32" | "i64" | "isize" => "a whole number".to_string(),
+        "f32" | "f64" => "a number".to_string(),
+        "a boolean" => "true or false".to_string(),
+        "a string" | "a borrowed string" => "text in quotes".to_string(),
+        "a character" | "a char" => "one character in quotes".to_string(),
+        "a sequence" => "an array, e.g. [\"a\", \"b\"]".to_string(),
+        "a map" => "a table".to_string(),
+        other if other.starts_with("struct ") => "a table".to_string(),
+        other => other.to_string(),
+    }
 }
 
 /// The closest known name to `given`, when it is close enough to be a typo.
@@ -312,7 +421,52 @@ mod tests {
         let found = read_entry("[entries.a]\nhost = 'x'\nport = 'ssh'\n");
         assert_eq!(
             found,
-            ["`entries.a.port`: wrong type: string \"ssh\", expected u16 | "]
+            [
+                "`entries.a.port`: wrong type: string \"ssh\", expected a whole number from 0 to 65535 | "
+            ]
+        );
+    }
+
+    #[test]
+    fn wrong_types_are_said_in_the_catalog_s_words() {
+        let said = |text: &str| {
+            describe(text, 0..0, "k", "k")
+                .message
+                .trim_start_matches("`k`: ")
+                .to_string()
+        };
+        assert_eq!(
+            said("invalid value: integer `70000`, expected u16"),
+            "wrong value: integer `70000`, expected a whole number from 0 to 65535"
+        );
+        assert_eq!(
+            said("invalid type: string \"yes\", expected a boolean"),
+            "wrong type: string \"yes\", expected true or false"
+        );
+        assert_eq!(
+            said("invalid value: integer `300`, expected u8"),
+            "wrong value: integer `300`, expected a whole number from 0 to 255"
+        );
+        assert_eq!(
+            said("invalid type: integer `5`, expected u32"),
+            "wrong type: integer `5`, expected a whole number from 0 to 4294967295"
+        );
+        assert_eq!(
+            said("invalid type: sequence, expected a string"),
+            "wrong type: an array, expected text in quotes"
+        );
+        assert_eq!(
+            said("invalid type: string \"x\", expected a sequence"),
+            "wrong type: string \"x\", expected an array, e.g. [\"a\", \"b\"]"
+        );
+        assert_eq!(
+            said("invalid type: floating point `1.5`, expected struct Ssh"),
+            "wrong type: the number `1.5`, expected a table"
+        );
+        // A message of boma's own, which happens to hold the word, is left as it is.
+        assert_eq!(
+            said("`26 hours` is not a duration, expected e.g. 26h"),
+            "`26 hours` is not a duration, expected e.g. 26h"
         );
     }
 

@@ -9,7 +9,7 @@ use toml::Spanned;
 use super::model::{
     Address, Defaults, Dns, DnsProvider, Edge, Record, RecordType, Zone, ZoneNames,
 };
-use super::parse::{Reader, Value};
+use super::parse::{Reader, Section, Value};
 use super::resolve::HostEntry;
 use super::schema;
 use super::services::ServiceEntry;
@@ -28,7 +28,10 @@ pub fn derive<'t>(
     // Each name and the service list that claimed it first.
     let mut claims: HashMap<&str, ServiceKey<'_>> = HashMap::new();
     let mut records = Vec::new();
-    let mut missing_zone_reported = false;
+    // A zone written but unread leaves unknown which zone a name belongs to: such names are
+    // left alone (the zone has its own error), rather than reported as in no zone.
+    let zones_known = !reader.any_unread(Section::Dns) && !reader.any_unread(Section::DnsZones);
+    let mut missing_zone_reported = !zones_known;
     for (service_name, service) in services {
         let host = service
             .model
@@ -55,7 +58,9 @@ pub fn derive<'t>(
                     continue;
                 };
                 let Some(zone) = route(dns, name.get_ref(), public) else {
-                    unrouted(reader, dns, name, key, public);
+                    if zones_known {
+                        unrouted(reader, dns, name, key, public);
+                    }
                     continue;
                 };
                 // A private name under its host's wildcard zone resolves through `*.ZONE`.
@@ -107,10 +112,10 @@ pub fn derive<'t>(
         }
     }
     if let Some(dns) = dns {
-        wildcards(reader, defaults, dns, hosts, &mut records);
+        wildcards(reader, defaults, dns, hosts, zones_known, &mut records);
     }
     if let (Some(dns), Some(entries)) = (dns, declared_records) {
-        declared(reader, defaults, dns, entries, &mut records);
+        declared(reader, defaults, dns, entries, zones_known, &mut records);
     }
     records.sort_by(|a, b| (&a.name, a.record_type).cmp(&(&b.name, b.record_type)));
     records
@@ -122,6 +127,7 @@ fn wildcards(
     defaults: &Defaults,
     dns: &Dns,
     hosts: &BTreeMap<String, HostEntry>,
+    zones_known: bool,
     records: &mut Vec<Record>,
 ) {
     for (host_name, host) in hosts {
@@ -129,7 +135,9 @@ fn wildcards(
             let key = format!("hosts.{host_name}.caddy.wildcard");
             let name = Spanned::new(span.clone(), format!("*.{zone_name}"));
             let Some(zone) = route(dns, name.get_ref(), false) else {
-                unrouted(reader, dns, &name, &key, false);
+                if zones_known {
+                    unrouted(reader, dns, &name, &key, false);
+                }
                 continue;
             };
             let Some((record_type, value)) = host_target(reader, host, &name, &key) else {
@@ -290,6 +298,7 @@ fn declared<'t>(
     defaults: &Defaults,
     dns: &Dns,
     entries: Value<'t>,
+    zones_known: bool,
     records: &mut Vec<Record>,
 ) {
     let span = entries.span();
@@ -306,7 +315,7 @@ fn declared<'t>(
         let Some(raw) = reader.read::<schema::Record>(entry, &key) else {
             continue;
         };
-        let Some(zone) = declared_zone(reader, dns, &raw, &key) else {
+        let Some(zone) = declared_zone(reader, dns, &raw, &key, zones_known) else {
             continue;
         };
         let Some(name) = absolute_name(raw.name.get_ref(), &zone.zone) else {
@@ -417,11 +426,12 @@ fn declared_zone<'d>(
     dns: &'d Dns,
     raw: &schema::Record,
     key: &str,
+    zones_known: bool,
 ) -> Option<&'d Zone> {
     let names: Vec<&str> = dns.zones.iter().map(|zone| zone.name.as_str()).collect();
     if let Some(wanted) = &raw.zone {
         let zone = dns.zone(wanted.get_ref());
-        if zone.is_none() {
+        if zone.is_none() && !reader.is_unread(Section::DnsZones, wanted.get_ref()) {
             let hint = crate::hint::did_you_mean(
                 wanted.get_ref(),
                 &names,
@@ -434,6 +444,10 @@ fn declared_zone<'d>(
             );
         }
         return zone;
+    }
+    // Without `zone`, the zone is found among all of them, and one is unread.
+    if !zones_known {
+        return None;
     }
     if let [zone] = dns.zones.as_slice() {
         return Some(zone);

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use toml::Spanned;
 
 use super::model::{Ban, Cache, RateLimit, ServiceEdge};
-use super::parse::{Key, Reader};
+use super::parse::{Key, Reader, Section};
 use super::schema::{self, OneOrMany};
 use super::services::Context;
 use super::values::{check_upstream, check_url_path, is_hostname, is_identifier, url_host};
@@ -58,7 +58,7 @@ pub fn service_edge(
     let span = raw.span();
     let raw = raw.into_inner();
     let key = Key(path, "edge");
-    if context.edge.is_none() {
+    if context.edge.is_none() && !reader.is_unread(Section::Edge, "") {
         reader.error_with_hint(
             span.clone(),
             format!("`{key}` needs the [edge] section"),
@@ -134,7 +134,20 @@ pub fn service_edge(
     let cache = raw.cache.map(|cache| cache_table(reader, path, cache));
     let error_page = raw.error_page.map(|page| {
         let file = std::path::PathBuf::from(page.get_ref());
-        if !context.dir.join(&file).is_file() {
+        // The page is public: it comes from beside the catalog, never from elsewhere on disk.
+        let outside = file.is_absolute()
+            || file
+                .components()
+                .any(|part| matches!(part, std::path::Component::ParentDir));
+        if outside {
+            reader.error(
+                page.span(),
+                format!(
+                    "`{key}.error_page`: `{}` leaves the catalog's folder; give a path inside it",
+                    page.get_ref()
+                ),
+            );
+        } else if !context.dir.join(&file).is_file() {
             reader.error(
                 page.span(),
                 format!(
@@ -223,6 +236,14 @@ fn rate_limits(
                     format!(
                         "`{path}.edge.rate_limit.status`: {code} is not an error status (400 to 599)"
                     ),
+                );
+            } else if (502..=504).contains(&code) {
+                // nginx answers its own 502-504 with the service's error page, which would tell a
+                // limited client the service is down (and log the page's URI, not theirs).
+                reader.error_with_hint(
+                    status.span(),
+                    format!("`{path}.edge.rate_limit.status`: {code} is the edge's \"unavailable\" answer, shown with the error page"),
+                    "use 429 (Too Many Requests), or another 4xx",
                 );
             }
             code

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use toml::Spanned;
 
 use super::model::{Answer, Authentik, Backup, BackupTool, Container, Ping, Service};
-use super::parse::{Key, Reader, suggest};
+use super::parse::{Key, Reader, Section, suggest};
 use super::resolve::{HostEntry, check_entry_name, check_secret};
 use super::schema;
 use super::service_edge;
@@ -35,7 +35,10 @@ pub fn services(reader: &mut Reader<'_>, context: &Context<'_>) -> BTreeMap<Stri
     let read = reader.read_each(entries, |reader, (name, value)| {
         let path = format!("services.{}", name.get_ref());
         check_entry_name(reader, &name, "service");
-        let raw = reader.read::<schema::Service>(value, &path)?;
+        let Some(raw) = reader.read::<schema::Service>(value, &path) else {
+            reader.unread(Section::Services, name.get_ref());
+            return None;
+        };
         let entry = service(reader, context, &path, name.get_ref(), raw, name.span());
         Some((name.into_inner(), entry))
     });
@@ -77,7 +80,7 @@ fn service(
     let authentik = match &raw.auth {
         None => false,
         Some(auth) if auth.get_ref() == "authentik" => {
-            if context.authentik.is_none() {
+            if context.authentik.is_none() && !reader.is_unread(Section::Auth, "") {
                 reader.error_with_hint(
                     auth.span(),
                     format!("`{path}.auth` is `authentik` but [auth.authentik] is not declared"),
@@ -204,7 +207,13 @@ fn answer(
     });
     let body = respond.body.as_ref().map_or_else(String::new, |body| {
         check_text(reader, body, &format!("{path}.respond.body"), LONGEST_BODY);
-        if body.get_ref().contains('\\') {
+        if body.get_ref().contains("{env.") || body.get_ref().contains("{$") {
+            // Caddy fills these from its environment (a DNS token lives there): never public.
+            reader.error(
+                body.span(),
+                format!("`{path}.respond.body` reads Caddy's environment (`{{env.…}}` or `{{$…}}`), which a public answer must not show"),
+            );
+        } else if body.get_ref().contains('\\') {
             // A Caddyfile string has no way to write a backslash before a quote or at its end.
             reader.error(
                 body.span(),
@@ -274,7 +283,9 @@ pub fn check_host(
     host: &Spanned<String>,
     key: impl std::fmt::Display,
 ) {
-    if context.hosts.contains_key(host.get_ref()) {
+    if context.hosts.contains_key(host.get_ref())
+        || reader.is_unread(Section::Hosts, host.get_ref())
+    {
         return;
     }
     // Only names that are valid suggestions: a misspelt entry name is an error of its own.

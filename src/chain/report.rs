@@ -148,8 +148,12 @@ impl RunPlan {
     fn total_line(&self) -> String {
         let total = self.total();
         let mut line = format!(
-            "total: {} to create, {} to update, {} to delete, {} unchanged, {} conflicts",
-            total.create, total.update, total.delete, total.unchanged, total.conflict
+            "total: {} to create, {} to update, {} to delete, {} unchanged, {}",
+            total.create,
+            total.update,
+            total.delete,
+            total.unchanged,
+            ui::counted(total.conflict, "conflict")
         );
         if total.failed > 0 {
             line.push_str(&format!(", {} could not be read", total.failed));
@@ -161,8 +165,11 @@ impl RunPlan {
                 .count()
         };
         line.push_str(&format!(
-            "; {} stages planned, {} skipped, {} failed",
-            stages(|state| matches!(state, StageState::Planned(_))),
+            "; {} planned, {} skipped, {} failed",
+            ui::counted(
+                stages(|state| matches!(state, StageState::Planned(_))),
+                "stage"
+            ),
             stages(|state| matches!(state, StageState::Skipped(_))),
             stages(|state| matches!(state, StageState::Failed(_))),
         ));

@@ -47,9 +47,16 @@ where
     fn plan(&mut self, cx: &Context<'_>) -> StageState {
         match self.stage.plan(cx) {
             Ok(plan) => {
+                let summary = S::summary(&plan);
+                // No checksum shown for a stage whose every part failed: it reviews nothing.
+                let checksum = if summary.nothing_planned() {
+                    String::new()
+                } else {
+                    S::checksum(&plan)
+                };
                 let planned = Planned {
-                    summary: S::summary(&plan),
-                    checksum: S::checksum(&plan),
+                    summary,
+                    checksum,
                     report: Captured::of(&plan),
                 };
                 self.plan = Some(plan);

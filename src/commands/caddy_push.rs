@@ -13,7 +13,7 @@ pub fn exec(global: &Global, args: &CaddyPushArgs, ui: &Ui) -> anyhow::Result<Ou
     let (catalog, renderer) = super::load(global)?;
     let cx = super::host_context(&catalog, &renderer, ui, args.parallel, &args.ssh);
     if args.history {
-        let history = backups::history(&cx, &args.hosts)?;
+        let history = backups::history(&cx, &args.named_hosts())?;
         ui.report(&history)?;
         return Ok(history.outcome());
     }
@@ -23,12 +23,12 @@ pub fn exec(global: &Global, args: &CaddyPushArgs, ui: &Ui) -> anyhow::Result<Ou
             operator: provenance::operator(),
             revision: provenance::catalog_revision(&catalog.path),
         };
-        let rolled_back = rollback::rollback(&cx, &args.hosts, back, &settings)?;
+        let rolled_back = rollback::rollback(&cx, &args.named_hosts(), back, &settings)?;
         ui.report(&rolled_back)?;
         return rolled_back.outcome();
     }
     let mut caddy = CaddyStage {
-        hosts: args.hosts.clone(),
+        hosts: args.named_hosts(),
         diff: args.diff,
         lock_wait: args.lock_wait,
     };

@@ -5,7 +5,7 @@ use serde::Serialize;
 use crate::Outcome;
 use crate::catalog::{Catalog, CatalogErrors, LoadError, Located};
 use crate::cli::{CheckArgs, Global};
-use crate::ui::{Report, Ui};
+use crate::ui::{Report, Ui, counted};
 
 #[derive(Serialize)]
 struct CheckReport {
@@ -34,13 +34,15 @@ impl Report for CheckReport {
     fn summary(&self) -> Option<String> {
         let summary = self.summary.filter(|_| self.ok)?;
         let secrets = if summary.secrets_checked > 0 {
-            format!(", {} secrets readable", summary.secrets_checked)
+            format!(", {} readable", counted(summary.secrets_checked, "secret"))
         } else {
             String::new()
         };
         Some(format!(
-            "ok: {} hosts, {} services, {} DNS records{secrets}",
-            summary.hosts, summary.services, summary.records
+            "ok: {}, {}, {}{secrets}",
+            counted(summary.hosts, "host"),
+            counted(summary.services, "service"),
+            counted(summary.records, "DNS record")
         ))
     }
 }
@@ -93,16 +95,18 @@ fn invalid(error: anyhow::Error, ui: &Ui) -> anyhow::Result<Outcome> {
 /// Reads every secret; a failure points at its declaration and never contains the value.
 fn check_secrets(catalog: &Catalog) -> Vec<Located> {
     let file = crate::catalog::display_name(&catalog.path);
-    catalog
-        .secrets
-        .values()
+    let mut declared: Vec<&crate::secret::SecretRef> = catalog.secrets.values().collect();
+    // In the catalog's order, as every other problem is.
+    declared.sort_by_key(|reference| (reference.declared_at.line, reference.declared_at.column));
+    declared
+        .into_iter()
         .filter_map(|reference| reference.resolve().err().map(|error| (reference, error)))
         .map(|(reference, error)| Located {
             file: file.clone(),
             line: reference.declared_at.line,
             column: reference.declared_at.column,
+            hint: crate::hint::Hint::hint(&error),
             message: error.to_string(),
-            hint: None,
         })
         .collect()
 }

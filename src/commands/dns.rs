@@ -82,10 +82,10 @@ fn import_summary(imports: &[ZoneImport]) -> (String, Vec<String>) {
         imports.iter().map(|zone| what(&zone.imported)).sum()
     };
     let summary = format!(
-        "dns-import: {} records to paste, {} skipped, {} derived names differ live",
-        count(|imported| imported.records.len()),
+        "dns-import: {} to paste, {} skipped, {} differing live",
+        crate::ui::counted(count(|imported| imported.records.len()), "record"),
         count(|imported| imported.skipped.len()),
-        count(|imported| imported.differing.len())
+        crate::ui::counted(count(|imported| imported.differing.len()), "derived name")
     );
     let differing = imports
         .iter()

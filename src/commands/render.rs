@@ -59,8 +59,8 @@ fn write_out(dir: &Path, selected: Vec<Artifact>, ui: &Ui) -> anyhow::Result<Pla
         .filter(|file| file.status == WriteStatus::Written)
         .count();
     let summary = format!(
-        "rendered {} artifacts into {}: {changed} written, {} unchanged",
-        written.len(),
+        "rendered {} into {}: {changed} written, {} unchanged",
+        crate::ui::counted(written.len(), "artifact"),
         dir.display(),
         written.len() - changed
     );
@@ -71,27 +71,38 @@ fn write_out(dir: &Path, selected: Vec<Artifact>, ui: &Ui) -> anyhow::Result<Pla
     })
 }
 
-/// Keeps the named artifacts (all when none are named); an unknown name is an error listing the known.
+/// Keeps the named artifacts (all when none are named); an unknown name is an error listing the
+/// known. An artifact is named as the header shows it (`caddy/indri`) or by the path `--out`
+/// writes it to (`caddy/indri/Caddyfile`).
 fn select(all: Vec<Artifact>, wanted: &[String]) -> anyhow::Result<Vec<Artifact>> {
     if wanted.is_empty() {
         return Ok(all);
     }
+    let wanted: Vec<String> = wanted
+        .iter()
+        .map(|name| {
+            all.iter()
+                .find(|artifact| artifact.path == std::path::Path::new(name))
+                .map_or_else(|| name.clone(), |artifact| artifact.name.clone())
+        })
+        .collect();
     let known: Vec<&str> = all.iter().map(|artifact| artifact.name.as_str()).collect();
-    check_known("artifact", "artifacts", wanted, &known)?;
+    check_known("artifact", "artifacts", &wanted, &known)?;
     Ok(all
         .into_iter()
         .filter(|artifact| wanted.contains(&artifact.name))
         .collect())
 }
 
-/// One artifact prints as is; several get a `==> path <==` header each, like `head` does.
+/// One artifact prints as is; several get a `==> NAME <==` header each, like `head` does, with
+/// the name `boma render NAME` takes.
 fn concatenate(artifacts: &[Artifact]) -> String {
     if let [only] = artifacts {
         return only.content.clone();
     }
     artifacts
         .iter()
-        .map(|artifact| format!("==> {} <==\n{}", artifact.path.display(), artifact.content))
+        .map(|artifact| format!("==> {} <==\n{}", artifact.name, artifact.content))
         .collect::<Vec<_>>()
         .join("\n")
 }

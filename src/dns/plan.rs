@@ -50,16 +50,22 @@ impl Change {
         }
     }
 
-    /// Where the change goes in an apply, given the names that lose an rrset: creates at names
-    /// nothing is deleted from first (a name never stops resolving: a `*.ZONE` wildcard is in
-    /// place before the names it replaces go), then deletes, updates, and the creates that need
-    /// a delete first (a name switching between A and CNAME).
-    fn order(&self, deleted: &BTreeSet<&str>) -> u8 {
-        match self {
-            Self::Create { rrset } if !deleted.contains(rrset.name.as_str()) => 0,
-            Self::Delete { .. } => 1,
-            Self::Update { .. } | Self::Own { .. } => 2,
-            Self::Create { .. } => 3,
+    /// Where the change goes in an apply. Where ownership is kept in the record itself (a
+    /// comment) or the zone is boma's whole: creates at names nothing is deleted from first (a
+    /// name never stops resolving: a `*.ZONE` wildcard is in place before the names it replaces
+    /// go), then deletes, updates, and the creates that need a delete first (a name switching
+    /// between A and CNAME). With marker records (Gandi), whose changes apply one by one: deletes,
+    /// then updates (the markers among them), then creates, so a record never exists without
+    /// its mark nor a mark names a record that is gone only after it went.
+    fn order(&self, deleted: &BTreeSet<&str>, keeping: Keeping) -> u8 {
+        match (self, keeping) {
+            (Self::Delete { .. }, Keeping::Markers) => 0,
+            (Self::Update { .. } | Self::Own { .. }, Keeping::Markers) => 1,
+            (Self::Create { .. }, Keeping::Markers) => 2,
+            (Self::Create { rrset }, _) if !deleted.contains(rrset.name.as_str()) => 0,
+            (Self::Delete { .. }, _) => 1,
+            (Self::Update { .. } | Self::Own { .. }, _) => 2,
+            (Self::Create { .. }, _) => 3,
         }
     }
 }
@@ -269,7 +275,7 @@ pub fn plan(
     if keeping == Keeping::Markers {
         changes.extend(marker_changes(desired, &refused, &markers, owners));
     }
-    sort_for_apply(&mut changes);
+    sort_for_apply(&mut changes, keeping);
     match keeping {
         Keeping::Whole | Keeping::Markers => {}
         // Markers older boma left go last: a write cut short keeps the old ownership.
@@ -359,7 +365,7 @@ fn marker_changes(
 const MARKER_TTL: u32 = 300;
 
 /// The changes in the order an apply makes them (see `Change::order`), each group by name.
-fn sort_for_apply(changes: &mut [Change]) {
+fn sort_for_apply(changes: &mut [Change], keeping: Keeping) {
     let deleted: BTreeSet<String> = changes
         .iter()
         .filter(|change| matches!(change, Change::Delete { .. }))
@@ -367,7 +373,8 @@ fn sort_for_apply(changes: &mut [Change]) {
         .collect();
     let deleted: BTreeSet<&str> = deleted.iter().map(String::as_str).collect();
     changes.sort_by(|a, b| {
-        (a.order(&deleted), a.rrset().key()).cmp(&(b.order(&deleted), b.rrset().key()))
+        let order = |change: &Change| change.order(&deleted, keeping);
+        (order(a), a.rrset().key()).cmp(&(order(b), b.rrset().key()))
     });
 }
 
@@ -431,7 +438,7 @@ mod tests {
                 rrset: a("forge.ops.example.org", "100.64.0.1"),
             },
         ];
-        sort_for_apply(&mut changes);
+        sort_for_apply(&mut changes, Keeping::Metadata);
         let order: Vec<String> = changes
             .iter()
             .map(|change| {
@@ -643,10 +650,10 @@ mod tests {
         let plan = markers_plan(&desired, &existing, &shared());
         assert_eq!(
             actions(&plan),
-            ["+ app.example.org TXT", "~ _boma.app.example.org TXT"]
+            ["~ _boma.app.example.org TXT", "+ app.example.org TXT"]
         );
         assert_eq!(
-            plan.changes[1].rrset().values,
+            plan.changes[0].rrset().values,
             [
                 "heritage=boma v=2 owner=lab types=TXT",
                 "heritage=boma v=2 owner=team-b types=A"
@@ -655,7 +662,7 @@ mod tests {
         // Removed from this catalog: only its own mark goes.
         let after = [
             existing[0].clone(),
-            plan.changes[1].rrset().clone(),
+            plan.changes[0].rrset().clone(),
             desired[0].clone(),
         ];
         let removed = markers_plan(&[], &after, &shared());
@@ -708,7 +715,7 @@ mod tests {
         assert!(adopted.conflicts.is_empty());
         assert_eq!(
             actions(&adopted),
-            ["+ _boma.app.example.org TXT", "~ app.example.org A"]
+            ["~ app.example.org A", "+ _boma.app.example.org TXT"]
         );
         // The same values: only ownership to take.
         let same = plan_in(Keeping::Metadata, &desired, &desired, &[], &shared());

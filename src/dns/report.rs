@@ -45,7 +45,7 @@ fn ttl_and_values(change: &Change) -> (String, String) {
 
 pub fn summary_line(summary: &Summary) -> String {
     let conflicts = if summary.conflicts > 0 {
-        format!(", {} conflicts", summary.conflicts)
+        format!(", {}", crate::ui::counted(summary.conflicts, "conflict"))
     } else {
         String::new()
     };

@@ -127,9 +127,9 @@ impl Stage for DnsStage {
         for result in results {
             let (zoned, plan) = result?;
             cx.ui.debug(&format!(
-                "zone {}: {} HTTP requests",
+                "zone {}: {}",
                 zoned.settings.name,
-                zoned.provider.requests()
+                crate::ui::counted(zoned.provider.requests(), "HTTP request")
             ));
             plans.push(ZonePlan {
                 name: zoned.settings.name.clone(),
@@ -416,10 +416,10 @@ fn apply_zone(zoned: &mut Zoned, plan: &Plan, progress: &mut dyn FnMut(usize)) -
         return Err((lines, stopped(plan, provider_name, failure)));
     }
     lines.push(format!(
-        "applied {} changes to zone {} ({} HTTP requests{replanned})",
-        plan.changes.len(),
+        "applied {} to zone {} ({}{replanned})",
+        crate::ui::counted(plan.changes.len(), "change"),
         plan.zone,
-        zoned.provider.requests()
+        crate::ui::counted(zoned.provider.requests(), "HTTP request")
     ));
     Ok(lines)
 }

@@ -96,7 +96,9 @@ pub fn files(
         image => image.map(toml_string),
         strategy => edge.strategy.map(|strategy| toml_string(strategy.as_str())),
         listen => edge.port,
-        grace_seconds => GRACE_SECONDS + tailnet_wait.unwrap_or(0),
+        // Before nginx answers, the entrypoint may wait for tailscaled's socket, for
+        // `tailscale up` and for the resolver: the last two each for at most `wait`.
+        grace_seconds => GRACE_SECONDS + tailnet_wait.map_or(0, |wait| SOCKET_WAIT_SECONDS + 2 * wait),
         tailnet_wait,
         vm => edge.vm.as_ref().map(|vm| minijinja::context! {
             size => vm.size.as_deref().map(toml_string),

@@ -248,7 +248,7 @@ fn error_page(
 ) -> anyhow::Result<String> {
     if let Some(file) = &table.error_page {
         let path = catalog_dir.join(file);
-        let bytes = crate::files::read_regular(&path, crate::files::Links::Follow)
+        let bytes = crate::files::read_regular(&path, crate::files::Links::Refuse)
             .and_then(|bytes| {
                 bytes.ok_or_else(|| anyhow::anyhow!("`{}` does not exist", path.display()))
             })

@@ -252,8 +252,9 @@ impl Report for EdgeReport {
         let mut parts = vec![if self.checks_skipped {
             "the deployed render, not checked again".to_string()
         } else {
-            format!("{} checks passed", self.checked.len())
+            format!("{} passed", crate::ui::counted(self.checked.len(), "check"))
         }];
+        // An edge render is never fewer than eight files: "files" stays plural.
         parts.push(format!(
             "{} of {} files differ",
             self.files_pending(),

@@ -81,8 +81,7 @@ pub fn wanted(catalog: &Catalog, edge: &Edge, token: &Secret) -> anyhow::Result<
     declared(edge)
         .into_iter()
         .map(|(name, from)| {
-            let value =
-                catalog.read_secret(from, &format!("`edge.tailnet.auth_key` (secret `{from}`)"))?;
+            let value = catalog.read_secret(from, "`edge.tailnet.auth_key`")?;
             let mut mac = Hmac::<Sha256>::new_from_slice(token.expose().as_bytes())
                 .map_err(|_| anyhow::anyhow!("the API token cannot key an HMAC"))?;
             // The name too: one value under two names has two HMACs.

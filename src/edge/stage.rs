@@ -349,10 +349,7 @@ pub(super) fn client<'s>(
 }
 
 pub(super) fn token(catalog: &Catalog, edge: &Edge) -> anyhow::Result<crate::secret::Secret> {
-    catalog.read_secret(
-        &edge.token,
-        &format!("`edge.token` (secret `{}`)", edge.token),
-    )
+    catalog.read_secret(&edge.token, "`edge.token`")
 }
 
 /// One machine at a time: update, wait until it runs the new version, then the next. The first

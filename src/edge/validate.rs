@@ -55,7 +55,8 @@ pub fn validate(catalog: &Catalog, renderer: &Renderer) -> anyhow::Result<Vec<Pa
                 .path()
                 .join("fail2ban/filter.d")
                 .join(filter_file(&service.name));
-            let text = std::fs::read_to_string(&file).unwrap_or_default();
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("cannot read {}", file.display()))?;
             let rules: String = text.lines().filter(|line| !line.starts_with('#')).collect();
             match filters
                 .iter_mut()
@@ -235,8 +236,9 @@ fn filter(service: &str, samples: &[Sample], tools: &Tools, dir: &Path) -> anyho
     }
     let failing = samples.iter().filter(|sample| sample.fails).count();
     Ok(format!(
-        "{tool}: {failing} failing lines matched, {} others not",
-        samples.len() - failing
+        "{tool}: {} matched, {} not",
+        crate::ui::counted(failing, "failing line"),
+        crate::ui::counted(samples.len() - failing, "other")
     ))
 }
 

@@ -135,16 +135,29 @@ impl ImagesStage {
         let tag = source.tag(&container.version);
         let (host, _) = registry::split(&container.image);
         let (in_registry, registry_note) = if self.options.push {
-            let found = registry_of(cx.catalog, host)
-                .map(|registry| login(cx.catalog, registry))
-                .transpose()?;
+            // Only a push needs the password: a plan (`--check`) whose password cannot be read
+            // asks the registry without it, and says so when the registry cannot answer.
+            let registry = registry_of(cx.catalog, host);
+            let (found, unread) = match registry.map(|registry| login(cx.catalog, registry)) {
+                Some(Ok(found)) => (Some(found), None),
+                Some(Err(error)) => (None, Some(error)),
+                None => (None, None),
+            };
             let login = found
                 .as_ref()
                 .and_then(|(user, password, _)| user.as_deref().zip(password.as_ref()));
-            let tls_verify = found.as_ref().is_none_or(|(_, _, tls)| *tls);
+            let tls_verify = registry.is_none_or(|registry| registry.tls_verify);
             match registry::find_tag(&container.image, &tag, login, tls_verify) {
                 Ok(found) => (found, None),
-                Err(reason) => (None, Some(reason)),
+                Err(reason) => match unread {
+                    Some(error) => {
+                        let why = error
+                            .downcast_ref::<crate::catalog::SecretUnreadable>()
+                            .map_or_else(|| format!("{error:#}"), |error| error.located());
+                        (None, Some(format!("{reason}; no password sent: {why}")))
+                    }
+                    None => (None, Some(reason)),
+                },
             }
         } else {
             (None, Some("not asked (--no-push)".into()))

@@ -204,17 +204,19 @@ impl Report for ImagesReport {
         let pinned: usize = self.images.iter().map(|image| image.bumped.len()).sum();
         Some(if self.mode == "check" {
             format!(
-                "container-build check: {} to build, {} up to date, {pinned} pinned files behind",
+                "container-build check: {} to build, {} up to date, {} behind",
                 count("would build"),
-                count("up to date")
+                count("up to date"),
+                crate::ui::counted(pinned, "pinned file")
             )
         } else {
             format!(
-                "container-build: {} pushed, {} built, {} up to date, {} failed, {pinned} files pinned",
+                "container-build: {} pushed, {} built, {} up to date, {} failed, {} pinned",
                 count("pushed"),
                 count("built"),
                 count("up to date"),
-                count("failed")
+                count("failed"),
+                crate::ui::counted(pinned, "file")
             )
         })
     }

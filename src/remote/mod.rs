@@ -169,12 +169,15 @@ impl Connector {
     }
 }
 
+/// The name reports give this machine: a catalog's host names are identifiers, never this.
+pub const THIS_MACHINE: &str = "this machine";
+
 /// This machine as a host of the fan-out (`local`: no SSH), for work the catalog places on no
 /// host: a build without a builder, a backup check without `host`.
 pub fn this_machine() -> crate::catalog::Host {
     use crate::catalog::{Address, Caddy, Host, Ssh};
     Host {
-        name: "this machine".to_string(),
+        name: THIS_MACHINE.to_string(),
         address: Address::Local,
         ssh: Ssh::default(),
         sudo: false,

@@ -29,6 +29,16 @@ pub trait Report {
     }
 }
 
+/// A count and its noun, plural unless the count is one: `1 record`, `0 records`, `2 hosts`.
+/// Every count a summary or message prints goes through it.
+pub fn counted(count: usize, noun: &str) -> String {
+    if count == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{count} {noun}s")
+    }
+}
+
 /// Where debug lines go: what `Ui::logger` hands to HTTP clients (any thread).
 pub type Log = Box<dyn Fn(&str) + Send + Sync>;
 
@@ -231,6 +241,13 @@ impl<T: serde::Serialize> Report for Plain<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counts_are_singular_only_for_one() {
+        assert_eq!(counted(1, "record"), "1 record");
+        assert_eq!(counted(0, "record"), "0 records");
+        assert_eq!(counted(2, "DNS record"), "2 DNS records");
+    }
 
     #[test]
     fn control_characters_are_escaped_and_the_rest_kept() {

@@ -251,10 +251,9 @@ impl Report for History {
             .filter(|host| host.status == Listing::Failed)
             .count();
         let mut line = format!(
-            "caddy-push --history: {backups} backup{} on {} host{}",
-            if backups == 1 { "" } else { "s" },
-            self.hosts.len(),
-            if self.hosts.len() == 1 { "" } else { "s" }
+            "caddy-push --history: {} on {}",
+            crate::ui::counted(backups, "backup"),
+            crate::ui::counted(self.hosts.len(), "host")
         );
         if failed > 0 {
             line.push_str(&format!(", {failed} failed"));

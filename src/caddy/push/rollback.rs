@@ -128,8 +128,8 @@ fn too_few_message(back: u16, hosts: &[(String, TooFew)]) -> String {
                 .map(|(host, too_few)| format!("`{host}` {}", keeps(*too_few)))
                 .collect();
             format!(
-                "{} hosts keep too few backups for `--rollback {back}` ({}); their live Caddyfiles are untouched",
-                hosts.len(),
+                "{} keep too few backups for `--rollback {back}` ({}); their live Caddyfiles are untouched",
+                crate::ui::counted(hosts.len(), "host"),
                 each.join(", ")
             )
         }
@@ -141,11 +141,10 @@ fn keeps(too_few: TooFew) -> String {
     let TooFew { kept, unlike_live } = too_few;
     match kept {
         0 => "keeps no backup".to_string(),
-        1 if unlike_live == 1 => "keeps 1 backup".to_string(),
-        _ if unlike_live == kept => format!("keeps {kept} backups"),
+        _ if unlike_live == kept => format!("keeps {}", crate::ui::counted(kept, "backup")),
         _ => format!(
-            "keeps {kept} backup{} ({unlike_live} unlike the live file)",
-            if kept == 1 { "" } else { "s" }
+            "keeps {} ({unlike_live} unlike the live file)",
+            crate::ui::counted(kept, "backup")
         ),
     }
 }

@@ -8,7 +8,7 @@ use toml::Spanned;
 
 use super::super::diagnostic::LineIndex;
 use super::super::model::{Defaults, Position};
-use super::super::parse::{Reader, suggest};
+use super::super::parse::{Reader, Section, suggest};
 use super::super::schema::{self, TOP_LEVEL_KEYS};
 use super::super::values::{is_env_name, is_hostname, is_identifier};
 use crate::secret::{SecretRef, SecretSource};
@@ -93,10 +93,11 @@ pub fn secrets(
         let path = format!("secrets.{}", name.get_ref());
         check_entry_name(reader, &name, "secret");
         let span = value.span();
-        let Some(raw) = reader.read::<schema::Secret>(value, &path) else {
-            continue;
-        };
-        let Some(source) = secret_source(reader, &path, raw, span.clone(), dir) else {
+        let Some(source) = reader
+            .read::<schema::Secret>(value, &path)
+            .and_then(|raw| secret_source(reader, &path, raw, span.clone(), dir))
+        else {
+            reader.unread(Section::Secrets, name.get_ref());
             continue;
         };
         let (line, column) = lines.position(span.start);
@@ -171,7 +172,9 @@ pub fn check_secret(
     reference: &Spanned<String>,
     key: impl std::fmt::Display,
 ) {
-    if secrets.contains_key(reference.get_ref()) {
+    if secrets.contains_key(reference.get_ref())
+        || reader.is_unread(Section::Secrets, reference.get_ref())
+    {
         return;
     }
     let known: Vec<&String> = secrets.keys().filter(|name| is_identifier(name)).collect();

@@ -8,7 +8,7 @@ use toml::Spanned;
 use toml::de::DeValue;
 
 use super::super::model::{Dns, DnsProvider, Zone, ZoneNames};
-use super::super::parse::{Reader, Value};
+use super::super::parse::{Reader, Section, Value};
 use super::super::schema;
 use super::super::values::{check_url, is_hostname};
 use super::check_secret;
@@ -100,6 +100,7 @@ fn several<'t>(
             "`dns.zones` must be a table of named zones",
             "write each zone as [dns.zones.NAME]",
         );
+        reader.unread(Section::Dns, "");
         return Vec::new();
     };
     let mut zones: Vec<(std::ops::Range<usize>, Zone)> = Vec::new();
@@ -110,7 +111,7 @@ fn several<'t>(
             zones.push((span, zone));
         }
     }
-    if zones.is_empty() {
+    if zones.is_empty() && !reader.any_unread(Section::DnsZones) {
         reader.error_with_hint(
             span,
             "`dns.zones` declares no zone",
@@ -151,7 +152,13 @@ fn zone<'t>(
     name: Option<&str>,
 ) -> Option<Zone> {
     let prefix = name.map_or_else(|| "dns".to_string(), |name| format!("dns.zones.{name}"));
-    let raw: schema::Dns = reader.read(value, &prefix)?;
+    let Some(raw) = reader.read::<schema::Dns>(value, &prefix) else {
+        match name {
+            Some(name) => reader.unread(Section::DnsZones, name),
+            None => reader.unread(Section::Dns, ""),
+        }
+        return None;
+    };
     let provider = *raw.provider.get_ref();
     let zone = raw
         .zone

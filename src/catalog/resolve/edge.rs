@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use toml::Spanned;
 
 use super::super::model::{Authentik, Edge, Tailnet, Vm};
-use super::super::parse::Reader;
+use super::super::parse::{Reader, Section};
 use super::super::schema;
 use super::super::values::{check_url, is_hostname, is_identifier};
 
@@ -27,7 +27,10 @@ use crate::secret::SecretRef;
 
 pub fn edge(reader: &mut Reader<'_>, secrets: &BTreeMap<String, SecretRef>) -> Option<Edge> {
     let value = reader.take("edge")?;
-    let raw: schema::Edge = reader.read(value, "edge")?;
+    let Some(raw) = reader.read::<schema::Edge>(value, "edge") else {
+        reader.unread(Section::Edge, "");
+        return None;
+    };
     if !is_identifier(raw.app.get_ref()) {
         reader.error(
             raw.app.span(),
@@ -311,7 +314,10 @@ fn is_ip_or_cidr(text: &str) -> bool {
 
 pub fn auth(reader: &mut Reader<'_>) -> Option<Spanned<Authentik>> {
     let value = reader.take("auth")?;
-    let raw: schema::Auth = reader.read(value, "auth")?;
+    let Some(raw) = reader.read::<schema::Auth>(value, "auth") else {
+        reader.unread(Section::Auth, "");
+        return None;
+    };
     let authentik = raw.authentik?;
     let span = authentik.span();
     let outpost = authentik.into_inner().outpost;

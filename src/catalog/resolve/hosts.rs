@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use toml::Spanned;
 
 use super::super::model::{Address, Caddy, DnsChallenge, Host, Ssh};
-use super::super::parse::Reader;
+use super::super::parse::{Reader, Section};
 use super::super::schema;
 use super::super::services;
 use super::super::values::{is_env_name, is_hostname, is_identifier};
@@ -17,15 +17,15 @@ use super::check_entry_name;
 pub const DEFAULT_CADDY_CONFIG: &str = "/etc/caddy/Caddyfile";
 pub const DEFAULT_CADDY_RELOAD: &str = "systemctl reload caddy";
 
-/// A host as read, with the spans later checks point at.
 /// Where a value is written in the catalog.
 type Span = std::ops::Range<usize>;
 
+/// A host as read, with the spans later checks point at.
 pub struct HostEntry {
     pub model: Host,
-    pub dns_challenge_span: Option<std::ops::Range<usize>>,
+    pub dns_challenge_span: Option<Span>,
     /// Each `caddy.wildcard` zone with where it is written.
-    pub wildcard_spans: Vec<(String, std::ops::Range<usize>)>,
+    pub wildcard_spans: Vec<(String, Span)>,
 }
 
 pub fn hosts(reader: &mut Reader<'_>) -> BTreeMap<String, HostEntry> {
@@ -34,6 +34,7 @@ pub fn hosts(reader: &mut Reader<'_>) -> BTreeMap<String, HostEntry> {
         let path = format!("hosts.{}", name.get_ref());
         check_entry_name(reader, &name, "host");
         let Some(raw) = reader.read::<schema::Host>(value, &path) else {
+            reader.unread(Section::Hosts, name.get_ref());
             continue;
         };
         if let Some(host) = host(reader, &path, name.get_ref(), raw) {
@@ -307,14 +308,29 @@ fn valid_admin(admin: &str) -> bool {
     })
 }
 
-/// A `dns_challenge` is for private names (they cannot answer HTTP-01); a host without any is a mistake.
-/// Each wildcard zone must serve something: a private name of a service on that host directly
-/// below it.
+/// Each wildcard zone must serve something (a private name of a service on that host directly
+/// below it) and belong to one host: `*.ZONE` is one DNS record, pointing at one host.
 pub fn check_wildcards(
     reader: &mut Reader<'_>,
     hosts: &BTreeMap<String, HostEntry>,
     services: &BTreeMap<String, services::ServiceEntry>,
 ) {
+    let mut owners: BTreeMap<&str, &str> = BTreeMap::new();
+    for (name, host) in hosts {
+        for (zone, span) in &host.wildcard_spans {
+            if let Some(first) = owners.insert(zone, name) {
+                reader.error_with_hint(
+                    span.clone(),
+                    format!("`hosts.{name}.caddy.wildcard`: `{zone}` is already host `{first}`'s wildcard"),
+                    format!("`*.{zone}` is one DNS record for one host: keep it on one host and give the other's names their own sites"),
+                );
+            }
+        }
+    }
+    // An unread service may be the one on the host with such a name.
+    if reader.any_unread(Section::Services) {
+        return;
+    }
     for (name, host) in hosts {
         for (zone, span) in &host.wildcard_spans {
             let used = services.values().any(|service| {
@@ -336,11 +352,16 @@ pub fn check_wildcards(
     }
 }
 
+/// A `dns_challenge` is for private names (they cannot answer HTTP-01); a host without any is a mistake.
 pub fn check_dns_challenges(
     reader: &mut Reader<'_>,
     hosts: &BTreeMap<String, HostEntry>,
     services: &BTreeMap<String, services::ServiceEntry>,
 ) {
+    // An unread service may be the one serving private names on the host.
+    if reader.any_unread(Section::Services) {
+        return;
+    }
     for (name, host) in hosts {
         let Some(span) = host.dns_challenge_span.clone() else {
             continue;

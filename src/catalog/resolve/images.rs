@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use toml::Spanned;
 
 use super::super::model::{Container, Registry, Service};
-use super::super::parse::Reader;
+use super::super::parse::{Reader, Section};
 use super::super::schema;
 use super::super::services::{self, Context, ServiceEntry};
 use super::super::values::is_hostname;
@@ -22,6 +22,7 @@ pub fn registries(
         let key = format!("registries.{}", name.get_ref());
         check_entry_name(reader, &name, "registry");
         let Some(raw) = reader.read::<schema::Registry>(value, &key) else {
+            reader.unread(Section::Registries, name.get_ref());
             continue;
         };
         let host = raw.host.get_ref().to_ascii_lowercase();
@@ -84,6 +85,7 @@ pub fn images(
         let key = format!("images.{}", name.get_ref());
         check_entry_name(reader, &name, "image");
         let Some(raw) = reader.read::<schema::Container>(value, &key) else {
+            reader.unread(Section::Images, name.get_ref());
             continue;
         };
         let has_container = |service: &Service| service.container.is_some();

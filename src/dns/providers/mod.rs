@@ -63,7 +63,7 @@ pub trait Provider: Send {
 
 /// A failure part-way: how many changes (in plan order) were applied before it.
 #[derive(Debug, thiserror::Error)]
-#[error("{applied} of {total} changes were applied before the failure")]
+#[error("{applied} of {} applied before the failure", crate::ui::counted(*.total, "change"))]
 pub struct ApplyError {
     pub applied: usize,
     pub total: usize,
@@ -84,11 +84,8 @@ pub fn open(
     let mark = super::ownership::Mark::text(owner, &[]);
     let token = || -> anyhow::Result<crate::secret::Secret> {
         let name = dns.credentials.as_deref().unwrap_or_default();
-        let reference = catalog
-            .secrets
-            .get(name)
-            .ok_or_else(|| anyhow::anyhow!("secret `{name}` is not declared"))?;
-        Ok(reference.resolve()?)
+        let what = format!("the credentials of zone `{}`", dns.name);
+        catalog.read_secret(name, &what)
     };
     Ok(match dns.provider {
         DnsProvider::Zonefile => {

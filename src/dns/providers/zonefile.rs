@@ -206,9 +206,35 @@ fn read_zone(path: &Path) -> anyhow::Result<Option<Vec<u8>>> {
         .with_context(|| format!("cannot read zone file `{}`", path.display()))
 }
 
-/// An exclusive lock on the zone file (a `.NAME.boma-lock` file beside its target, locked with
-/// flock, released when dropped), waited for up to `LOCK_WAIT`.
-fn lock(path: &Path) -> anyhow::Result<std::fs::File> {
+/// An exclusive lock on a zone file: a `.NAME.boma-lock` file beside its target, locked with
+/// flock. Dropping it removes the file (no empty lock files stay beside the zones) and then
+/// unlocks: a run waiting on the removed file finds, once it holds the lock, that the path no
+/// longer names the file it locked, and locks anew.
+struct ZoneLock {
+    path: PathBuf,
+    file: std::fs::File,
+}
+
+impl Drop for ZoneLock {
+    fn drop(&mut self) {
+        // Only while the path still names the file this run locked: never another run's lock.
+        if names_file(&self.path, &self.file) {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// Whether `path` names `file` itself (same device and inode), not a file made after it.
+fn names_file(path: &Path, file: &std::fs::File) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (std::fs::symlink_metadata(path), file.metadata()) {
+        (Ok(named), Ok(held)) => named.dev() == held.dev() && named.ino() == held.ino(),
+        _ => false,
+    }
+}
+
+/// Locks the zone file at `path`, waiting up to `LOCK_WAIT` for another run holding it.
+fn lock(path: &Path) -> anyhow::Result<ZoneLock> {
     let target = crate::files::resolve(path)?;
     let dir = target
         .parent()
@@ -220,27 +246,34 @@ fn lock(path: &Path) -> anyhow::Result<std::fs::File> {
         .map(|name| name.to_string_lossy().into_owned())
         .unwrap_or_default();
     let lock_path = dir.join(format!(".{name}.boma-lock"));
-    // Opened only when it is a regular file or nothing: opening a FIFO to write blocks, and
-    // creating through a link makes a file wherever it points.
-    if let Ok(found) = std::fs::symlink_metadata(&lock_path)
-        && !found.is_file()
-    {
-        return Err(crate::files::FileError::NotRegular {
-            path: lock_path,
-            kind: crate::files::kind(&found),
-        })
-        .context("cannot lock the zone file");
-    }
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .with_context(|| format!("cannot open lock file `{}`", lock_path.display()))?;
     let deadline = Instant::now() + LOCK_WAIT;
     loop {
+        // Opened only when it is a regular file or nothing: opening a FIFO to write blocks, and
+        // creating through a link makes a file wherever it points.
+        if let Ok(found) = std::fs::symlink_metadata(&lock_path)
+            && !found.is_file()
+        {
+            return Err(crate::files::FileError::NotRegular {
+                path: lock_path,
+                kind: crate::files::kind(&found),
+            })
+            .context("cannot lock the zone file");
+        }
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .with_context(|| format!("cannot open lock file `{}`", lock_path.display()))?;
         match file.try_lock() {
-            Ok(()) => return Ok(file),
+            // The run that held it removed the file before unlocking: lock the one there now.
+            Ok(()) if !names_file(&lock_path, &file) => continue,
+            Ok(()) => {
+                return Ok(ZoneLock {
+                    path: lock_path,
+                    file,
+                });
+            }
             Err(std::fs::TryLockError::WouldBlock) if Instant::now() < deadline => {
                 std::thread::sleep(Duration::from_millis(100));
             }
@@ -326,6 +359,33 @@ mod tests {
         parsed.sort();
         assert_eq!(parsed, expected);
         assert!(text.contains("@ 3600 IN SOA ns1.example.net. hostmaster.example.org. 7 "));
+        Ok(())
+    }
+
+    /// Two runs on one zone: the second waits for the first, which removes its lock file on the
+    /// way out; the second then locks a file of its own (never the removed one) and removes it
+    /// too. Nothing is left beside the zone.
+    #[test]
+    fn a_lock_is_removed_when_released_and_a_waiting_run_locks_anew() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let zone = dir.path().join("example.org.zone");
+        let lock_file = dir.path().join(".example.org.zone.boma-lock");
+        let first = lock(&zone)?;
+        assert!(lock_file.is_file(), "held, the lock file is there");
+        let second = std::thread::scope(|scope| {
+            let waiting = scope.spawn(|| lock(&zone));
+            std::thread::sleep(Duration::from_millis(300));
+            drop(first);
+            waiting.join()
+        })
+        .map_err(|_| anyhow::anyhow!("the waiting lock panicked"))??;
+        assert!(
+            names_file(&lock_file, &second.file),
+            "the second run holds the file the path names"
+        );
+        drop(second);
+        let left: Vec<_> = std::fs::read_dir(dir.path())?.collect();
+        assert!(left.is_empty(), "{left:?}");
         Ok(())
     }
 }
