@@ -1,10 +1,9 @@
 //! `caddy-push` against real hosts: an sshd per host on loopback, each with a running Caddy.
 
-use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::lab::{HostSpec, Lab, TestHost, run};
+use crate::support::lab::{HostSpec, Lab, TestHost, can_add_sudoers, push_sudoers, run};
 use crate::support::{Boma, Run};
 
 fn push(lab: &Lab, args: &[&str]) -> (Boma, Run) {
@@ -400,30 +399,9 @@ async fn a_local_host_runs_the_same_steps_without_ssh() {
     boma.run().success().stdout_has("unchanged");
 }
 
-/// Removes the test's sudoers file, pass or fail.
-struct Sudoers(std::path::PathBuf);
-
-impl Drop for Sudoers {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
-
-fn is_root() -> bool {
-    std::fs::metadata("/proc/self").is_ok_and(|meta| {
-        use std::os::unix::fs::MetadataExt;
-        meta.uid() == 0
-    })
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn a_deploy_user_with_only_the_needed_sudo_commands_can_push() {
-    if !is_root() || crate::support::require("sudo").is_none() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI runs this test as root with sudo"
-        );
-        eprintln!("skipped: needs root (to add a user and a sudoers file) and sudo");
+    if !can_add_sudoers() {
         return;
     }
     let user = "bomadeploy";
@@ -434,36 +412,8 @@ async fn a_deploy_user_with_only_the_needed_sudo_commands_can_push() {
         return;
     };
     let host = lab.host("h1");
-    // The live file: owned by root, readable by the deploy group only.
-    run(
-        "chown",
-        &[&format!("root:{user}"), &host.config.to_string_lossy()],
-    );
-    run("chmod", &["0640", &host.config.to_string_lossy()]);
-    let live = host.config.display().to_string();
-    let staged = format!(
-        "{}/.Caddyfile.boma-new",
-        Path::new(&live)
-            .parent()
-            .map_or(String::new(), |dir| dir.display().to_string())
-    );
-    // Exactly the commands boma runs through sudo; `:` must be escaped in sudoers.
-    let commands = [
-        format!("/usr/bin/cp -p {live} {staged}"),
-        format!("/usr/bin/tee {staged}"),
-        format!("/usr/bin/caddy validate --adapter caddyfile --config {staged}"),
-        format!("/usr/bin/mv -f {staged} {live}"),
-        format!("/usr/bin/rm -f {staged}"),
-        format!("/usr/bin/{}", host.reload.replace(':', "\\:")),
-    ];
-    let sudoers = Sudoers(format!("/etc/sudoers.d/boma-test-{}", host.ssh_port).into());
-    std::fs::write(
-        &sudoers.0,
-        format!("{user} ALL=(root) NOPASSWD: {}\n", commands.join(", ")),
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-    run("chmod", &["0440", &sudoers.0.to_string_lossy()]);
-    run("visudo", &["-c", "-q", "-f", &sudoers.0.to_string_lossy()]);
+    // The live file readable by the deploy group only; sudo allows exactly the push's commands.
+    let sudoers = push_sudoers(host, user);
 
     let (boma, first) = push(&lab, &[]);
     first.success().stdout_has("changed");
@@ -481,9 +431,7 @@ async fn a_deploy_user_with_only_the_needed_sudo_commands_can_push() {
     boma.run().success().stdout_has("unchanged");
 
     // Without the reload entry sudo refuses, and the push fails clearly instead of hanging.
-    let fewer = commands[..5].join(", ");
-    std::fs::write(&sudoers.0, format!("{user} ALL=(root) NOPASSWD: {fewer}\n"))
-        .unwrap_or_else(|e| panic!("{e}"));
+    sudoers.without_reload();
     let before = host.live();
     let mut changed = lab.catalog();
     changed.push_str("description = \"changed\"\n");

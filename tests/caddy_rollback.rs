@@ -299,27 +299,9 @@ async fn rollback_and_history_refuse_the_plan_flags_and_each_other() {
         .stderr_has("invalid value '0' for '--rollback [<N>]': N counts the backups a host keeps, from 1 (boma keeps 5)");
 }
 
-/// Removes the test's sudoers file, pass or fail.
-struct Sudoers(std::path::PathBuf);
-
-impl Drop for Sudoers {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn a_deploy_user_with_only_the_push_sudo_commands_can_roll_back() {
-    let is_root = std::fs::metadata("/proc/self").is_ok_and(|meta| {
-        use std::os::unix::fs::MetadataExt;
-        meta.uid() == 0
-    });
-    if !is_root || crate::support::require("sudo").is_none() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI runs this test as root with sudo"
-        );
-        eprintln!("skipped: needs root (to add a user and a sudoers file) and sudo");
+    if !crate::support::lab::can_add_sudoers() {
         return;
     }
     // Not the push test's user: the two tests may create theirs at the same time.
@@ -331,34 +313,8 @@ async fn a_deploy_user_with_only_the_push_sudo_commands_can_roll_back() {
         return;
     };
     let host = lab.host("h1");
-    crate::support::lab::run(
-        "chown",
-        &[&format!("root:{user}"), &host.config.to_string_lossy()],
-    );
-    crate::support::lab::run("chmod", &["0640", &host.config.to_string_lossy()]);
-    let live = host.config.display().to_string();
-    let staged = format!(
-        "{}/.Caddyfile.boma-new",
-        host.config
-            .parent()
-            .map_or(String::new(), |dir| dir.display().to_string())
-    );
     // The README's list for a push, and nothing more.
-    let commands = [
-        format!("/usr/bin/cp -p {live} {staged}"),
-        format!("/usr/bin/tee {staged}"),
-        format!("/usr/bin/caddy validate --adapter caddyfile --config {staged}"),
-        format!("/usr/bin/mv -f {staged} {live}"),
-        format!("/usr/bin/rm -f {staged}"),
-        format!("/usr/bin/{}", host.reload.replace(':', "\\:")),
-    ];
-    let sudoers = Sudoers(format!("/etc/sudoers.d/boma-test-{}", host.ssh_port).into());
-    std::fs::write(
-        &sudoers.0,
-        format!("{user} ALL=(root) NOPASSWD: {}\n", commands.join(", ")),
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-    crate::support::lab::run("chmod", &["0440", &sudoers.0.to_string_lossy()]);
+    let _sudoers = crate::support::lab::push_sudoers(host, user);
 
     let boma = Boma::new().catalog(&lab.catalog());
     let first = round_backend(1).await;

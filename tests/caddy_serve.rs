@@ -54,6 +54,19 @@ fn caddy_run(caddy: &std::path::Path, config: &std::path::Path, dir: &std::path:
     )
 }
 
+/// GET `url`, retried for up to 20 s while the handshake fails: Caddy listens before its internal
+/// CA has issued the certificates.
+async fn get_when_served(client: &reqwest::Client, url: String) -> reqwest::Response {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        match client.get(&url).send().await {
+            Ok(response) => return response,
+            Err(error) if Instant::now() > deadline => panic!("{url}: {error}"),
+            Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    }
+}
+
 async fn wait_for_port(port: u16, caddy: &mut Daemon) {
     let deadline = Instant::now() + Duration::from_secs(20);
     while Instant::now() < deadline {
@@ -270,19 +283,7 @@ header X-Snippet "from the catalog"
         .unwrap_or_else(|error| panic!("{error}"));
     let log = || std::fs::read_to_string(boma.path().join("caddy.log")).unwrap_or_default();
     // Caddy listens before its internal CA has issued the certificates: retry the handshake.
-    let get = |url: String| {
-        let client = client.clone();
-        async move {
-            let deadline = Instant::now() + Duration::from_secs(20);
-            loop {
-                match client.get(&url).send().await {
-                    Ok(response) => break response,
-                    Err(error) if Instant::now() > deadline => panic!("{url}: {error}"),
-                    Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
-                }
-            }
-        }
-    };
+    let get = |url: String| get_when_served(&client, url);
 
     let landing = get(format!("https://lab.test:{https}/anything")).await;
     assert_eq!(landing.status().as_u16(), 200, "{}", log());
@@ -431,21 +432,10 @@ respond = {{ body = "hello through the wildcard" }}
         client = client.resolve(name, ([127, 0, 0, 1], https).into());
     }
     let client = client.build().unwrap_or_else(|e| panic!("{e}"));
-    let get = |name: &'static str| {
-        let client = client.clone();
-        async move {
-            let deadline = Instant::now() + Duration::from_secs(20);
-            loop {
-                match client.get(format!("https://{name}:{https}/")).send().await {
-                    Ok(response) => {
-                        let status = response.status().as_u16();
-                        break (status, response.text().await.unwrap_or_default());
-                    }
-                    Err(error) if Instant::now() > deadline => panic!("{name}: {error}"),
-                    Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
-                }
-            }
-        }
+    let get = async |name: &str| {
+        let response = get_when_served(&client, format!("https://{name}:{https}/")).await;
+        let status = response.status().as_u16();
+        (status, response.text().await.unwrap_or_default())
     };
     assert_eq!(get("app.ops.lab.test").await, (200, "from the app".into()));
     assert_eq!(

@@ -404,3 +404,88 @@ fn ensure_user(user: &str) {
     }
     run("usermod", &["-p", "*", user]);
 }
+
+/// Whether a test may add a user and a sudoers file: root, with sudo installed. Otherwise it
+/// skips, except under CI, which runs it as root with sudo.
+pub fn can_add_sudoers() -> bool {
+    let is_root = std::fs::metadata("/proc/self").is_ok_and(|meta| {
+        use std::os::unix::fs::MetadataExt;
+        meta.uid() == 0
+    });
+    if is_root && require("sudo").is_some() {
+        return true;
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "CI runs this test as root with sudo"
+    );
+    eprintln!("skipped: needs root (to add a user and a sudoers file) and sudo");
+    false
+}
+
+/// A sudoers file allowing a user some commands, removed when the test ends, pass or fail.
+pub struct Sudoers {
+    path: PathBuf,
+    user: String,
+    /// The commands a push runs through sudo, the reload last.
+    commands: Vec<String>,
+}
+
+impl Sudoers {
+    /// Allows `commands` (checked with `visudo`), replacing what the file allowed.
+    fn allow(&self, commands: &[String]) {
+        std::fs::write(
+            &self.path,
+            format!(
+                "{} ALL=(root) NOPASSWD: {}\n",
+                self.user,
+                commands.join(", ")
+            ),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let file = self.path.to_string_lossy();
+        run("chmod", &["0440", &file]);
+        run("visudo", &["-c", "-q", "-f", &file]);
+    }
+
+    /// Takes the reload command away: a push then installs, fails to reload, and puts back.
+    pub fn without_reload(&self) {
+        self.allow(&self.commands[..self.commands.len() - 1]);
+    }
+}
+
+impl Drop for Sudoers {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// `host`'s live Caddyfile owned by root and readable by `user`'s group only, and a sudoers file
+/// allowing `user` exactly the commands a push runs through sudo (the README's list; `:` escaped
+/// as sudoers wants).
+pub fn push_sudoers(host: &TestHost, user: &str) -> Sudoers {
+    let config = host.config.to_string_lossy();
+    run("chown", &[&format!("root:{user}"), &config]);
+    run("chmod", &["0640", &config]);
+    let live = host.config.display().to_string();
+    let staged = format!(
+        "{}/.Caddyfile.boma-new",
+        Path::new(&live)
+            .parent()
+            .map_or(String::new(), |dir| dir.display().to_string())
+    );
+    let sudoers = Sudoers {
+        path: format!("/etc/sudoers.d/boma-test-{}", host.ssh_port).into(),
+        user: user.to_string(),
+        commands: vec![
+            format!("/usr/bin/cp -p {live} {staged}"),
+            format!("/usr/bin/tee {staged}"),
+            format!("/usr/bin/caddy validate --adapter caddyfile --config {staged}"),
+            format!("/usr/bin/mv -f {staged} {live}"),
+            format!("/usr/bin/rm -f {staged}"),
+            format!("/usr/bin/{}", host.reload.replace(':', "\\:")),
+        ],
+    };
+    sudoers.allow(&sudoers.commands);
+    sudoers
+}
