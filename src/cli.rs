@@ -92,6 +92,8 @@ pub enum Command {
     CaddyPush(CaddyPushArgs),
     /// Check and roll out the public edge on Fly.io: nginx, fail2ban, certificates, machines
     FlyDeploy(FlyDeployArgs),
+    /// Push the edge's nginx and fail2ban files to its host over SSH: check, install, reload, roll back
+    EdgePush(EdgePushArgs),
     /// Build, tag, push and pin the catalog's images (service containers and [images])
     ContainerBuild(ContainerBuildArgs),
     /// Prove every backup is fresh and sound: archive age, paths, SQLite integrity
@@ -123,6 +125,7 @@ impl Command {
             Self::DnsImport(_) => "dns-import",
             Self::CaddyPush(_) => "caddy-push",
             Self::FlyDeploy(_) => "fly-deploy",
+            Self::EdgePush(_) => "edge-push",
             Self::ContainerBuild(_) => "container-build",
             Self::BackupCheck(_) => "backup-check",
             Self::Completions(_) => "completions",
@@ -264,6 +267,24 @@ impl CaddyPushArgs {
     pub fn named_hosts(&self) -> Vec<String> {
         self.hosts.iter().chain(&self.host).cloned().collect()
     }
+}
+
+#[derive(Debug, Args)]
+pub struct EdgePushArgs {
+    /// Change nothing: report the edge's host as `would change` or `unchanged`
+    #[arg(long)]
+    pub check: bool,
+    /// Show a unified diff of each live file that differs from the rendered one
+    #[arg(long)]
+    pub diff: bool,
+    /// Push only if the fresh plan has this checksum (from a reviewed `edge-push --check`)
+    #[arg(long, value_name = "CHECKSUM", conflicts_with = "check")]
+    pub checksum: Option<String>,
+    /// How long to wait when another push holds the host's lock
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = wait)]
+    pub lock_wait: std::time::Duration,
+    #[command(flatten)]
+    pub ssh: SshArgs,
 }
 
 #[derive(Debug, Args)]

@@ -52,6 +52,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::DnsUp(args) => commands::dns::up(&cli.global, args, &ui),
         Command::DnsImport(args) => commands::dns::import(&cli.global, args, &ui),
         Command::CaddyPush(args) => commands::caddy_push::exec(&cli.global, args, &ui),
+        Command::EdgePush(args) => commands::edge_push::exec(&cli.global, args, &ui),
         Command::FlyDeploy(args) => commands::fly_deploy::exec(&cli.global, args, &ui),
         Command::ContainerBuild(args) => commands::container_build::exec(&cli.global, args, &ui),
         Command::BackupCheck(args) => commands::backup_check::exec(&cli.global, args, &ui),

@@ -17,6 +17,7 @@ mod dns_import;
 mod dns_powerdns;
 mod dns_zonefile;
 mod dns_zones;
+mod edge_host;
 mod edge_image;
 mod edge_machine;
 mod edge_nginx;

@@ -8,6 +8,7 @@ mod stage;
 
 pub use stage::CaddyStage;
 
+use std::borrow::Cow;
 use std::path::PathBuf;
 
 use serde::Serialize;
@@ -16,8 +17,8 @@ use crate::catalog::{Answer, Catalog, DnsChallenge, Host};
 use crate::hint::Hint;
 use crate::render::{Artifact, CADDYFILE, RenderError, Renderer};
 
-/// The script that runs on each host; see its header for the settings.
-const SCRIPT: &str = include_str!("push.sh");
+/// The script that runs on each host, after the shared lock; see its header for the settings.
+const SCRIPT: &str = concat!(include_str!("../remote/lock.sh"), include_str!("push.sh"));
 
 #[derive(Debug, thiserror::Error)]
 pub enum CaddyError {
@@ -107,7 +108,7 @@ struct Route<'a> {
 #[serde(tag = "kind", rename_all = "lowercase")]
 enum Handler<'a> {
     Proxy {
-        upstream: &'a str,
+        upstream: Cow<'a, str>,
     },
     /// `respond BODY STATUS`: the body quoted for the Caddyfile.
     Respond {
@@ -268,6 +269,30 @@ fn sites<'a>(catalog: &'a Catalog, host: &'a Host) -> Sites<'a> {
             found.sites.push(site(public, "acme", None));
         }
     }
+    // The edge's host terminates TLS for the public names of the services it fronts and hands
+    // them to its nginx on loopback.
+    if let Some(edge) = catalog
+        .edge
+        .as_ref()
+        .filter(|edge| edge.on_host().is_some_and(|on| on.host == host.name))
+    {
+        let upstream = format!("127.0.0.1:{}", edge.port);
+        for (service, _) in catalog.edge_services() {
+            found.sites.push(Site {
+                service: &service.name,
+                description: service.description.as_deref(),
+                addresses: service.public.iter().map(String::as_str).collect(),
+                tls: "acme",
+                dns_challenge: None,
+                handler: Handler::Proxy {
+                    upstream: Cow::Owned(upstream.clone()),
+                },
+                upstream: None,
+                authentik_outpost: None,
+                snippet: None,
+            });
+        }
+    }
     found
         .wildcards
         .retain(|wildcard| !wildcard.routes.is_empty());
@@ -282,10 +307,9 @@ fn handler(service: &crate::catalog::Service) -> Option<Handler<'_>> {
             status: *status,
         }),
         Some(Answer::Redirect(to)) => Some(Handler::Redirect { to }),
-        None => service
-            .upstream
-            .as_deref()
-            .map(|upstream| Handler::Proxy { upstream }),
+        None => service.upstream.as_deref().map(|upstream| Handler::Proxy {
+            upstream: Cow::Borrowed(upstream),
+        }),
     }
 }
 

@@ -146,7 +146,7 @@ pub fn counts(reports: &[HostReport]) -> Counts {
 }
 
 /// Diffs, then a table a host, then the details of each failure.
-fn text(reports: &[HostReport]) -> String {
+pub(crate) fn text(reports: &[HostReport]) -> String {
     if reports.is_empty() {
         return String::new();
     }
@@ -178,7 +178,11 @@ fn text(reports: &[HostReport]) -> String {
     text
 }
 
-fn json(mode: &str, checksum: Option<&str>, reports: &[HostReport]) -> serde_json::Value {
+pub(crate) fn json(
+    mode: &str,
+    checksum: Option<&str>,
+    reports: &[HostReport],
+) -> serde_json::Value {
     #[derive(Serialize)]
     struct Document<'a> {
         mode: &'a str,
@@ -201,6 +205,11 @@ fn summary_line(reports: &[HostReport]) -> String {
     if reports.is_empty() {
         return "caddy-push: no host serves a site; nothing to push".to_string();
     }
+    counted("caddy-push", reports)
+}
+
+/// `COMMAND: 2 changed, 1 unchanged, 1 failed`.
+pub(crate) fn counted(command: &str, reports: &[HostReport]) -> String {
     let counts = counts(reports);
     let parts: Vec<String> = [
         (counts.changed, "changed"),
@@ -213,7 +222,7 @@ fn summary_line(reports: &[HostReport]) -> String {
     .filter(|(count, _)| *count > 0)
     .map(|(count, label)| format!("{count} {label}"))
     .collect();
-    format!("caddy-push: {}", parts.join(", "))
+    format!("{command}: {}", parts.join(", "))
 }
 
 impl Report for CaddyPlan {

@@ -171,10 +171,9 @@ pub struct DnsChallenge {
 
 #[derive(Debug, Clone)]
 pub struct Edge {
-    pub app: String,
-    pub target: String,
+    /// Where the edge runs: a Fly.io app, or a catalog host the files are pushed to over SSH.
+    pub placement: Placement,
     pub dir: PathBuf,
-    pub token: String,
     /// The DNS server nginx resolves upstream names with (port 53 unless written).
     pub resolver: Option<SocketAddr>,
     /// The edge machines' image (nginx + fail2ban), when boma should set it.
@@ -191,6 +190,58 @@ pub struct Edge {
     /// The Fly volume mounted at `edge::STATE`.
     pub volume: Option<String>,
     pub tailnet: Option<Tailnet>,
+}
+
+/// Where the edge runs.
+#[derive(Debug, Clone)]
+pub enum Placement {
+    Fly(FlyApp),
+    Host(EdgeHost),
+}
+
+/// A Fly.io app: its machines run the edge image.
+#[derive(Debug, Clone)]
+pub struct FlyApp {
+    pub app: String,
+    /// The name the public names are CNAMEs of (`APP.fly.dev`).
+    pub target: String,
+    /// The secret holding the Fly API token.
+    pub token: String,
+}
+
+/// An edge on one of the catalog's hosts: nginx and fail2ban run there from `prefix`, and the
+/// host's Caddy terminates TLS for the public names and proxies them to nginx on loopback.
+#[derive(Debug, Clone)]
+pub struct EdgeHost {
+    pub host: String,
+    /// Absolute, ending in `/`: nginx runs as `nginx -p PREFIX -c conf/nginx.conf`.
+    pub prefix: String,
+    pub reload_nginx: String,
+    pub reload_fail2ban: String,
+}
+
+impl Edge {
+    /// The edge's name in what it renders and reports: the Fly app, or the host.
+    pub fn name(&self) -> &str {
+        match &self.placement {
+            Placement::Fly(fly) => &fly.app,
+            Placement::Host(host) => &host.host,
+        }
+    }
+
+    pub fn fly(&self) -> Option<&FlyApp> {
+        match &self.placement {
+            Placement::Fly(fly) => Some(fly),
+            Placement::Host(_) => None,
+        }
+    }
+
+    pub fn on_host(&self) -> Option<&EdgeHost> {
+        match &self.placement {
+            Placement::Host(host) => Some(host),
+            Placement::Fly(_) => None,
+        }
+    }
 }
 
 /// fly.toml's `[[vm]]`.
@@ -407,6 +458,16 @@ impl Catalog {
                 source,
             })
         })
+    }
+
+    /// The services served through the edge: an `edge` table, public names and private ones (the
+    /// edge's upstreams), in name order.
+    pub fn edge_services(&self) -> Vec<(&Service, &ServiceEdge)> {
+        self.services
+            .values()
+            .filter_map(|service| service.edge.as_ref().map(|table| (service, table)))
+            .filter(|(service, _)| !service.public.is_empty() && !service.names.is_empty())
+            .collect()
     }
 
     /// The services fronted by the Caddy of `host`, in name order.

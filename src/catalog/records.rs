@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use toml::Spanned;
 
 use super::model::{
-    Address, Defaults, Dns, DnsProvider, Edge, Record, RecordType, Zone, ZoneNames,
+    Address, Defaults, Dns, DnsProvider, Edge, Placement, Record, RecordType, Zone, ZoneNames,
 };
 use super::parse::{Reader, Section, Value};
 use super::resolve::HostEntry;
@@ -71,7 +71,16 @@ pub fn derive<'t>(
                     continue;
                 }
                 let target = if public && service.model.edge.is_some() {
-                    edge.map(|edge| (RecordType::Cname, format!("{}.", edge.target)))
+                    // Through the edge: Fly's name, or the address of the host it runs on.
+                    match edge.map(|edge| &edge.placement) {
+                        Some(Placement::Fly(fly)) => {
+                            Some((RecordType::Cname, format!("{}.", fly.target)))
+                        }
+                        Some(Placement::Host(on)) => hosts
+                            .get(&on.host)
+                            .and_then(|edge_host| host_target(reader, edge_host, name, key)),
+                        None => None,
+                    }
                 } else if let Some(host) = host {
                     if public && !host.model.public {
                         reader.error_with_hint(

@@ -156,10 +156,16 @@ pub struct DnsChallenge {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Edge {
-    pub app: Text,
-    pub target: Text,
+    /// A Fly.io edge: the app, the name its public names point at, and the API token.
+    pub app: Option<Text>,
+    pub target: Option<Text>,
+    pub token: Option<Text>,
+    /// An edge on a catalog host, pushed over SSH instead.
+    pub host: Option<Text>,
+    pub prefix: Option<Text>,
+    pub reload_nginx: Option<Text>,
+    pub reload_fail2ban: Option<Text>,
     pub dir: Option<Text>,
-    pub token: Text,
     pub resolver: Option<Text>,
     pub image: Option<Text>,
     pub api_url: Option<Text>,

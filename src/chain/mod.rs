@@ -17,7 +17,7 @@ use crate::caddy::{self, CaddyStage};
 use crate::catalog::Catalog;
 use crate::cli::StageName;
 use crate::dns::DnsStage;
-use crate::edge::{self, CertificatesStage, Deployer, EdgeStage};
+use crate::edge::{self, CertificatesStage, Deployer, EdgeHostStage, EdgeStage};
 use crate::images::{self, ImagesStage};
 use crate::stage::{Context, Refusal, digest};
 use crate::stop::{self, Interrupted};
@@ -69,8 +69,15 @@ impl StageName {
             Self::Caddy => caddy::serves_sites(catalog),
             Self::Edge => catalog.edge.is_some(),
             Self::Dns => catalog.dns.is_some(),
-            // The edge serves only services with public names.
-            Self::Certificates => !edge::services(catalog).is_empty(),
+            // Fly.io's certificates, for the public names its edge serves (an edge on a host has
+            // its Caddy's).
+            Self::Certificates => {
+                catalog
+                    .edge
+                    .as_ref()
+                    .is_some_and(|edge| edge.fly().is_some())
+                    && !edge::services(catalog).is_empty()
+            }
             Self::Backups => catalog
                 .services
                 .values()
@@ -81,7 +88,7 @@ impl StageName {
             Self::Caddy => "no host serves a site",
             Self::Edge => "the catalog has no [edge]",
             Self::Dns => "the catalog has no [dns]",
-            Self::Certificates => "no public name goes through the edge",
+            Self::Certificates => "no public name goes through an edge on Fly.io",
             Self::Backups => "no service has a backup",
         })
     }
@@ -99,8 +106,12 @@ impl Options {
         }
     }
 
-    /// The one place a stage is made from its name.
-    fn step(&self, name: StageName) -> Box<dyn Step> {
+    /// The one place a stage is made from its name (and, for the edge, where it runs).
+    fn step(&self, name: StageName, catalog: &Catalog) -> Box<dyn Step> {
+        let on_host = catalog
+            .edge
+            .as_ref()
+            .is_some_and(|edge| edge.on_host().is_some());
         match name {
             StageName::Images => Box::new(Held::new(ImagesStage {
                 options: images::Options {
@@ -115,6 +126,10 @@ impl Options {
             })),
             StageName::Caddy => Box::new(Held::new(CaddyStage {
                 hosts: Vec::new(),
+                diff: self.diff,
+                lock_wait: self.lock_wait,
+            })),
+            StageName::Edge if on_host => Box::new(Held::new(EdgeHostStage {
                 diff: self.diff,
                 lock_wait: self.lock_wait,
             })),
@@ -147,7 +162,7 @@ pub fn plan(cx: &Context<'_>, options: &Options) -> Result<RunPlan, Interrupted>
         let state = match (options.left_out(name), name.absent(cx.catalog)) {
             (Some(why), _) | (None, Some(why)) => StageState::Skipped(why.to_string()),
             (None, None) => {
-                steps.push((sections.len(), options.step(name)));
+                steps.push((sections.len(), options.step(name, cx.catalog)));
                 StageState::NotStarted
             }
         };

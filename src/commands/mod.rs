@@ -7,6 +7,7 @@ pub mod check;
 pub mod completions;
 pub mod container_build;
 pub mod dns;
+pub mod edge_push;
 pub mod fly_deploy;
 pub mod render;
 pub mod run;

@@ -176,7 +176,7 @@ impl Stage for CertificatesStage {
         let certificates = read(api, cx.catalog);
         progress.finish();
         Ok(Certificates {
-            app: edge.app.clone(),
+            app: edge.name().to_string(),
             certificates: certificates?,
         })
     }

@@ -8,6 +8,12 @@ use crate::hint::Hint;
 pub enum EdgeError {
     #[error("the catalog has no [edge] table: there is no edge to deploy")]
     NoEdge,
+    #[error("the edge runs on host `{host}`, not on Fly.io: `fly-deploy` has nothing to deploy")]
+    OnHost { host: String },
+    #[error(
+        "the edge runs on Fly.io (app `{app}`), not on a host: `edge-push` has nothing to push"
+    )]
+    OnFly { app: String },
     #[error(
         "`{tool}` is not installed: the edge is checked with the real nginx and fail2ban before any deploy"
     )]
@@ -59,6 +65,8 @@ fn mismatch(missed: &[String], unexpected: &[String]) -> String {
 impl Hint for EdgeError {
     fn hint(&self) -> Option<String> {
         Some(match self {
+            Self::OnHost { .. } => "push it with `boma edge-push` (or `boma up`)".into(),
+            Self::OnFly { .. } => "deploy it with `boma fly-deploy` (or `boma up`)".into(),
             Self::NoEdge => "add an [edge] table and an `edge` table to the services it serves (see README.md)".into(),
             Self::ToolMissing { .. } => {
                 "install them: apt-get install nginx-light fail2ban".into()

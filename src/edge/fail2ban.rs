@@ -70,7 +70,7 @@ pub fn files(
         .max()
         .unwrap_or(0)
         .max(DAY);
-    let context = minijinja::context! { app => &edge.app, prefix, jails, dbpurgeage };
+    let context = minijinja::context! { app => edge.name(), prefix, jails, dbpurgeage };
     let mut files = vec![
         rendered(
             renderer,

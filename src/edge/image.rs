@@ -91,7 +91,7 @@ pub fn files(
     }
     let tailnet_wait = edge.tailnet.as_ref().map(|tailnet| tailnet.wait.seconds);
     let context = minijinja::context! {
-        app => toml_string(&edge.app),
+        app => toml_string(edge.name()),
         primary_region => edge.primary_region.as_deref().map(toml_string),
         image => image.map(toml_string),
         strategy => edge.strategy.map(|strategy| toml_string(strategy.as_str())),
@@ -109,7 +109,7 @@ pub fn files(
         files,
     };
     let app = minijinja::context! {
-        app => &edge.app,
+        app => edge.name(),
         prefix,
         listen => edge.port,
         banned,

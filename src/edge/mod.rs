@@ -7,6 +7,7 @@ mod deployed;
 mod error;
 mod fail2ban;
 mod flyctl;
+mod host;
 mod image;
 mod machines;
 mod nginx;
@@ -18,11 +19,12 @@ mod validate;
 pub use certificates::CertificatesStage;
 pub use error::EdgeError;
 pub use fail2ban::{Sample, filter_file, samples};
+pub use host::{EdgeHostPlan, EdgeHostStage};
 pub use stage::{Deployer, EdgeStage};
 
 use std::path::PathBuf;
 
-use crate::catalog::{Catalog, Service, ServiceEdge};
+use crate::catalog::{Catalog, Placement, Service, ServiceEdge};
 use crate::render::{Artifact, RenderError, Renderer};
 
 /// Where the edge lives on its machine: nginx runs as `nginx -p PREFIX -c conf/nginx.conf`,
@@ -35,12 +37,20 @@ pub const STATE: &str = "/srv/edge/state";
 /// `Fly-Client-IP` header is believed.
 pub const FLY_PROXY: [&str; 2] = ["172.16.0.0/12", "fdaa::/16"];
 
+/// Where an edge on a host is reached from: its own Caddy, on loopback.
+pub const LOOPBACK: [&str; 2] = ["127.0.0.1", "::1"];
+
 /// A service served through the edge, with its `edge` table.
 pub type EdgeService<'a> = (&'a Service, &'a ServiceEdge);
 
-/// The edge's artifacts, as they go onto its machines (under [`PREFIX`]).
+/// The edge's artifacts, as they go onto its machines (under [`PREFIX`]) or its host (under
+/// `[edge].prefix`).
 pub fn artifacts(catalog: &Catalog, renderer: &Renderer) -> anyhow::Result<Vec<Artifact>> {
-    artifacts_under(catalog, renderer, PREFIX)
+    let prefix = match catalog.edge.as_ref().map(|edge| &edge.placement) {
+        Some(Placement::Host(on)) => on.prefix.as_str(),
+        _ => PREFIX,
+    };
+    artifacts_under(catalog, renderer, prefix)
 }
 
 /// The machines' image: `[edge].image` as written, or, when it names one of the catalog's images
@@ -68,6 +78,10 @@ pub fn artifacts_under(
     let services = services(catalog);
     let mut files = nginx::files(&catalog.dir, edge, &services, renderer, prefix)?;
     files.extend(fail2ban::files(edge, &services, renderer, prefix)?);
+    if edge.on_host().is_some() {
+        // A host runs nginx and fail2ban itself: no image, no fly.toml.
+        return Ok(files);
+    }
     let machines_image = image(catalog)?;
     let app = image::files(
         edge,
@@ -83,12 +97,7 @@ pub fn artifacts_under(
 
 /// The services with an `edge` table and something to serve (public and private names).
 pub fn services(catalog: &Catalog) -> Vec<EdgeService<'_>> {
-    catalog
-        .services
-        .values()
-        .filter_map(|service| service.edge.as_ref().map(|table| (service, table)))
-        .filter(|(service, _)| !service.public.is_empty() && !service.names.is_empty())
-        .collect()
+    catalog.edge_services()
 }
 
 /// Where a file of the rendered edge folder (`nginx.conf`, `fail2ban/jail.conf`) goes on the

@@ -7,8 +7,8 @@ use std::collections::BTreeSet;
 
 use serde::Serialize;
 
-use super::{EdgeService, FLY_PROXY, artifact, rendered};
-use crate::catalog::{Edge, Service, ServiceEdge};
+use super::{EdgeService, FLY_PROXY, LOOPBACK, artifact, rendered};
+use crate::catalog::{Edge, Placement, Service, ServiceEdge};
 use crate::render::{Artifact, EDGE_NGINX, Renderer};
 
 /// How long an expired cache entry is kept to answer while the upstream is down (when the cache
@@ -24,12 +24,21 @@ pub const ERROR_URI: &str = "/.boma/unavailable";
 struct Template<'a> {
     app: &'a str,
     prefix: &'a str,
-    listen: u16,
+    /// `PORT` on Fly.io; `127.0.0.1:PORT` on a host, where only its Caddy reaches nginx.
+    listen: String,
     resolver: Option<String>,
-    trusted_proxies: &'static [&'static str],
+    proxy: Proxy,
     servers: Vec<Server<'a>>,
     websocket: bool,
     error_uri: &'static str,
+}
+
+/// Who connects to nginx for the clients, and the header it names the client in.
+#[derive(Debug, Serialize)]
+struct Proxy {
+    name: &'static str,
+    header: &'static str,
+    addresses: &'static [&'static str],
 }
 
 /// One service's server block.
@@ -95,9 +104,12 @@ pub fn files(
     prefix: &str,
 ) -> anyhow::Result<Vec<Artifact>> {
     let template = Template {
-        app: &edge.app,
+        app: edge.name(),
         prefix,
-        listen: edge.port,
+        listen: match edge.placement {
+            Placement::Fly(_) => edge.port.to_string(),
+            Placement::Host(_) => format!("127.0.0.1:{}", edge.port),
+        },
         resolver: edge.resolver.map(|address| {
             let host = match address.ip() {
                 std::net::IpAddr::V6(v6) => format!("[{v6}]"),
@@ -109,7 +121,19 @@ pub fn files(
                 format!("{host}:{}", address.port())
             }
         }),
-        trusted_proxies: &FLY_PROXY,
+        proxy: match edge.placement {
+            Placement::Fly(_) => Proxy {
+                name: "Fly's proxy",
+                header: "Fly-Client-IP",
+                addresses: &FLY_PROXY,
+            },
+            // Caddy sets X-Forwarded-For to the address that connected to it; nginx takes the last.
+            Placement::Host(_) => Proxy {
+                name: "the host's Caddy",
+                header: "X-Forwarded-For",
+                addresses: &LOOPBACK,
+            },
+        },
         websocket: services.iter().any(|(_, table)| table.websocket),
         error_uri: ERROR_URI,
         servers: services

@@ -36,7 +36,7 @@ impl Deployer {
         Ok(match self {
             Self::Flyctl(path) => Some(Flyctl {
                 path: path.clone(),
-                app: edge.app.clone(),
+                app: edge.name().to_string(),
                 token: token(catalog, edge)?,
             }),
             Self::MachinesApi => None,
@@ -106,6 +106,7 @@ impl Stage for EdgeStage {
 
     fn plan(&mut self, cx: &Context<'_>) -> anyhow::Result<EdgePlan> {
         let edge = cx.catalog.edge.as_ref().ok_or(EdgeError::NoEdge)?;
+        fly(edge)?;
         let image = super::image(cx.catalog)?;
         let rendered: Vec<(String, String)> = super::artifacts(cx.catalog, cx.renderer)?
             .into_iter()
@@ -130,7 +131,7 @@ impl Stage for EdgeStage {
         };
         let mut report = EdgeReport {
             mode: if self.remote { "deploy" } else { "check" },
-            app: edge.app.clone(),
+            app: edge.name().to_string(),
             dir: edge.dir.display().to_string(),
             deployer: match &self.deployer {
                 Deployer::MachinesApi => "machines-api".into(),
@@ -339,7 +340,7 @@ pub(super) fn client<'s>(
         let token = token(cx.catalog, edge)?;
         *slot = Some(Machines::new(
             &edge.api_url,
-            &edge.app,
+            edge.name(),
             token,
             cx.ui.logger(),
         )?);
@@ -349,7 +350,15 @@ pub(super) fn client<'s>(
 }
 
 pub(super) fn token(catalog: &Catalog, edge: &Edge) -> anyhow::Result<crate::secret::Secret> {
-    catalog.read_secret(&edge.token, "`edge.token`")
+    let fly = fly(edge)?;
+    catalog.read_secret(&fly.token, "`edge.token`")
+}
+
+/// The edge's Fly.io app; an edge on a host has none.
+pub(super) fn fly(edge: &Edge) -> Result<&crate::catalog::FlyApp, EdgeError> {
+    edge.fly().ok_or_else(|| EdgeError::OnHost {
+        host: edge.name().to_string(),
+    })
 }
 
 /// One machine at a time: update, wait until it runs the new version, then the next. The first

@@ -35,7 +35,10 @@ impl HostScript {
     /// Adds a setting. `key` is a shell variable name chosen in the code, never from input.
     pub fn set(mut self, key: &'static str, value: impl ToString) -> Self {
         debug_assert!(
-            key.chars().all(|c| c.is_ascii_lowercase() || c == '_'),
+            key.starts_with(|c: char| c.is_ascii_lowercase())
+                && key
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'),
             "setting `{key}` is not a plain variable name"
         );
         self.settings.push((key, value.to_string()));

@@ -6,10 +6,11 @@ use std::path::PathBuf;
 
 use toml::Spanned;
 
-use super::super::model::{Authentik, Edge, Tailnet, Vm};
+use super::super::model::{Authentik, Edge, EdgeHost, FlyApp, Placement, Tailnet, Vm};
 use super::super::parse::{Reader, Section};
-use super::super::schema;
+use super::super::schema::{self, Text};
 use super::super::values::{check_url, is_hostname, is_identifier};
+use super::HostEntry;
 
 /// Where the Machines API (and its certificates resource) lives unless `edge.api_url` says.
 pub const DEFAULT_API_URL: &str = "https://api.machines.dev/v1";
@@ -18,6 +19,12 @@ pub const DEFAULT_PORT: u16 = 8080;
 /// The Tailscale image `tailscaled` and `tailscale` are copied from unless `edge.tailnet.image`
 /// says: pinned by digest, so a rebuild gets the same binaries.
 pub const TAILSCALE_IMAGE: &str = "docker.io/tailscale/tailscale:v1.102.5@sha256:c507f3a2a6ab1cabd8d809b98edeb41edbd5c3fb6ad9632ffd098b4c7d0b4065";
+/// Where an edge on a host keeps its files unless `edge.prefix` says.
+pub const DEFAULT_PREFIX: &str = "/srv/edge/";
+/// The reload commands of an edge on a host unless the catalog says: the units in
+/// `deploy/systemd/`, started when they are not running yet.
+pub const DEFAULT_RELOAD_NGINX: &str = "systemctl reload-or-restart boma-edge-nginx.service";
+pub const DEFAULT_RELOAD_FAIL2BAN: &str = "systemctl reload-or-restart boma-edge-fail2ban.service";
 /// Tailscale's own resolver (MagicDNS), which answers for tailnet names on every node.
 pub const TAILSCALE_RESOLVER: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(100, 100, 100, 100));
 /// How long the entrypoint waits for the resolver to answer unless `edge.tailnet.wait` says.
@@ -25,36 +32,21 @@ const DEFAULT_WAIT: &str = "60s";
 use super::check_secret;
 use crate::secret::SecretRef;
 
-pub fn edge(reader: &mut Reader<'_>, secrets: &BTreeMap<String, SecretRef>) -> Option<Edge> {
+pub fn edge(
+    reader: &mut Reader<'_>,
+    secrets: &BTreeMap<String, SecretRef>,
+    hosts: &BTreeMap<String, HostEntry>,
+) -> Option<Edge> {
     let value = reader.take("edge")?;
-    let Some(raw) = reader.read::<schema::Edge>(value, "edge") else {
+    let span = value.span();
+    let Some(mut raw) = reader.read::<schema::Edge>(value, "edge") else {
         reader.unread(Section::Edge, "");
         return None;
     };
-    if !is_identifier(raw.app.get_ref()) {
-        reader.error(
-            raw.app.span(),
-            format!(
-                "`edge.app`: `{}` is not a Fly.io app name",
-                raw.app.get_ref()
-            ),
-        );
-    }
-    let target = raw
-        .target
-        .get_ref()
-        .trim_end_matches('.')
-        .to_ascii_lowercase();
-    if !is_hostname(&target) {
-        reader.error(
-            raw.target.span(),
-            format!(
-                "`edge.target`: `{}` is not a host name",
-                raw.target.get_ref()
-            ),
-        );
-    }
-    check_secret(reader, secrets, &raw.token, "edge.token");
+    let placement = match raw.host.take() {
+        Some(host) => Placement::Host(edge_host(reader, &mut raw, host, hosts)),
+        None => Placement::Fly(fly_app(reader, secrets, &mut raw, span)?),
+    };
     let resolver = raw
         .resolver
         .and_then(|resolver| match parse_resolver(resolver.get_ref()) {
@@ -125,19 +117,21 @@ pub fn edge(reader: &mut Reader<'_>, secrets: &BTreeMap<String, SecretRef>) -> O
         );
     }
     let vm = raw.vm.map(|vm| vm_table(reader, vm.into_inner()));
+    let name = match &placement {
+        Placement::Fly(fly) => fly.app.clone(),
+        Placement::Host(host) => host.host.clone(),
+    };
     let tailnet = raw
         .tailnet
-        .and_then(|tailnet| tailnet_table(reader, secrets, raw.app.get_ref(), tailnet));
+        .and_then(|tailnet| tailnet_table(reader, secrets, &name, tailnet));
     let resolver = resolver.or_else(|| {
         tailnet
             .as_ref()
             .map(|_| SocketAddr::new(TAILSCALE_RESOLVER, 53))
     });
     Some(Edge {
-        app: raw.app.into_inner(),
-        target,
+        placement,
         dir: PathBuf::from(dir),
-        token: raw.token.into_inner(),
         resolver,
         image: raw.image.map(Spanned::into_inner),
         api_url: raw.api_url.map_or_else(
@@ -152,6 +146,173 @@ pub fn edge(reader: &mut Reader<'_>, secrets: &BTreeMap<String, SecretRef>) -> O
         volume: raw.volume.map(Spanned::into_inner),
         tailnet,
     })
+}
+
+/// `app`, `target` and `token` of a Fly.io edge, each checked.
+fn fly_app(
+    reader: &mut Reader<'_>,
+    secrets: &BTreeMap<String, SecretRef>,
+    raw: &mut schema::Edge,
+    span: std::ops::Range<usize>,
+) -> Option<FlyApp> {
+    let (Some(app), Some(target), Some(token)) =
+        (raw.app.take(), raw.target.take(), raw.token.take())
+    else {
+        let missing: Vec<&str> = [
+            ("`app`", raw.app.is_none()),
+            ("`target`", raw.target.is_none()),
+            ("`token`", raw.token.is_none()),
+        ]
+        .into_iter()
+        .filter_map(|(key, missing)| missing.then_some(key))
+        .collect();
+        reader.error_with_hint(
+            span,
+            format!("`[edge]` has no {}: it needs a Fly.io app (`app`, `target`, `token`) or a `host` to run on", missing.join(" or ")),
+            "e.g. app = \"example-proxy\", target = \"example-proxy.fly.dev\", token = \"fly_token\"; or host = \"vps\"",
+        );
+        return None;
+    };
+    if !is_identifier(app.get_ref()) {
+        reader.error(
+            app.span(),
+            format!("`edge.app`: `{}` is not a Fly.io app name", app.get_ref()),
+        );
+    }
+    let target_name = target.get_ref().trim_end_matches('.').to_ascii_lowercase();
+    if !is_hostname(&target_name) {
+        reader.error(
+            target.span(),
+            format!("`edge.target`: `{}` is not a host name", target.get_ref()),
+        );
+    }
+    check_secret(reader, secrets, &token, "edge.token");
+    Some(FlyApp {
+        app: app.into_inner(),
+        target: target_name,
+        token: token.into_inner(),
+    })
+}
+
+/// `host`, `prefix` and the reload commands of an edge on a catalog host; the Fly.io keys are
+/// refused (each with its own error) and taken out, so nothing reads them.
+fn edge_host(
+    reader: &mut Reader<'_>,
+    raw: &mut schema::Edge,
+    host: Spanned<String>,
+    hosts: &BTreeMap<String, HostEntry>,
+) -> EdgeHost {
+    let fly_only = [
+        ("app", raw.app.take().map(|key| key.span())),
+        ("target", raw.target.take().map(|key| key.span())),
+        ("token", raw.token.take().map(|key| key.span())),
+        ("image", raw.image.take().map(|key| key.span())),
+        ("api_url", raw.api_url.take().map(|key| key.span())),
+        (
+            "primary_region",
+            raw.primary_region.take().map(|key| key.span()),
+        ),
+        ("strategy", raw.strategy.take().map(|key| key.span())),
+        ("vm", raw.vm.take().map(|key| key.span())),
+        ("volume", raw.volume.take().map(|key| key.span())),
+        ("tailnet", raw.tailnet.take().map(|key| key.span())),
+    ];
+    for (key, span) in fly_only {
+        if let Some(span) = span {
+            reader.error_with_hint(
+                span,
+                format!(
+                    "`edge.{key}` is for an edge on Fly.io, but this edge runs on host `{}`",
+                    host.get_ref()
+                ),
+                "remove it, or remove `host` to run the edge on Fly.io",
+            );
+        }
+    }
+    if !hosts.contains_key(host.get_ref()) && !reader.is_unread(Section::Hosts, host.get_ref()) {
+        let known: Vec<&String> = hosts.keys().collect();
+        let hint = crate::hint::did_you_mean(
+            host.get_ref(),
+            &known,
+            format!("declare [hosts.{}]", host.get_ref()),
+        );
+        reader.error_with_hint(
+            host.span(),
+            format!(
+                "`edge.host`: host `{}` is not in the catalog",
+                host.get_ref()
+            ),
+            hint,
+        );
+    }
+    let prefix = match raw.prefix.take() {
+        Some(prefix) if is_prefix(prefix.get_ref()) => prefix.into_inner(),
+        Some(prefix) => {
+            reader.error_with_hint(
+                prefix.span(),
+                format!(
+                    "`edge.prefix`: `{}` is not an absolute folder ending in `/`",
+                    prefix.get_ref()
+                ),
+                "e.g. \"/srv/edge/\" (letters, digits, `.`, `-`, `_` and `/` only)",
+            );
+            DEFAULT_PREFIX.to_string()
+        }
+        None => DEFAULT_PREFIX.to_string(),
+    };
+    let sudo = hosts
+        .get(host.get_ref())
+        .is_some_and(|entry| entry.model.sudo);
+    let mut reload = |raw: Option<Text>, key: &str, default: &str| match raw {
+        Some(command) => {
+            check_reload(reader, &command, key, sudo);
+            command.into_inner()
+        }
+        None => default.to_string(),
+    };
+    EdgeHost {
+        reload_nginx: reload(
+            raw.reload_nginx.take(),
+            "edge.reload_nginx",
+            DEFAULT_RELOAD_NGINX,
+        ),
+        reload_fail2ban: reload(
+            raw.reload_fail2ban.take(),
+            "edge.reload_fail2ban",
+            DEFAULT_RELOAD_FAIL2BAN,
+        ),
+        host: host.into_inner(),
+        prefix,
+    }
+}
+
+/// An absolute folder ending in `/`, in characters that need no quoting in nginx, fail2ban and sh.
+fn is_prefix(text: &str) -> bool {
+    text.starts_with('/')
+        && text.ends_with('/')
+        && !text.contains("/../")
+        && !text.contains("/./")
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'.' | b'-' | b'_'))
+}
+
+/// A reload command: one line; with sudo, the plain words a sudoers entry allows.
+fn check_reload(reader: &mut Reader<'_>, command: &Text, key: &str, sudo: bool) {
+    let text = command.get_ref();
+    if text.trim().is_empty() || text.contains('\n') {
+        reader.error(
+            command.span(),
+            format!("`{key}` must be one command on one line"),
+        );
+    } else if sudo && text.contains(['|', '&', ';', '<', '>', '(', ')', '$', '`', '\\', '"', '\''])
+    {
+        reader.error_with_hint(
+            command.span(),
+            format!("`{key}` uses shell syntax, but the host has `sudo = true`: it runs as `sudo -n` and its words, without a shell"),
+            "write one plain command (the exact line the sudoers entry allows)",
+        );
+    }
 }
 
 /// `IP`, `IP:PORT` or `[IPv6]:PORT`; port 53 unless written.

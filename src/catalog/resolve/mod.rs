@@ -36,7 +36,7 @@ pub fn catalog(reader: &mut Reader<'_>, path: &Path, text: &str) -> Option<Catal
     let secrets = defaults::secrets(reader, &dir, &lines);
     let (dns, declared_records) = dns::dns(reader, &dir, &secrets);
     let hosts = hosts::hosts(reader);
-    let edge = edge::edge(reader, &secrets);
+    let edge = edge::edge(reader, &secrets, &hosts);
     let authentik = edge::auth(reader);
     let context = services::Context {
         hosts: &hosts,
