@@ -665,3 +665,36 @@ fn texts_that_would_leak_or_mislead_and_a_wildcard_on_two_hosts() {
         "services.toml:",
     );
 }
+
+#[test]
+fn an_edge_on_a_host_with_fly_keys_and_bad_values() {
+    // Each mistake once: Fly.io's keys on an edge that runs on a host, a relative prefix, a
+    // reload with shell syntax on a sudo host, and an empty one.
+    rejected(
+        with_head(
+            "sudo = true\n\
+             [secrets]\nfly = { env = \"FLY\" }\n\
+             [edge]\nhost = \"indri\"\napp = \"proxy\"\ntoken = \"fly\"\nvolume = \"edge_state\"\n\
+             prefix = \"srv/edge\"\nreload_nginx = \"nginx -s reload; rm -rf /\"\nreload_fail2ban = \"\"\n",
+        ),
+        "services.toml:",
+    );
+}
+
+#[test]
+fn an_edge_on_a_host_the_catalog_lacks() {
+    rejected(
+        with_head("[edge]\nhost = \"indir\"\n"),
+        "services.toml:9:8: `edge.host`: host `indir` is not in the catalog",
+    );
+}
+
+#[test]
+fn an_edge_with_neither_an_app_nor_a_host() {
+    rejected(
+        with_head(
+            "[secrets]\nfly = { env = \"FLY\" }\n[edge]\ntarget = \"proxy.fly.dev\"\ntoken = \"fly\"\n",
+        ),
+        "services.toml:",
+    );
+}

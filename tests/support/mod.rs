@@ -173,12 +173,13 @@ names = ["app.example.org"]
 "#;
 
 /// The catalogs shipped in the repository.
-pub const SHIPPED: [&str; 5] = [
+pub const SHIPPED: [&str; 6] = [
     "services.toml",
     "examples/gandi.toml",
     "examples/cloudflare.toml",
     "examples/powerdns.toml",
     "examples/homelab-edge/services.toml",
+    "examples/self-hosted-edge/services.toml",
 ];
 
 /// The repository's own files: the shipped catalog and examples.

@@ -155,20 +155,23 @@ fn fly_app(
     raw: &mut schema::Edge,
     span: std::ops::Range<usize>,
 ) -> Option<FlyApp> {
+    let missing: Vec<&str> = [
+        ("`app`", raw.app.is_none()),
+        ("`target`", raw.target.is_none()),
+        ("`token`", raw.token.is_none()),
+    ]
+    .into_iter()
+    .filter_map(|(key, missing)| missing.then_some(key))
+    .collect();
     let (Some(app), Some(target), Some(token)) =
         (raw.app.take(), raw.target.take(), raw.token.take())
     else {
-        let missing: Vec<&str> = [
-            ("`app`", raw.app.is_none()),
-            ("`target`", raw.target.is_none()),
-            ("`token`", raw.token.is_none()),
-        ]
-        .into_iter()
-        .filter_map(|(key, missing)| missing.then_some(key))
-        .collect();
         reader.error_with_hint(
             span,
-            format!("`[edge]` has no {}: it needs a Fly.io app (`app`, `target`, `token`) or a `host` to run on", missing.join(" or ")),
+            format!(
+                "`[edge]` has no {}: it needs a Fly.io app (`app`, `target`, `token`) or a `host` to run on",
+                missing.join(" or ")
+            ),
             "e.g. app = \"example-proxy\", target = \"example-proxy.fly.dev\", token = \"fly_token\"; or host = \"vps\"",
         );
         return None;
