@@ -13,6 +13,7 @@ mod files;
 pub mod hint;
 mod http;
 pub mod images;
+pub mod natural;
 pub mod position;
 mod provenance;
 mod remote;

@@ -182,7 +182,7 @@ pub fn check(cx: &Context<'_>, options: &Options) -> anyhow::Result<BackupReport
             found.push(finding);
         }
     }
-    found.sort_by(|a, b| a.service.cmp(&b.service));
+    found.sort_by(|a, b| crate::natural::compare(&a.service, &b.service));
     if options.ping {
         for finding in &mut found {
             let target = cx

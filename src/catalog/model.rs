@@ -11,6 +11,17 @@ pub use super::values::{Duration, Rate, RecordType, url_host};
 pub use crate::position::Position;
 use crate::secret::SecretRef;
 
+/// A section's entries by name, in natural order (`h2` before `h10`): the order of every table,
+/// fan-out and rendered file that lists them.
+pub type ByName<T> = indexmap::IndexMap<String, T>;
+
+/// `entries` as a [`ByName`], sorted naturally.
+pub fn by_name<T>(entries: impl IntoIterator<Item = (String, T)>) -> ByName<T> {
+    let mut map: ByName<T> = entries.into_iter().collect();
+    map.sort_by(|a, _, b, _| crate::natural::compare(a, b));
+    map
+}
+
 #[derive(Debug, Clone)]
 pub struct Catalog {
     pub path: PathBuf,
@@ -19,14 +30,14 @@ pub struct Catalog {
     pub defaults: Defaults,
     pub secrets: BTreeMap<String, SecretRef>,
     pub dns: Option<Dns>,
-    pub hosts: BTreeMap<String, Host>,
+    pub hosts: ByName<Host>,
     pub edge: Option<Edge>,
     pub authentik: Option<Authentik>,
-    pub services: BTreeMap<String, Service>,
+    pub services: ByName<Service>,
     /// `[images.NAME]`: images that belong to no service.
-    pub images: BTreeMap<String, Container>,
+    pub images: ByName<Container>,
     /// `[registries.NAME]`: push credentials, matched by the registry host of an image.
-    pub registries: BTreeMap<String, Registry>,
+    pub registries: ByName<Registry>,
     /// Every record of the zone that the catalog implies, sorted by name and type.
     pub records: Vec<Record>,
 }

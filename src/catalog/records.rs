@@ -126,7 +126,9 @@ pub fn derive<'t>(
     if let (Some(dns), Some(entries)) = (dns, declared_records) {
         declared(reader, defaults, dns, entries, zones_known, &mut records);
     }
-    records.sort_by(|a, b| (&a.name, a.record_type).cmp(&(&b.name, b.record_type)));
+    records.sort_by(|a, b| {
+        crate::natural::compare(&a.name, &b.name).then_with(|| a.record_type.cmp(&b.record_type))
+    });
     records
 }
 

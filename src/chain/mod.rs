@@ -64,20 +64,17 @@ impl StageName {
 
     /// Why the catalog gives this stage nothing to do, when it gives it nothing.
     fn absent(self, catalog: &Catalog) -> Option<&'static str> {
+        let on_host = catalog
+            .edge
+            .as_ref()
+            .is_some_and(|edge| edge.on_host().is_some());
         let present = match self {
             Self::Images => images::declared(catalog),
             Self::Caddy => caddy::serves_sites(catalog),
             Self::Edge => catalog.edge.is_some(),
             Self::Dns => catalog.dns.is_some(),
-            // Fly.io's certificates, for the public names its edge serves (an edge on a host has
-            // its Caddy's).
-            Self::Certificates => {
-                catalog
-                    .edge
-                    .as_ref()
-                    .is_some_and(|edge| edge.fly().is_some())
-                    && !edge::services(catalog).is_empty()
-            }
+            // Fly.io's certificates, for the public names its edge serves.
+            Self::Certificates => !on_host && !edge::services(catalog).is_empty(),
             Self::Backups => catalog
                 .services
                 .values()
@@ -88,7 +85,8 @@ impl StageName {
             Self::Caddy => "no host serves a site",
             Self::Edge => "the catalog has no [edge]",
             Self::Dns => "the catalog has no [dns]",
-            Self::Certificates => "no public name goes through an edge on Fly.io",
+            Self::Certificates if on_host => "the edge's host gets them from its Caddy",
+            Self::Certificates => "no public name goes through the edge",
             Self::Backups => "no service has a backup",
         })
     }

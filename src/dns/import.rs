@@ -71,7 +71,7 @@ pub fn import(zone: &str, desired: &[Rrset], live: &[Rrset], owners: &Owners) ->
             None => imported.records.push(rrset.clone()),
         }
     }
-    imported.records.sort_by(|a, b| a.key().cmp(&b.key()));
+    imported.records.sort_by(|a, b| a.order(b));
     imported
 }
 

@@ -76,6 +76,12 @@ impl Rrset {
         (&self.name, &self.record_type)
     }
 
+    /// The order of reports and files: names naturally (`h2` before `h10`), then types.
+    pub fn order(&self, other: &Self) -> std::cmp::Ordering {
+        crate::natural::compare(&self.name, &other.name)
+            .then_with(|| self.record_type.cmp(&other.record_type))
+    }
+
     /// The name relative to `zone`: `@` for the apex, else the labels before the zone.
     pub fn relative_name(&self, zone: &str) -> String {
         relative_name(&self.name, zone)

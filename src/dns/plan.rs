@@ -374,7 +374,9 @@ fn sort_for_apply(changes: &mut [Change], keeping: Keeping) {
     let deleted: BTreeSet<&str> = deleted.iter().map(String::as_str).collect();
     changes.sort_by(|a, b| {
         let order = |change: &Change| change.order(&deleted, keeping);
-        (order(a), a.rrset().key()).cmp(&(order(b), b.rrset().key()))
+        order(a)
+            .cmp(&order(b))
+            .then_with(|| a.rrset().order(b.rrset()))
     });
 }
 

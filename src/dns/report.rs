@@ -100,6 +100,8 @@ fn zone_text(zone: &ZonePlan, named: bool) -> String {
             .or_default()
             .push(change);
     }
+    let mut by_name: Vec<(&str, Vec<&Change>)> = by_name.into_iter().collect();
+    by_name.sort_by(|(a, _), (b, _)| crate::natural::compare(a, b));
     for (name, changes) in by_name {
         // Written in place: a first sync of 5,000 services prints 6,000 lines.
         let _ = writeln!(out, "  {name}");

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use toml::Spanned;
 
 use super::diagnostic::LineIndex;
-use super::model::Catalog;
+use super::model::{Catalog, by_name};
 use super::parse::Reader;
 use super::{records, services};
 
@@ -63,14 +63,12 @@ pub fn catalog(reader: &mut Reader<'_>, path: &Path, text: &str) -> Option<Catal
     if !reader.diagnostics.is_empty() {
         return None;
     }
-    let hosts = hosts
-        .into_iter()
-        .map(|(name, host)| (name, host.model))
-        .collect();
-    let services = services
-        .into_iter()
-        .map(|(name, service)| (name, service.model))
-        .collect();
+    let hosts = by_name(hosts.into_iter().map(|(name, host)| (name, host.model)));
+    let services = by_name(
+        services
+            .into_iter()
+            .map(|(name, service)| (name, service.model)),
+    );
     let authentik = authentik.map(Spanned::into_inner);
     Some(Catalog {
         path: path.to_path_buf(),
@@ -82,8 +80,8 @@ pub fn catalog(reader: &mut Reader<'_>, path: &Path, text: &str) -> Option<Catal
         edge,
         authentik,
         services,
-        images,
-        registries,
+        images: by_name(images),
+        registries: by_name(registries),
         records,
     })
 }

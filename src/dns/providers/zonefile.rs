@@ -101,11 +101,9 @@ impl ZoneFile {
     fn render(&self, records: &[Rrset], serial: u64) -> String {
         let mut sorted: Vec<&Rrset> = records.iter().collect();
         sorted.sort_by(|a, b| {
-            (a.name != self.zone, &a.name, &a.record_type).cmp(&(
-                b.name != self.zone,
-                &b.name,
-                &b.record_type,
-            ))
+            (a.name != self.zone)
+                .cmp(&(b.name != self.zone))
+                .then_with(|| a.order(b))
         });
         let primary = records
             .iter()
