@@ -44,3 +44,15 @@ bench-backups:
 # boma plan and a no-op boma up on a catalog with every stage, against each stage's own preview and their sum
 bench-up:
     scripts/bench-up
+
+# the lab: PowerDNS, three sshd hosts with Caddy (one the edge), a registry, borg and restic, and lab/services.toml, on 127.0.0.1
+lab:
+    scripts/lab up
+
+# stop everything `just lab` started (by its recorded pids) and remove lab/
+lab-down:
+    scripts/lab down
+
+# boma plan and up on the lab, the result read with dig and curl, backups checked, then one change planned and applied
+demo:
+    scripts/demo

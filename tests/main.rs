@@ -28,6 +28,7 @@ mod hardening_hosts;
 mod hardening_origins;
 mod hardening_results;
 mod hostile;
+mod lab_demo;
 mod natural_order;
 mod plan_up;
 mod render;
