@@ -433,11 +433,14 @@ impl RunReport {
                     Applied::Failed { error, .. } | Applied::Interrupted { error, .. } => {
                         error.clone()
                     }
+                    // A line a zone (or host group): all of them, on the table's one line.
                     _ => applied
                         .report()
-                        .and_then(|report| report.line.as_deref()?.lines().last())
-                        .unwrap_or("-")
-                        .to_string(),
+                        .and_then(|report| report.line.as_deref())
+                        .map_or_else(
+                            || "-".to_string(),
+                            |line| line.lines().collect::<Vec<_>>().join("; "),
+                        ),
                 };
                 vec![name.as_str().to_string(), applied.word().to_string(), what]
             })
