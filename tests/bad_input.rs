@@ -232,8 +232,8 @@ fn bad_rate() {
 #[test]
 fn bad_record_type() {
     rejected(
-        with_head("[[dns.records]]\nname = \"@\"\ntype = \"SPF\"\nvalues = [\"x\"]\n"),
-        "services.toml:10:8: `dns.records[0].type`: unknown record type `SPF`",
+        with_head("[[dns.records]]\nname = \"@\"\ntype = \"WKS\"\nvalues = [\"x\"]\n"),
+        "services.toml:10:8: `dns.records[0].type`: unknown record type `WKS`",
     );
 }
 
@@ -696,5 +696,102 @@ fn an_edge_with_neither_an_app_nor_a_host() {
             "[secrets]\nfly = { env = \"FLY\" }\n[edge]\ntarget = \"proxy.fly.dev\"\ntoken = \"fly\"\n",
         ),
         "services.toml:",
+    );
+}
+
+#[test]
+fn a_fly_edge_with_the_keys_of_an_edge_on_a_host() {
+    rejected(
+        with_head(&format!(
+            "{EDGE}prefix = \"/srv/edge/\"\nreload_nginx = \"nginx -s reload\"\n"
+        )),
+        "services.toml:15:10: `edge.prefix` is for an edge on a host",
+    );
+}
+
+#[test]
+fn cloudflare_takes_no_spf_or_dname() {
+    rejected(
+        "version = 1\n[secrets]\ncf = { env = \"CF\" }\n[dns]\nprovider = \"cloudflare\"\nzone = \"example.org\"\ncredentials = \"cf\"\n\
+         [[dns.records]]\nname = \"@\"\ntype = \"SPF\"\nvalues = [\"v=spf1 -all\"]\n\
+         [[dns.records]]\nname = \"old\"\ntype = \"DNAME\"\nvalues = [\"new.example.net.\"]\n",
+        "services.toml:10:8: `dns.records[0].type`: the cloudflare provider (zone `example.org`) takes no SPF records",
+    );
+}
+
+/// One mistake in each value, one error each, at the value.
+#[test]
+fn record_values_that_do_not_read() {
+    let records = [
+        ("SSHFP", "4 2 7426870656afb9855efdb9d7073d1618d28000c4"),
+        (
+            "TLSA",
+            "3 1 2 abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789",
+        ),
+        (
+            "NAPTR",
+            "100 10 \\\"U\\\" \\\"E2U+sip\\\" \\\"!^.*$!sip:a@example.org!\\\" sip.example.org.",
+        ),
+        (
+            "NAPTR",
+            "100 10 \\\"S+\\\" \\\"SIP+D2U\\\" \\\"\\\" _sip._udp.example.org.",
+        ),
+        ("LOC", "91 0 0 N 4 53 32 E 0m"),
+        ("SVCB", "1 . mandatory=port alpn=h2"),
+        ("HTTPS", "0 . alpn=h2"),
+        ("PTR", "a.example.org. b.example.org."),
+    ];
+    let text: String = records
+        .iter()
+        .enumerate()
+        .map(|(index, (kind, value))| {
+            format!(
+                "[[dns.records]]\nname = \"r{index}\"\ntype = \"{kind}\"\nvalues = [\"{value}\"]\n"
+            )
+        })
+        .collect();
+    rejected(
+        with_head(&text),
+        "services.toml:11:11: `dns.records[0].values`: `4 2 7426870656afb9855efdb9d7073d1618d28000c4` is not a valid SSHFP value: a SHA-256 fingerprint (type 2) is 64 hex digits, not 40",
+    );
+}
+
+#[test]
+fn a_classless_reverse_zone() {
+    rejected(
+        "version = 1\n[dns]\nprovider = \"zonefile\"\nzone = \"0/26.2.0.192.in-addr.arpa\"\nnames = \"reverse\"\npath = \"rev.zone\"\n",
+        "services.toml:4:8: `dns.zone`: `0/26.2.0.192.in-addr.arpa` cannot be a reverse zone: `0/26` is a classless (RFC 2317) label",
+    );
+}
+
+#[test]
+fn a_host_in_a_reverse_zone_without_a_dns_name() {
+    rejected(
+        "version = 1\n[dns.zones.rev]\nprovider = \"zonefile\"\nzone = \"2.0.192.in-addr.arpa\"\nnames = \"reverse\"\npath = \"rev.zone\"\n\
+         [hosts.nas]\naddress = \"192.0.2.5\"\n",
+        "services.toml:8:11: `hosts.nas`: 192.0.2.5 is in the reverse zone `2.0.192.in-addr.arpa` (rev), but the host has no DNS name for its PTR record",
+    );
+}
+
+#[test]
+fn a_declared_ptr_where_a_host_has_one() {
+    rejected(
+        "version = 1\n[dns]\nprovider = \"zonefile\"\nzone = \"2.0.192.in-addr.arpa\"\nnames = \"reverse\"\npath = \"rev.zone\"\n\
+         [[dns.records]]\nname = \"5\"\ntype = \"PTR\"\nvalues = [\"printer.example.org.\"]\n\
+         [hosts.nas]\naddress = \"nas.example.org\"\nip = \"192.0.2.5\"\n",
+        "services.toml:8:8: `dns.records[0]`: `5.2.0.192.in-addr.arpa` PTR is already declared by host `nas`",
+    );
+}
+
+#[test]
+fn sshfp_on_hosts_without_what_it_needs() {
+    rejected(
+        with_head(
+            "sshfp = true\nname = \"indri.example.net\"\n\
+             [hosts.nas]\naddress = \"192.0.2.5\"\nsshfp = true\n\
+             [hosts.here]\naddress = \"local\"\nname = \"here.example.org\"\nsshfp = true\n\
+             [hosts.bad]\naddress = \"bad.example.org\"\nname = \"bad name\"\n",
+        ),
+        "services.toml:8:9: `hosts.indri.sshfp`: `indri.example.net`, where the SSHFP records would go, is in no zone of the catalog",
     );
 }

@@ -9,7 +9,11 @@ use crate::support::{Boma, snapshot};
 fn a_zone_files_hand_made_records_come_back_as_a_fragment_that_changes_nothing() {
     let shipped =
         std::fs::read_to_string(crate::support::repo_file("services.toml")).unwrap_or_default();
-    let boma = Boma::new().catalog(&shipped);
+    let known_hosts =
+        std::fs::read(crate::support::repo_file("ssh/known_hosts")).unwrap_or_default();
+    let boma = Boma::new()
+        .catalog(&shipped)
+        .file("ssh/known_hosts", known_hosts);
     boma.run_with(["dns-up"]).success();
     let zone = boma.path().join("zones/example.org.zone");
     let mut text = std::fs::read_to_string(&zone).unwrap_or_default();

@@ -197,12 +197,31 @@ fn catalog_without_dns_is_a_clear_error() {
 fn the_shipped_catalog_works_out_of_the_box() {
     let shipped =
         std::fs::read_to_string(crate::support::repo_file("services.toml")).unwrap_or_default();
-    let boma = Boma::new().catalog(&shipped);
+    let known_hosts =
+        std::fs::read(crate::support::repo_file("ssh/known_hosts")).unwrap_or_default();
+    let boma = Boma::new()
+        .catalog(&shipped)
+        .file("ssh/known_hosts", known_hosts);
     boma.run_with(["dns-up"])
         .success()
-        .stderr_has("applied 2 changes to zone ops.example.org")
-        .stderr_has("applied 10 changes to zone example.org");
+        .stderr_has("applied 3 changes to zone ops.example.org")
+        .stderr_has("applied 17 changes to zone example.org")
+        .stderr_has("applied 2 changes to zone 113.0.203.in-addr.arpa");
     check_zone(&boma);
+    // ringtail's PTR in the reverse zone, and its SSHFP from the committed known_hosts.
+    assert!(
+        zone_file(&boma, "113.0.203.in-addr.arpa")
+            .contains("20 300 IN PTR ringtail.example.org.\n"),
+        "{}",
+        zone_file(&boma, "113.0.203.in-addr.arpa")
+    );
+    assert!(
+        zone_file(&boma, "example.org").contains(
+            "ringtail 300 IN SSHFP 4 2 3958add2fd3691ce85c18c622118088b99de8f9a7172e45ffed125d43793b55a\n"
+        ),
+        "{}",
+        zone_file(&boma, "example.org")
+    );
     let private = zone_file(&boma, "ops.example.org");
     // indri's private names resolve through its wildcard: one record, no record a name.
     assert!(
@@ -216,7 +235,8 @@ fn the_shipped_catalog_works_out_of_the_box() {
     boma.run_with(["dns-up"])
         .success()
         .stderr_has("no changes for zone ops.example.org")
-        .stderr_has("no changes for zone example.org");
+        .stderr_has("no changes for zone example.org")
+        .stderr_has("no changes for zone 113.0.203.in-addr.arpa");
 }
 
 #[test]

@@ -40,6 +40,22 @@ pub struct Catalog {
     pub registries: ByName<Registry>,
     /// Every record of the zone that the catalog implies, sorted by name and type.
     pub records: Vec<Record>,
+    /// Hosts whose SSHFP records the DNS stage publishes from the known-hosts file boma
+    /// verifies them against (`sshfp = true`), in host order.
+    pub sshfp: Vec<SshfpHost>,
+    /// Notes on the valid catalog (a deprecated record type), for `boma check`.
+    pub notes: Vec<super::Located>,
+}
+
+/// A host that publishes SSHFP records of its verified host keys (`[hosts.NAME] sshfp = true`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SshfpHost {
+    pub host: String,
+    /// The host's DNS name (`name`, else its `address`), fully qualified, without a final dot.
+    pub name: String,
+    /// The zone (`Zone::name`) that holds the name.
+    pub zone: String,
+    pub ttl: u32,
 }
 
 #[derive(Debug, Clone)]
@@ -106,6 +122,9 @@ pub struct Record {
     pub values: Vec<String>,
     /// The service it comes from, or `None` for a `[[dns.records]]` entry.
     pub service: Option<String>,
+    /// The host it comes from (a PTR in a reverse zone), or `None`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
     /// The name of the zone that holds it (see `Zone::name`).
     pub zone: String,
     /// Cloudflare's proxy flag, when the catalog sets it.

@@ -80,6 +80,9 @@ pub struct Reader<'t> {
     root: Spanned<DeTable<'t>>,
     pristine: Option<Spanned<DeTable<'t>>>,
     pub diagnostics: Vec<Diagnostic>,
+    /// Notes on a valid catalog (a deprecated record type): `boma check` shows them, nothing
+    /// fails because of them. Only the main reader's are kept (`read_each`'s workers make none).
+    pub notes: Vec<Diagnostic>,
     /// Entries that are written but could not be read, each with its error already recorded.
     /// They still exist for cross-references: one mistake in a host gives one error, not one
     /// more for every service that names the host.
@@ -93,6 +96,7 @@ impl<'t> Reader<'t> {
             root,
             pristine: None,
             diagnostics: Vec::new(),
+            notes: Vec::new(),
             unread: BTreeSet::new(),
         }
     }
@@ -116,6 +120,17 @@ impl<'t> Reader<'t> {
 
     pub fn error(&mut self, span: Range<usize>, message: impl Into<String>) {
         self.diagnostics.push(Diagnostic::new(span, message));
+    }
+
+    /// A note on something valid but worth knowing, shown by `boma check`.
+    pub fn note(
+        &mut self,
+        span: Range<usize>,
+        message: impl Into<String>,
+        hint: impl Into<String>,
+    ) {
+        self.notes
+            .push(Diagnostic::new(span, message).with_hint(hint));
     }
 
     pub fn error_with_hint(

@@ -1,4 +1,5 @@
-//! The zone's records as the catalog implies them: derived from services, plus `[[dns.records]]`.
+//! The zone's records as the catalog implies them: derived from services and hosts (see
+//! `host_records`), plus `[[dns.records]]`.
 
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap};
@@ -6,11 +7,14 @@ use std::net::IpAddr;
 
 use toml::Spanned;
 
+use super::host_records;
 use super::model::{
-    Address, Defaults, Dns, DnsProvider, Edge, Placement, Record, RecordType, Zone, ZoneNames,
+    Address, Defaults, Dns, DnsProvider, Edge, Placement, Record, RecordType, SshfpHost, Zone,
+    ZoneNames,
 };
 use super::parse::{Reader, Section, Value};
 use super::resolve::HostEntry;
+use super::resolve::provider_name;
 use super::schema;
 use super::services::ServiceEntry;
 use super::values::is_hostname;
@@ -24,7 +28,7 @@ pub fn derive<'t>(
     hosts: &BTreeMap<String, HostEntry>,
     edge: Option<&Edge>,
     services: &BTreeMap<String, ServiceEntry>,
-) -> Vec<Record> {
+) -> (Vec<Record>, Vec<SshfpHost>) {
     // Each name and the service list that claimed it first.
     let mut claims: HashMap<&str, ServiceKey<'_>> = HashMap::new();
     let mut records = Vec::new();
@@ -114,6 +118,7 @@ pub fn derive<'t>(
                     ttl: defaults.ttl,
                     values: vec![value],
                     service: Some(service_name.clone()),
+                    host: None,
                     zone: zone.name.clone(),
                     proxied: None,
                 });
@@ -122,14 +127,17 @@ pub fn derive<'t>(
     }
     if let Some(dns) = dns {
         wildcards(reader, defaults, dns, hosts, zones_known, &mut records);
+        host_records::reverse_records(reader, defaults, dns, hosts, &mut records);
     }
     if let (Some(dns), Some(entries)) = (dns, declared_records) {
         declared(reader, defaults, dns, entries, zones_known, &mut records);
     }
+    let sshfp = host_records::sshfp_hosts(reader, defaults, dns, hosts);
+    host_records::check_sshfp_clashes(reader, hosts, &sshfp, &records);
     records.sort_by(|a, b| {
         crate::natural::compare(&a.name, &b.name).then_with(|| a.record_type.cmp(&b.record_type))
     });
-    records
+    (records, sshfp)
 }
 
 /// `*.ZONE` for each wildcard zone of a host's Caddy, pointing where the host's own names would.
@@ -160,6 +168,7 @@ fn wildcards(
                 ttl: defaults.ttl,
                 values: vec![value],
                 service: None,
+                host: None,
                 zone: zone.name.clone(),
                 proxied: None,
             });
@@ -215,6 +224,7 @@ fn carries(zone: &Zone, public: bool) -> bool {
         ZoneNames::All => true,
         ZoneNames::Public => public,
         ZoneNames::Private => !public,
+        ZoneNames::Reverse => false,
     }
 }
 
@@ -346,6 +356,25 @@ fn declared<'t>(
             continue;
         };
         let record_type = *raw.record_type.get_ref();
+        if !record_type.taken_by(zone.provider) {
+            reader.error_with_hint(
+                raw.record_type.span(),
+                format!(
+                    "`{key}.type`: the {} provider (zone `{}`) takes no {record_type} records",
+                    provider_name(zone.provider),
+                    zone.zone
+                ),
+                refusal_hint(record_type),
+            );
+            continue;
+        }
+        if record_type == RecordType::Spf {
+            reader.note(
+                raw.record_type.span(),
+                format!("`{key}.type`: SPF records are deprecated (RFC 7208 §3.1); mail servers read the policy from TXT"),
+                "publish the same value as a TXT record; keep the SPF one only while something still asks for it",
+            );
+        }
         if let Some(proxied) = &raw.proxied {
             if zone.provider != DnsProvider::Cloudflare {
                 reader.error(
@@ -393,10 +422,13 @@ fn declared<'t>(
         if let Some(clash) = records.iter().find(|other| {
             other.zone == zone.name && other.name == name && clashes(other.record_type, record_type)
         }) {
-            let owner = clash.service.as_ref().map_or_else(
-                || "another [[dns.records]] entry".to_string(),
-                |service| format!("service `{service}`"),
-            );
+            let owner = match (&clash.service, &clash.host) {
+                (Some(service), _) => format!("service `{service}`"),
+                (None, Some(host)) => {
+                    format!("host `{host}` (its address is in this reverse zone)")
+                }
+                (None, None) => "another [[dns.records]] entry".to_string(),
+            };
             let message = if clash.record_type == RecordType::Cname
                 || record_type == RecordType::Cname
             {
@@ -410,10 +442,12 @@ fn declared<'t>(
                     record_type
                 )
             };
-            let hint = if clash.service.is_none() {
-                "declare one record with several `values`"
-            } else {
-                "a name served by a service gets its record from the service"
+            let hint = match (&clash.service, &clash.host) {
+                (Some(_), _) => "a name served by a service gets its record from the service",
+                (None, Some(_)) => {
+                    "a host's PTR comes from its `name` (or address): change that, or drop this entry"
+                }
+                (None, None) => "declare one record with several `values`",
             };
             reader.error_with_hint(raw.name.span(), message, hint);
             continue;
@@ -424,6 +458,7 @@ fn declared<'t>(
             ttl: raw.ttl.map_or(defaults.ttl, Spanned::into_inner),
             values,
             service: None,
+            host: None,
             zone: zone.name.clone(),
             proxied: raw.proxied.map(Spanned::into_inner),
         });
@@ -511,6 +546,21 @@ fn declared_zone<'d>(
                 format!("name one with zone = \"{}\"", names[0]),
             );
             None
+        }
+    }
+}
+
+/// What to do about a type a provider does not take.
+fn refusal_hint(record_type: RecordType) -> &'static str {
+    match record_type {
+        RecordType::Spf => {
+            "publish the policy as a TXT record (SPF records are deprecated, RFC 7208 §3.1)"
+        }
+        RecordType::Dname => {
+            "use CNAMEs for the names below it, or keep the zone at a provider that takes DNAME (see the README's table)"
+        }
+        _ => {
+            "keep the zone at a provider that takes it (see the README's table of types and providers)"
         }
     }
 }

@@ -5,6 +5,8 @@ use std::str::FromStr;
 
 use serde::Deserialize;
 
+use super::schema::DnsProvider;
+
 /// A duration such as `26h` or `10m`, kept with the text the operator wrote.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(try_from = "String")]
@@ -116,21 +118,41 @@ pub enum RecordType {
     Aaaa,
     Caa,
     Cname,
+    Dname,
+    Https,
+    Loc,
     Mx,
+    Naptr,
     Ns,
+    Ptr,
+    /// Deprecated (RFC 7208 §3.1: SPF policies are TXT records); accepted because real zones
+    /// still hold it, and `boma check` notes it.
+    Spf,
     Srv,
+    Sshfp,
+    Svcb,
+    Tlsa,
     Txt,
 }
 
 impl RecordType {
-    pub const ALL: [RecordType; 8] = [
+    pub const ALL: [RecordType; 17] = [
         Self::A,
         Self::Aaaa,
         Self::Caa,
         Self::Cname,
+        Self::Dname,
+        Self::Https,
+        Self::Loc,
         Self::Mx,
+        Self::Naptr,
         Self::Ns,
+        Self::Ptr,
+        Self::Spf,
         Self::Srv,
+        Self::Sshfp,
+        Self::Svcb,
+        Self::Tlsa,
         Self::Txt,
     ];
 
@@ -140,10 +162,28 @@ impl RecordType {
             Self::Aaaa => "AAAA",
             Self::Caa => "CAA",
             Self::Cname => "CNAME",
+            Self::Dname => "DNAME",
+            Self::Https => "HTTPS",
+            Self::Loc => "LOC",
             Self::Mx => "MX",
+            Self::Naptr => "NAPTR",
             Self::Ns => "NS",
+            Self::Ptr => "PTR",
+            Self::Spf => "SPF",
             Self::Srv => "SRV",
+            Self::Sshfp => "SSHFP",
+            Self::Svcb => "SVCB",
+            Self::Tlsa => "TLSA",
             Self::Txt => "TXT",
+        }
+    }
+
+    /// Whether `provider` takes records of this type (see the README's table of types and
+    /// providers, with where each vendor says so): Cloudflare's API has no SPF and no DNAME.
+    pub fn taken_by(self, provider: DnsProvider) -> bool {
+        match provider {
+            DnsProvider::Zonefile | DnsProvider::Powerdns | DnsProvider::Gandi => true,
+            DnsProvider::Cloudflare => !matches!(self, Self::Spf | Self::Dname),
         }
     }
 
@@ -156,6 +196,17 @@ impl RecordType {
                 self.as_str()
             ));
         }
+        if let Some(checked) =
+            crate::rdata::canonical(self.as_str(), value, crate::rdata::Reading::Strict)
+        {
+            return checked.map(drop).map_err(|why| {
+                format!(
+                    "`{value}` is not a valid {} value: {why}; expected {}",
+                    self.as_str(),
+                    crate::rdata::expected(self.as_str())
+                )
+            });
+        }
         let fields: Vec<&str> = value.split_whitespace().collect();
         let ok = match self {
             Self::A => value.parse::<std::net::Ipv4Addr>().is_ok(),
@@ -167,7 +218,16 @@ impl RecordType {
                 if [priority, weight, port].iter().all(|n| n.parse::<u16>().is_ok())
                     && (*target == "." || is_hostname(target.trim_end_matches('.')))),
             Self::Caa => is_caa(value),
-            Self::Txt => !value.is_empty() && !value.contains(['\n', '\r']),
+            Self::Txt | Self::Spf => !value.is_empty() && !value.contains(['\n', '\r']),
+            // Read by `rdata` above.
+            Self::Dname
+            | Self::Https
+            | Self::Loc
+            | Self::Naptr
+            | Self::Ptr
+            | Self::Sshfp
+            | Self::Svcb
+            | Self::Tlsa => true,
         };
         if ok {
             return Ok(());
@@ -181,7 +241,7 @@ impl RecordType {
             Self::Caa => {
                 "`FLAGS TAG \"VALUE\"`: flags 0-255, a tag of letters and digits, a quoted value, e.g. `0 issue \"letsencrypt.org\"`"
             }
-            Self::Txt => "non-empty text on one line",
+            _ => "non-empty text on one line",
         };
         Err(format!(
             "`{value}` is not a valid {} value: expected {expected}",
@@ -275,20 +335,7 @@ pub fn hostname_problem(name: &str) -> Option<String> {
     Some("labels are letters, digits, `-` and `_`, not starting or ending with `-`".to_string())
 }
 
-/// A host name: dot-separated labels of letters, digits, `-` and `_` (for `_dmarc` and friends).
-pub fn is_hostname(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 253
-        && name.split('.').all(|label| {
-            !label.is_empty()
-                && label.len() <= 63
-                && !label.starts_with('-')
-                && !label.ends_with('-')
-                && label
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        })
-}
+pub use crate::rdata::is_hostname;
 
 /// A catalog key used as a name in generated files and commands (`indri`, `shower`, `gandi`).
 pub fn is_identifier(name: &str) -> bool {
@@ -482,7 +529,8 @@ mod tests {
     #[test]
     fn record_types_and_values() {
         assert_eq!("cname".parse::<RecordType>(), Ok(RecordType::Cname));
-        assert!("SPF".parse::<RecordType>().is_err());
+        assert_eq!("spf".parse::<RecordType>(), Ok(RecordType::Spf));
+        assert!("DS".parse::<RecordType>().is_err());
         assert!(RecordType::A.check_value("192.0.2.1").is_ok());
         assert!(RecordType::A.check_value("2001:db8::1").is_err());
         assert!(RecordType::Aaaa.check_value("2001:db8::1").is_ok());

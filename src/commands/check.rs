@@ -11,6 +11,9 @@ use crate::ui::{Report, Ui, counted};
 struct CheckReport {
     ok: bool,
     errors: Vec<Located>,
+    /// Valid but worth knowing (a deprecated record type); never a failure.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    notes: Vec<Located>,
     #[serde(skip_serializing_if = "Option::is_none")]
     summary: Option<Summary>,
 }
@@ -38,8 +41,23 @@ impl Report for CheckReport {
         } else {
             String::new()
         };
+        let notes: String = self
+            .notes
+            .iter()
+            .map(|note| {
+                let hint = note
+                    .hint
+                    .as_ref()
+                    .map(|hint| format!("\n  hint: {hint}"))
+                    .unwrap_or_default();
+                format!(
+                    "{}:{}:{}: note: {}{hint}\n",
+                    note.file, note.line, note.column, note.message
+                )
+            })
+            .collect();
         Some(format!(
-            "ok: {}, {}, {}{secrets}",
+            "{notes}ok: {}, {}, {}{secrets}",
             counted(summary.hosts, "host"),
             counted(summary.services, "service"),
             counted(summary.records, "DNS record")
@@ -60,6 +78,7 @@ pub fn exec(global: &Global, args: &CheckArgs, ui: &Ui) -> anyhow::Result<Outcom
     ui.report(&CheckReport {
         ok: problems.is_empty(),
         errors: problems.clone(),
+        notes: catalog.notes.clone(),
         summary: Some(Summary {
             hosts: catalog.hosts.len(),
             services: catalog.services.len(),
@@ -87,6 +106,7 @@ fn invalid(error: anyhow::Error, ui: &Ui) -> anyhow::Result<Outcome> {
     ui.report(&CheckReport {
         ok: false,
         errors,
+        notes: Vec::new(),
         summary: None,
     })?;
     Err(error)

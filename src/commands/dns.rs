@@ -117,12 +117,12 @@ fn import_zone(
     let live = provider
         .list()
         .with_context(|| format!("cannot read zone `{}` from {}", zone.zone, provider.name()))?;
-    let wanted: Vec<_> = desired(catalog, &zone.name)
+    let wanted: Vec<_> = desired(catalog, &zone.name)?
         .into_iter()
         .map(|rrset| provider.normalize(rrset))
         .collect();
     let owners = Owners::new(provider.keeping(), &dns.owner, &live.rrsets, live.marks);
-    let imported = import::import(&zone.zone, &wanted, &live.rrsets, &owners);
+    let imported = import::import(&zone.zone, zone.provider, &wanted, &live.rrsets, &owners);
     let named = dns.named_zones.then_some(zone.name.as_str());
     let text = import::fragment(&zone.zone, named, provider.name(), &imported);
     Ok((text, imported))

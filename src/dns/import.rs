@@ -10,9 +10,7 @@ use serde::Serialize;
 use super::Rrset;
 use super::ownership::{Keeping, Owner, Owners, is_marker};
 use super::plan::is_zone_infrastructure;
-
-/// The record types `[[dns.records]]` takes.
-const IMPORTABLE: [&str; 8] = ["A", "AAAA", "CAA", "CNAME", "MX", "NS", "SRV", "TXT"];
+use crate::catalog::{DnsProvider, RecordType};
 
 #[derive(Debug, Default, Serialize)]
 pub struct Imported {
@@ -26,8 +24,16 @@ pub struct Imported {
 
 /// What to import from `live` given what the catalog wants (`desired`, the provider's rules
 /// applied). Ownership data and another catalog's records are never imported; in a zone boma
-/// owns whole (a zone file) the apex NS is the catalog's to declare too.
-pub fn import(zone: &str, desired: &[Rrset], live: &[Rrset], owners: &Owners) -> Imported {
+/// owns whole (a zone file) the apex NS is the catalog's to declare too. A record the catalog
+/// could not take back (a type it or the zone's `provider` does not take, a value its checks
+/// refuse) is skipped with the reason, so the fragment always pastes.
+pub fn import(
+    zone: &str,
+    provider: DnsProvider,
+    desired: &[Rrset],
+    live: &[Rrset],
+    owners: &Owners,
+) -> Imported {
     let owns_everything = owners.keeping() == Keeping::Whole;
     let wanted: BTreeMap<(&str, &str), &Rrset> =
         desired.iter().map(|rrset| (rrset.key(), rrset)).collect();
@@ -62,17 +68,36 @@ pub fn import(zone: &str, desired: &[Rrset], live: &[Rrset], owners: &Owners) ->
                 "{} {}: not a name the catalog takes (letters, digits, `-`, `_`)",
                 rrset.name, rrset.record_type
             )),
-            None if !IMPORTABLE.contains(&rrset.record_type.as_str()) => {
-                imported.skipped.push(format!(
-                    "{} {}: the catalog takes no {} records",
-                    rrset.name, rrset.record_type, rrset.record_type
-                ))
-            }
-            None => imported.records.push(rrset.clone()),
+            None => match unimportable(rrset, provider) {
+                Some(why) => imported
+                    .skipped
+                    .push(format!("{} {}: {why}", rrset.name, rrset.record_type)),
+                None => imported.records.push(rrset.clone()),
+            },
         }
     }
     imported.records.sort_by(|a, b| a.order(b));
     imported
+}
+
+/// Why the catalog could not hold `rrset` as a `[[dns.records]]` entry, if it could not.
+fn unimportable(rrset: &Rrset, provider: DnsProvider) -> Option<String> {
+    let Ok(record_type) = rrset.record_type.parse::<RecordType>() else {
+        return Some(format!(
+            "the catalog takes no {} records",
+            rrset.record_type
+        ));
+    };
+    if !record_type.taken_by(provider) {
+        return Some(format!(
+            "the catalog takes no {record_type} records for a {} zone",
+            crate::catalog::provider_name(provider)
+        ));
+    }
+    rrset
+        .values
+        .iter()
+        .find_map(|value| record_type.check_value(value).err())
 }
 
 fn in_zone(name: &str, zone: &str) -> bool {
@@ -178,6 +203,7 @@ mod tests {
             rrset("www.example.org", "CNAME", 600, &["example.github.io."]),
             rrset("example.org", "TXT", 300, &["v=spf1 -all", "say \"hi\""]),
             rrset("host.example.org", "SSHFP", 300, &["1 1 abcd"]),
+            rrset("old.example.org", "WKS", 300, &["192.0.2.1 6 25"]),
         ];
         let live: Vec<Rrset> = live
             .into_iter()
@@ -189,7 +215,7 @@ mod tests {
             vec!["heritage=boma v=2 owner=team-b".to_string()],
         );
         let owners = Owners::new(Keeping::Metadata, "lab", &live, marks);
-        let imported = import(zone, &desired, &live, &owners);
+        let imported = import(zone, DnsProvider::Powerdns, &desired, &live, &owners);
         assert_eq!(
             imported.differing,
             [
@@ -199,7 +225,8 @@ mod tests {
         assert_eq!(
             imported.skipped,
             [
-                "host.example.org SSHFP: the catalog takes no SSHFP records",
+                "host.example.org SSHFP: `1 1 abcd` is not a valid SSHFP value: a SHA-1 fingerprint (type 1) is 40 hex digits, not 4; expected `ALGORITHM TYPE FINGERPRINT`, e.g. `4 2 <64 hex digits>` (Ed25519, SHA-256)",
+                "old.example.org WKS: the catalog takes no WKS records",
                 "theirs.example.org A: held by owner `team-b`"
             ]
         );
@@ -217,7 +244,7 @@ mod tests {
         );
         // A zone file is boma's whole: its apex NS is the catalog's to declare.
         let whole = Owners::new(Keeping::Whole, "lab", &live, Default::default());
-        let whole = import(zone, &desired, &live, &whole);
+        let whole = import(zone, DnsProvider::Zonefile, &desired, &live, &whole);
         assert!(whole.records.iter().any(|rrset| rrset.record_type == "NS"));
     }
 }

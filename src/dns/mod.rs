@@ -5,12 +5,14 @@ pub mod ownership;
 pub mod plan;
 pub mod providers;
 pub mod report;
+pub mod sshfp;
 mod stage;
 
 use serde::Serialize;
 
 use crate::catalog::{Catalog, Record};
 use crate::hint::Hint;
+use crate::rdata;
 
 pub use stage::{DnsStage, select, side_by_side};
 
@@ -25,6 +27,14 @@ pub enum DnsError {
     },
     #[error("the DNS stage was asked to apply a plan it did not make")]
     NotPlanned,
+    #[error(
+        "host `{host}` has sshfp = true, but no host key of `{lookup}` is in {files}: boma publishes SSHFP records only for keys its SSH has verified"
+    )]
+    NoVerifiedKey {
+        host: String,
+        lookup: String,
+        files: String,
+    },
 }
 
 impl Hint for DnsError {
@@ -33,6 +43,9 @@ impl Hint for DnsError {
             Self::NoDnsSection => Some("declare [dns] with provider and zone".to_string()),
             Self::ZoneMissing { .. } => Some("pass --create-zone to create it".to_string()),
             Self::NotPlanned => None,
+            Self::NoVerifiedKey { .. } => Some(
+                "check the host's key and connect once (e.g. `boma caddy-push --check --accept-new-host-keys`, or ssh) so it is in the known-hosts file, or set the host's ssh.known_hosts".to_string(),
+            ),
         }
     }
 }
@@ -98,8 +111,13 @@ pub fn relative_name(name: &str, zone: &str) -> String {
         .to_string()
 }
 
-/// Host-name targets lowercase and absolute; everything else as given.
+/// Host-name targets lowercase and absolute; the types with structure (SSHFP, TLSA, NAPTR, LOC,
+/// SVCB, HTTPS...) in `rdata`'s canonical form, read as leniently as providers print them; a
+/// value that does not read stays as given (it then differs from any the catalog declares).
 fn canonical_value(record_type: &str, value: &str) -> String {
+    if let Some(Ok(canonical)) = rdata::canonical(record_type, value, rdata::Reading::Lenient) {
+        return canonical;
+    }
     let absolute = |target: &str| {
         let lowered = target.to_ascii_lowercase();
         if lowered.ends_with('.') {
@@ -120,15 +138,20 @@ fn canonical_value(record_type: &str, value: &str) -> String {
     }
 }
 
-/// The rrsets the catalog declares for the zone named `zone` (see `Zone::name`): derived records
-/// and `[[dns.records]]`.
-pub fn desired(catalog: &Catalog, zone: &str) -> Vec<Rrset> {
-    catalog
+/// The rrsets the catalog declares for the zone named `zone` (see `Zone::name`): derived records,
+/// `[[dns.records]]`, and the SSHFP records of hosts with `sshfp = true`, read from the
+/// known-hosts files boma verifies them against (an error when a host has no verified key).
+pub fn desired(catalog: &Catalog, zone: &str) -> anyhow::Result<Vec<Rrset>> {
+    let mut rrsets: Vec<Rrset> = catalog
         .records
         .iter()
         .filter(|record| record.zone == zone)
         .map(rrset)
-        .collect()
+        .collect();
+    for published in catalog.sshfp.iter().filter(|host| host.zone == zone) {
+        rrsets.push(sshfp::rrset(catalog, published)?);
+    }
+    Ok(rrsets)
 }
 
 fn rrset(record: &Record) -> Rrset {
@@ -142,9 +165,15 @@ fn rrset(record: &Record) -> Rrset {
     rrset
 }
 
-/// A value as zone files and the PowerDNS and Gandi APIs write it: TXT quoted, others as is.
+/// Whether values of `record_type` are text that providers quote (TXT, and SPF, its deprecated twin).
+pub fn is_text(record_type: &str) -> bool {
+    matches!(record_type, "TXT" | "SPF")
+}
+
+/// A value as zone files and the PowerDNS and Gandi APIs write it: TXT and SPF quoted, others as
+/// is.
 pub fn to_wire(record_type: &str, value: &str) -> String {
-    if record_type == "TXT" {
+    if is_text(record_type) {
         quote_txt(value)
     } else {
         value.to_string()
@@ -153,7 +182,7 @@ pub fn to_wire(record_type: &str, value: &str) -> String {
 
 /// The inverse of `to_wire`.
 pub fn from_wire(record_type: &str, value: &str) -> String {
-    if record_type == "TXT" {
+    if is_text(record_type) {
         unquote_txt(value)
     } else {
         value.to_string()

@@ -361,7 +361,7 @@ impl Read<'_> {
         let live = provider.list().with_context(|| {
             format!("cannot read zone `{}` from {}", zone.zone, provider.name())
         })?;
-        let wanted: Vec<Rrset> = desired(self.catalog, &zone.name)
+        let wanted: Vec<Rrset> = desired(self.catalog, &zone.name)?
             .into_iter()
             .map(|rrset| provider.normalize(rrset))
             .collect();

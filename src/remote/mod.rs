@@ -79,7 +79,12 @@ impl RemoteError {
             text.push_str(&format!(": {}", cause.to_string().trim()));
             source = cause.source();
         }
-        text.replace('\n', "; ")
+        // ssh's stderr ends its lines with `\r\n` on a terminal-less connection too.
+        text.lines()
+            .map(|line| line.trim_end_matches('\r'))
+            .filter(|line| !line.is_empty())
+            .collect::<Vec<_>>()
+            .join("; ")
     }
 
     /// The whole error with its hint on one line: for a host's row in a report table.
@@ -160,12 +165,17 @@ impl Connector {
             })
     }
 
-    /// `~/` is the operator's home; other relative paths are relative to the catalog.
     fn local_path(&self, path: &Path) -> PathBuf {
-        match (path.strip_prefix("~"), std::env::var_os("HOME")) {
-            (Ok(rest), Some(home)) => PathBuf::from(home).join(rest),
-            _ => self.catalog_dir.join(path),
-        }
+        local_path(&self.catalog_dir, path)
+    }
+}
+
+/// A host's `identity` or `known_hosts` on this machine: `~/` is the operator's home; other
+/// relative paths are relative to the catalog's folder.
+pub fn local_path(catalog_dir: &Path, path: &Path) -> PathBuf {
+    match (path.strip_prefix("~"), std::env::var_os("HOME")) {
+        (Ok(rest), Some(home)) => PathBuf::from(home).join(rest),
+        _ => catalog_dir.join(path),
     }
 }
 

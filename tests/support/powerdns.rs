@@ -104,6 +104,11 @@ impl PowerDns {
         lines
     }
 
+    /// `dig +short -x ADDRESS` against this server: the PTR answers for an address.
+    pub fn dig_x(&self, address: &str) -> Vec<String> {
+        super::dig(self.dns_port, &["-x", address])
+    }
+
     /// The backend's record rows (`id name type content ttl`, one per line, markers left out):
     /// equal before and after a run, the run did not touch a record.
     pub fn record_rows(&self) -> String {

@@ -1,5 +1,8 @@
 //! `[dns]`: the provider and its settings; each key checked against the provider that uses it.
 
+use super::super::defaults::{
+    DEFAULT_BATCH_SIZE, DEFAULT_MAX_CHANGE_PERCENT, DEFAULT_OWNER, DEFAULT_POWERDNS_SERVER,
+};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -7,15 +10,13 @@ use toml::Spanned;
 
 use toml::de::DeValue;
 
+use super::super::host_records::reverse_network;
 use super::super::model::{Dns, DnsProvider, Zone, ZoneNames};
 use super::super::parse::{Reader, Section, Value};
 use super::super::schema;
 use super::super::values::{check_url, is_hostname};
 use super::check_secret;
 use crate::secret::SecretRef;
-
-pub const DEFAULT_MAX_CHANGE_PERCENT: u8 = 30;
-pub const DEFAULT_BATCH_SIZE: usize = 200;
 
 /// `[dns]` (one zone, or `owner` and `[dns.zones.NAME]` tables), and its `[[dns.records]]` left
 /// unread for `records` (each entry is checked alone).
@@ -139,8 +140,13 @@ fn several<'t>(
     zones
 }
 
+/// Whether two zones of one domain would carry the same names; a reverse zone's domain is its
+/// own.
 fn overlap(a: ZoneNames, b: ZoneNames) -> bool {
-    a == b || a == ZoneNames::All || b == ZoneNames::All
+    a == b
+        || [a, b]
+            .iter()
+            .any(|names| matches!(names, ZoneNames::All | ZoneNames::Reverse))
 }
 
 /// One zone's settings; `name` is `NAME` of `[dns.zones.NAME]`, `None` for `[dns]` itself.
@@ -165,7 +171,22 @@ fn zone<'t>(
         .get_ref()
         .trim_end_matches('.')
         .to_ascii_lowercase();
-    if !is_hostname(&zone) {
+    let names = raw
+        .names
+        .as_ref()
+        .map_or(ZoneNames::All, |names| *names.get_ref());
+    if names == ZoneNames::Reverse {
+        if let Err(why) = reverse_network(&zone) {
+            reader.error_with_hint(
+                raw.zone.span(),
+                format!(
+                    "`{prefix}.zone`: `{}` cannot be a reverse zone: {why}",
+                    raw.zone.get_ref()
+                ),
+                "name the octet-aligned zone that holds the addresses, e.g. `2.0.192.in-addr.arpa`",
+            );
+        }
+    } else if !is_hostname(&zone) {
         reader.error(
             raw.zone.span(),
             format!(
@@ -183,10 +204,7 @@ fn zone<'t>(
     keys.check_limits(reader);
     Some(Zone {
         name: name.map_or_else(|| zone.clone(), str::to_string),
-        names: raw
-            .names
-            .as_ref()
-            .map_or(ZoneNames::All, |names| *names.get_ref()),
+        names,
         provider,
         zone,
         credentials: raw.credentials.map(Spanned::into_inner),
@@ -200,7 +218,7 @@ fn zone<'t>(
             .map(|url| url.into_inner().trim_end_matches('/').to_string()),
         server: raw
             .server
-            .map_or_else(|| "localhost".to_string(), Spanned::into_inner),
+            .map_or_else(|| DEFAULT_POWERDNS_SERVER.to_string(), Spanned::into_inner),
         batch_size: raw
             .batch_size
             .map_or(DEFAULT_BATCH_SIZE, |size| size.into_inner() as usize),
@@ -346,9 +364,6 @@ pub fn provider_name(provider: DnsProvider) -> &'static str {
         DnsProvider::Cloudflare => "cloudflare",
     }
 }
-
-/// `[dns].owner` when the catalog names none.
-const DEFAULT_OWNER: &str = "boma";
 
 /// `[dns].owner`: what a mark can hold (it ends a whitespace-separated field, and a Cloudflare
 /// comment is at most 100 characters on the free plan).

@@ -1,6 +1,7 @@
 //! `[hosts.NAME]`: the address, SSH settings and the Caddy instance of each host, and the
 //! check that a host's `dns_challenge` has private names to serve.
 
+use super::super::defaults::{DEFAULT_CADDY_CONFIG, DEFAULT_CADDY_RELOAD};
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -11,11 +12,8 @@ use super::super::model::{Address, Caddy, DnsChallenge, Host, Ssh};
 use super::super::parse::{Reader, Section};
 use super::super::schema;
 use super::super::services;
-use super::super::values::{is_env_name, is_hostname, is_identifier};
+use super::super::values::{hostname_problem, is_env_name, is_hostname, is_identifier};
 use super::check_entry_name;
-
-pub const DEFAULT_CADDY_CONFIG: &str = "/etc/caddy/Caddyfile";
-pub const DEFAULT_CADDY_RELOAD: &str = "systemctl reload caddy";
 
 /// Where a value is written in the catalog.
 type Span = std::ops::Range<usize>;
@@ -26,6 +24,24 @@ pub struct HostEntry {
     pub dns_challenge_span: Option<Span>,
     /// Each `caddy.wildcard` zone with where it is written.
     pub wildcard_spans: Vec<(String, Span)>,
+    /// The host's DNS name (`name`, else its `address` when that is a host name): lowercase,
+    /// without a final dot, with where it is written.
+    pub dns_name: Option<(String, Span)>,
+    /// Where `ip` is written (or the address, when it is an IP address).
+    pub ip_span: Option<Span>,
+    /// Where `sshfp = true` is written, when it is.
+    pub sshfp_span: Option<Span>,
+}
+
+impl HostEntry {
+    /// The address DNS records point at: `ip`, else an IP address given as `address`.
+    pub fn ip(&self) -> Option<IpAddr> {
+        match &self.model.address {
+            _ if self.model.ip.is_some() => self.model.ip,
+            Address::Remote(address) => address.parse().ok(),
+            Address::Local => None,
+        }
+    }
 }
 
 pub fn hosts(reader: &mut Reader<'_>) -> BTreeMap<String, HostEntry> {
@@ -60,6 +76,15 @@ fn host(reader: &mut Reader<'_>, path: &str, name: &str, raw: schema::Host) -> O
             Address::Remote(other.to_string())
         }
     };
+    let ip_span =
+        raw.ip.as_ref().map(Spanned::span).or_else(|| {
+            (raw.address.get_ref().parse::<IpAddr>().is_ok()).then(|| raw.address.span())
+        });
+    let dns_name = dns_name(reader, path, raw.name, &raw.address);
+    let sshfp_span = raw
+        .sshfp
+        .filter(|sshfp| *sshfp.get_ref())
+        .map(|sshfp| sshfp.span());
     let ip = raw.ip.and_then(|ip| match ip.get_ref().parse::<IpAddr>() {
         Ok(parsed) => Some(parsed),
         Err(_) => {
@@ -85,7 +110,47 @@ fn host(reader: &mut Reader<'_>, path: &str, name: &str, raw: schema::Host) -> O
         model,
         dns_challenge_span,
         wildcard_spans,
+        dns_name,
+        ip_span,
+        sshfp_span,
     })
+}
+
+/// `name`, checked, else the address when it is a host name (not `local`, not an IP address).
+fn dns_name(
+    reader: &mut Reader<'_>,
+    path: &str,
+    name: Option<Spanned<String>>,
+    address: &Spanned<String>,
+) -> Option<(String, Span)> {
+    match name {
+        Some(name) => {
+            let lowered = name.get_ref().trim_end_matches('.').to_ascii_lowercase();
+            if let Some(why) = hostname_problem(&lowered) {
+                reader.error(
+                    name.span(),
+                    format!(
+                        "`{path}.name`: `{}` is not a DNS name: {why}",
+                        name.get_ref()
+                    ),
+                );
+                return None;
+            }
+            Some((lowered, name.span()))
+        }
+        None => {
+            let address_text = address.get_ref();
+            let named = address_text != "local"
+                && address_text.parse::<IpAddr>().is_err()
+                && is_hostname(address_text.trim_end_matches('.'));
+            named.then(|| {
+                (
+                    address_text.trim_end_matches('.').to_ascii_lowercase(),
+                    address.span(),
+                )
+            })
+        }
+    }
 }
 
 fn ssh(reader: &mut Reader<'_>, path: &str, raw: schema::Ssh) -> Ssh {

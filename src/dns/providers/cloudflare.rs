@@ -1,6 +1,7 @@
 //! Cloudflare v4: zone id by name, paged reads on `total_pages`, and every change through the
 //! batch endpoint (deletes, patches, posts in one transaction per chunk). Ownership is each
-//! record's `comment`, set in the same operation as the record.
+//! record's `comment`, set in the same operation as the record. SRV, CAA, SSHFP, TLSA, NAPTR, LOC,
+//! SVCB and HTTPS travel as the API reference's `data` objects, both ways.
 
 use std::collections::HashMap;
 
@@ -13,6 +14,9 @@ use crate::dns::ownership::Keeping;
 use crate::dns::plan::Change;
 use crate::dns::{Rrset, unquote_txt};
 use crate::http::{Auth, Http, MAX_PAGES, RateLimit};
+use crate::rdata::loc::Loc;
+use crate::rdata::svcb::Svcb;
+use crate::rdata::{Naptr, Reading, Sshfp, Tlsa, quoted_text};
 use crate::secret::Secret;
 
 pub const DEFAULT_URL: &str = "https://api.cloudflare.com/client/v4";
@@ -114,8 +118,11 @@ impl Cloudflare {
                 body["data"] = json!({ "flags": number(flags), "tag": tag, "value": rest.join(" ").trim_matches('"') });
             }
             ("TXT", _) => body["content"] = json!(format!("\"{}\"", value.replace('"', "\\\""))),
-            ("CNAME" | "NS", _) => body["content"] = json!(value.trim_end_matches('.')),
-            _ => body["content"] = json!(value),
+            ("CNAME" | "NS" | "PTR", _) => body["content"] = json!(value.trim_end_matches('.')),
+            (record_type, _) => match structured(record_type, value) {
+                Some(data) => body["data"] = data,
+                None => body["content"] = json!(value),
+            },
         }
         body
     }
@@ -180,6 +187,117 @@ fn number(text: &str) -> u64 {
     text.parse().unwrap_or(0)
 }
 
+/// The `data` object Cloudflare's API reference gives for a type it keeps in parts (SSHFP, TLSA,
+/// NAPTR, LOC, SVCB, HTTPS), from a canonical value; `None` for a type sent as `content`.
+fn structured(record_type: &str, value: &str) -> Option<Value> {
+    Some(match record_type {
+        "SSHFP" => {
+            let sshfp = Sshfp::parse(value).ok()?;
+            json!({ "algorithm": sshfp.algorithm, "type": sshfp.fingerprint_type, "fingerprint": sshfp.fingerprint })
+        }
+        "TLSA" => {
+            let tlsa = Tlsa::parse(value).ok()?;
+            json!({ "usage": tlsa.usage, "selector": tlsa.selector, "matching_type": tlsa.matching_type, "certificate": tlsa.data })
+        }
+        "NAPTR" => {
+            let naptr = Naptr::parse(value).ok()?;
+            json!({
+                "order": naptr.order,
+                "preference": naptr.preference,
+                "flags": Naptr::text(&naptr.flags),
+                "service": Naptr::text(&naptr.services),
+                "regex": Naptr::text(&naptr.regexp),
+                "replacement": naptr.replacement,
+            })
+        }
+        "LOC" => {
+            let loc = Loc::parse(value, Reading::Lenient).ok()?;
+            let (latitude, longitude) = (loc.latitude(), loc.longitude());
+            let [size, horizontal, vertical] = loc.sizes();
+            json!({
+                "lat_degrees": latitude.degrees,
+                "lat_minutes": latitude.minutes,
+                "lat_seconds": latitude.seconds,
+                "lat_direction": latitude.direction.to_string(),
+                "long_degrees": longitude.degrees,
+                "long_minutes": longitude.minutes,
+                "long_seconds": longitude.seconds,
+                "long_direction": longitude.direction.to_string(),
+                "altitude": loc.altitude(),
+                "size": size,
+                "precision_horz": horizontal,
+                "precision_vert": vertical,
+            })
+        }
+        "SVCB" | "HTTPS" => {
+            let svcb = Svcb::parse(value).ok()?;
+            json!({ "priority": svcb.priority, "target": svcb.target, "value": svcb.quoted_params() })
+        }
+        _ => return None,
+    })
+}
+
+/// A structured record's value in presentation form, from its `data` (Cloudflare's own
+/// `content` rendering of some types is not one: its LOC starts with `IN LOC`).
+fn from_data(record_type: &str, data: &Value) -> Option<String> {
+    let text = |value: &Value| {
+        value
+            .as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| value.to_string())
+    };
+    let field = |name: &str| data.get(name).map(text);
+    Some(match record_type {
+        "SSHFP" => format!(
+            "{} {} {}",
+            field("algorithm")?,
+            field("type")?,
+            field("fingerprint")?
+        ),
+        "TLSA" => format!(
+            "{} {} {} {}",
+            field("usage")?,
+            field("selector")?,
+            field("matching_type")?,
+            field("certificate")?
+        ),
+        "NAPTR" => {
+            let replacement = field("replacement").filter(|r| !r.is_empty());
+            format!(
+                "{} {} {} {} {} {}",
+                field("order")?,
+                field("preference")?,
+                quoted_text(&field("flags")?),
+                quoted_text(&field("service")?),
+                quoted_text(&field("regex")?),
+                replacement.as_deref().unwrap_or(".")
+            )
+        }
+        "LOC" => format!(
+            "{} {} {} {} {} {} {} {} {}m {}m {}m {}m",
+            field("lat_degrees")?,
+            field("lat_minutes")?,
+            field("lat_seconds")?,
+            field("lat_direction")?,
+            field("long_degrees")?,
+            field("long_minutes")?,
+            field("long_seconds")?,
+            field("long_direction")?,
+            field("altitude")?,
+            field("size")?,
+            field("precision_horz")?,
+            field("precision_vert")?
+        ),
+        "SVCB" | "HTTPS" => format!(
+            "{} {} {}",
+            field("priority")?,
+            field("target")?,
+            field("value").unwrap_or_default()
+        ),
+        _ => return None,
+    })
+}
+
 /// A record's value in boma's canonical text form.
 fn value_of(record: &Value) -> String {
     let record_type = record["type"].as_str().unwrap_or_default();
@@ -207,7 +325,17 @@ fn value_of(record: &Value) -> String {
             text(&data["tag"]),
             text(&data["value"])
         ),
-        _ if content.is_empty() && data.is_object() => data.to_string(),
+        // SVCB and HTTPS: Cloudflare's content is their presentation form, whole.
+        "SVCB" | "HTTPS" if !content.is_empty() => content.to_string(),
+        _ if data.is_object() => from_data(record_type, data)
+            .filter(|_| !data.as_object().is_some_and(serde_json::Map::is_empty))
+            .unwrap_or_else(|| {
+                if content.is_empty() {
+                    data.to_string()
+                } else {
+                    content.to_string()
+                }
+            }),
         _ => content.to_string(),
     }
 }
@@ -390,6 +518,43 @@ mod tests {
         );
         let srv = json!({"type": "SRV", "data": {"priority": 10, "weight": 20, "port": 30, "target": "foo-1.unit.tests"}});
         assert_eq!(value_of(&srv), "10 20 30 foo-1.unit.tests");
+    }
+
+    /// What boma writes as `data` reads back as the same canonical value.
+    #[test]
+    fn structured_values_round_trip_through_data() {
+        for (record_type, value) in [
+            ("SSHFP", format!("4 2 {}", "ab".repeat(32))),
+            ("TLSA", format!("3 1 1 {}", "cd".repeat(32))),
+            (
+                "NAPTR",
+                r#"10 100 "U" "E2U+sip" "!^.*$!sip:a\b@example.org!" ."#.to_string(),
+            ),
+            (
+                "LOC",
+                "53 14 0.000 N 2 18 0.001 W -20.50m 10.00m 1000.00m 2.00m".to_string(),
+            ),
+            (
+                "SVCB",
+                "1 svc.unit.tests. alpn=h2 no-default-alpn port=8443".to_string(),
+            ),
+            ("HTTPS", "0 www.unit.tests.".to_string()),
+        ] {
+            let rrset = Rrset::new("x.unit.tests", record_type, 300, vec![value]);
+            let body = Cloudflare::record_body(&rrset, &rrset.values[0], "");
+            assert!(body["data"].is_object(), "{body}");
+            let back = Rrset::new("x.unit.tests", record_type, 300, vec![value_of(&body)]);
+            assert_eq!(back.values, rrset.values, "{body}");
+        }
+    }
+
+    /// octoDNS's fixtures: Cloudflare's LOC `content` is not a presentation form; its `data` is.
+    #[test]
+    fn fixture_data_reads_into_presentation_form() {
+        let loc = json!({"type": "LOC", "content": "IN LOC 53 14 10 N 2 18 26 W 20m 10m 1000m 2m", "data": {"lat_degrees": 53, "lat_minutes": 13, "lat_seconds": 10, "lat_direction": "N", "long_degrees": 2, "long_minutes": 18, "long_seconds": 26, "long_direction": "W", "altitude": 20, "size": 10, "precision_horz": 1000, "precision_vert": 2}});
+        assert_eq!(value_of(&loc), "53 13 10 N 2 18 26 W 20m 10m 1000m 2m");
+        let svcb = json!({"type": "SVCB", "content": "1 www.unit.tests. alpn=\"h3,h2\"", "data": {"priority": 1, "target": "www.unit.tests.", "value": "alpn=\"h3,h2\""}});
+        assert_eq!(value_of(&svcb), "1 www.unit.tests. alpn=\"h3,h2\"");
     }
 
     #[test]

@@ -15,6 +15,8 @@ use crate::dns::ownership::{Keeping, Mark};
 use crate::dns::plan::Change;
 use crate::dns::{Rrset, from_wire, to_wire};
 use crate::http::{Auth, Http};
+use crate::rdata::Reading;
+use crate::rdata::loc::Loc;
 use crate::secret::Secret;
 
 /// PowerDNS answers 400 to bodies over 2 MB; stay well below.
@@ -302,13 +304,24 @@ fn patch_entry<'a>(change: &'a Change, mark: &'a str, notes: &'a [Note]) -> Patc
                 .values
                 .iter()
                 .map(|value| Record {
-                    content: to_wire(&rrset.record_type, value),
+                    content: content(&rrset.record_type, value),
                     disabled: false,
                 })
                 .collect(),
         );
     }
     entry
+}
+
+/// A value as the PowerDNS API takes it: its own spelling where it insists on one (LOC, which it
+/// refuses in any other form than the one it prints), the zone-file form otherwise.
+fn content(record_type: &str, value: &str) -> String {
+    if record_type == "LOC"
+        && let Ok(loc) = Loc::parse(value, Reading::Lenient)
+    {
+        return loc.powerdns();
+    }
+    to_wire(record_type, value)
 }
 
 /// The lengths of consecutive runs of PATCH entries (serialized) whose bodies stay under the
