@@ -1,7 +1,9 @@
 //! The service catalog: reading `services.toml` into a validated, resolved model.
 
+pub mod defaults;
 mod diagnostic;
 mod duplicate;
+mod host_records;
 pub mod model;
 mod parse;
 mod records;
@@ -16,6 +18,7 @@ use std::path::Path;
 pub use diagnostic::{CatalogErrors, Located, display_name};
 pub use model::*;
 pub use resolve::provider_name;
+pub use schema::json_schema;
 
 /// Larger catalogs are refused before parsing; 2,000 services take about 400 KB.
 pub const MAX_CATALOG_BYTES: u64 = 8 * 1024 * 1024;

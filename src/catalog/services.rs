@@ -1,5 +1,6 @@
 //! `[services.*]`: each service read on its own and checked against hosts, secrets, edge and auth.
 
+use super::defaults::{DEFAULT_CONTAINERFILE, DEFAULT_RESPOND_STATUS};
 use std::collections::BTreeMap;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -193,18 +194,21 @@ fn answer(
         return Some(Answer::Redirect(to.get_ref().clone()));
     }
     let respond = raw.respond.as_ref()?.get_ref();
-    let status = respond.status.as_ref().map_or(200, |status| {
-        if !(100..=599).contains(status.get_ref()) {
-            reader.error(
-                status.span(),
-                format!(
-                    "`{path}.respond.status`: {} is not an HTTP status",
-                    status.get_ref()
-                ),
-            );
-        }
-        *status.get_ref()
-    });
+    let status = respond
+        .status
+        .as_ref()
+        .map_or(DEFAULT_RESPOND_STATUS, |status| {
+            if !(100..=599).contains(status.get_ref()) {
+                reader.error(
+                    status.span(),
+                    format!(
+                        "`{path}.respond.status`: {} is not an HTTP status",
+                        status.get_ref()
+                    ),
+                );
+            }
+            *status.get_ref()
+        });
     let body = respond.body.as_ref().map_or_else(String::new, |body| {
         check_text(reader, body, &format!("{path}.respond.body"), LONGEST_BODY);
         if body.get_ref().contains("{env.") || body.get_ref().contains("{$") {
@@ -368,7 +372,7 @@ pub fn container(
     }
     let file = raw
         .file
-        .map_or_else(|| "Containerfile".to_string(), Spanned::into_inner);
+        .map_or_else(|| DEFAULT_CONTAINERFILE.to_string(), Spanned::into_inner);
     let mut args = BTreeMap::new();
     for (name, value) in raw.args {
         if !super::values::is_env_name(&name) {

@@ -1,6 +1,7 @@
 //! `version`, the top-level keys, `[defaults]` and `[secrets]`, and the checks other sections
 //! share: secret references and entry names.
 
+use super::super::defaults::DEFAULT_TTL;
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -12,8 +13,6 @@ use super::super::parse::{Reader, Section, suggest};
 use super::super::schema::{self, TOP_LEVEL_KEYS};
 use super::super::values::{is_env_name, is_hostname, is_identifier};
 use crate::secret::{SecretRef, SecretSource};
-
-pub const DEFAULT_TTL: u32 = 300;
 
 pub fn check_top_level(reader: &mut Reader<'_>) {
     let unknown = reader

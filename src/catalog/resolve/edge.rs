@@ -1,5 +1,9 @@
 //! `[edge]` (the Fly.io proxy in front of public names) and `[auth]` (the Authentik outpost).
 
+use super::super::defaults::{
+    DEFAULT_API_URL, DEFAULT_EDGE_DIR, DEFAULT_PORT, DEFAULT_PREFIX, DEFAULT_RELOAD_FAIL2BAN,
+    DEFAULT_RELOAD_NGINX, DEFAULT_WAIT, TAILSCALE_IMAGE, TAILSCALE_RESOLVER,
+};
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -12,23 +16,6 @@ use super::super::schema::{self, Text};
 use super::super::values::{check_url, is_hostname, is_identifier};
 use super::HostEntry;
 
-/// Where the Machines API (and its certificates resource) lives unless `edge.api_url` says.
-pub const DEFAULT_API_URL: &str = "https://api.machines.dev/v1";
-/// The port nginx listens on in the machine unless `edge.port` says (fly.toml's `internal_port`).
-pub const DEFAULT_PORT: u16 = 8080;
-/// The Tailscale image `tailscaled` and `tailscale` are copied from unless `edge.tailnet.image`
-/// says: pinned by digest, so a rebuild gets the same binaries.
-pub const TAILSCALE_IMAGE: &str = "docker.io/tailscale/tailscale:v1.102.5@sha256:c507f3a2a6ab1cabd8d809b98edeb41edbd5c3fb6ad9632ffd098b4c7d0b4065";
-/// Where an edge on a host keeps its files unless `edge.prefix` says.
-pub const DEFAULT_PREFIX: &str = "/srv/edge/";
-/// The reload commands of an edge on a host unless the catalog says: the units in
-/// `deploy/systemd/`, started when they are not running yet.
-pub const DEFAULT_RELOAD_NGINX: &str = "systemctl reload-or-restart boma-edge-nginx.service";
-pub const DEFAULT_RELOAD_FAIL2BAN: &str = "systemctl reload-or-restart boma-edge-fail2ban.service";
-/// Tailscale's own resolver (MagicDNS), which answers for tailnet names on every node.
-pub const TAILSCALE_RESOLVER: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(100, 100, 100, 100));
-/// How long the entrypoint waits for the resolver to answer unless `edge.tailnet.wait` says.
-const DEFAULT_WAIT: &str = "60s";
 use super::check_secret;
 use crate::secret::SecretRef;
 
@@ -65,7 +52,7 @@ pub fn edge(
         });
     let dir = raw
         .dir
-        .map_or_else(|| "fly".to_string(), Spanned::into_inner);
+        .map_or_else(|| DEFAULT_EDGE_DIR.to_string(), Spanned::into_inner);
     if let Some(url) = &raw.api_url
         && let Err(message) = check_url(url.get_ref())
     {
@@ -190,6 +177,26 @@ fn fly_app(
         );
     }
     check_secret(reader, secrets, &token, "edge.token");
+    let host_only = [
+        ("prefix", raw.prefix.take().map(|key| key.span())),
+        (
+            "reload_nginx",
+            raw.reload_nginx.take().map(|key| key.span()),
+        ),
+        (
+            "reload_fail2ban",
+            raw.reload_fail2ban.take().map(|key| key.span()),
+        ),
+    ];
+    for (key, span) in host_only {
+        if let Some(span) = span {
+            reader.error_with_hint(
+                span,
+                format!("`edge.{key}` is for an edge on a host, but this edge runs on Fly.io (app `{}`)", app.get_ref()),
+                "remove it, or set `host` (and remove the Fly.io keys) to run the edge on a host",
+            );
+        }
+    }
     Some(FlyApp {
         app: app.into_inner(),
         target: target_name,

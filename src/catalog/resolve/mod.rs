@@ -2,17 +2,18 @@
 //! One file a section: defaults and secrets, DNS, hosts (SSH and Caddy), edge and auth, registries
 //! and images.
 
-mod defaults;
-mod dns;
-mod edge;
-mod hosts;
+// The sections' defaults are also the schema's (`schema/`).
+pub(super) mod defaults;
+pub(super) mod dns;
+pub(super) mod edge;
+pub(super) mod hosts;
 mod images;
 
 use std::path::{Path, PathBuf};
 
 use toml::Spanned;
 
-use super::diagnostic::LineIndex;
+use super::diagnostic::{CatalogErrors, LineIndex};
 use super::model::{Catalog, by_name};
 use super::parse::Reader;
 use super::{records, services};
@@ -48,7 +49,7 @@ pub fn catalog(reader: &mut Reader<'_>, path: &Path, text: &str) -> Option<Catal
     let services = services::services(reader, &context);
     let registries = images::registries(reader, &secrets);
     let images = images::images(reader, &context, &services);
-    let records = records::derive(
+    let (records, sshfp) = records::derive(
         reader,
         &defaults,
         dns.as_ref(),
@@ -83,5 +84,7 @@ pub fn catalog(reader: &mut Reader<'_>, path: &Path, text: &str) -> Option<Catal
         images: by_name(images),
         registries: by_name(registries),
         records,
+        sshfp,
+        notes: CatalogErrors::locate(path, text, std::mem::take(&mut reader.notes)).problems,
     })
 }
