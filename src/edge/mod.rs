@@ -20,6 +20,7 @@ pub use certificates::CertificatesStage;
 pub use error::EdgeError;
 pub use fail2ban::{Sample, filter_file, samples};
 pub use host::{EdgeHostPlan, EdgeHostStage};
+pub use machines::Machines;
 pub use stage::{Deployer, EdgeStage};
 
 use std::path::PathBuf;

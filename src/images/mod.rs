@@ -12,7 +12,8 @@ mod source;
 mod stage;
 mod tool;
 
-pub use plan::{ImagesStage, Options, declared, reference};
+pub use plan::{ImagesStage, Options, declared, login, reference};
+pub use registry::find_tag;
 
 use crate::hint::Hint;
 
