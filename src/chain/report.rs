@@ -315,7 +315,13 @@ impl Report for RunPlan {
                 continue;
             };
             let name = section.name.as_str();
-            let line = planned.report.line.clone().unwrap_or_default();
+            // The stage's closing line names the folded text; DNS prints its summary in the text.
+            let line = planned
+                .report
+                .line
+                .clone()
+                .filter(|line| !line.is_empty())
+                .unwrap_or_else(|| format!("the {name} plan as text"));
             out.push_str(&format!("\n### {name}\n\n"));
             if planned.report.markdown != planned.report.text {
                 // The stage has a Markdown form of its own (DNS: a table of changes).
