@@ -5,7 +5,8 @@ test *ARGS:
     scripts/test {{ARGS}}
 
 # what CI runs, in the same script: the tests (installing the Debian packages they need), then
-# formatting, clippy with warnings as errors and shellcheck (installed when missing, as root)
+# formatting, clippy with warnings as errors, shellcheck (installed when missing, as root) and
+# the examples checked by actionlint, just and mise (scripts/check-examples)
 ci:
     bash .ci/run
 
@@ -56,3 +57,19 @@ lab-down:
 # boma plan and up on the lab, the result read with dig and curl, backups checked, then one change planned and applied
 demo:
     scripts/demo
+
+# regenerate schema/services.schema.json from the catalog's types (a test fails when it drifts)
+schema:
+    cargo run --quiet -- schema > schema/services.schema.json.new
+    mv schema/services.schema.json.new schema/services.schema.json
+
+# regenerate the manual pages in man/ from the clap definitions (after a change to src/cli.rs or src/man/; a test fails when they drift)
+man:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    # Into a temp folder first: a build that fails leaves man/ as it was.
+    new=$(mktemp -d)
+    trap 'rm -rf "$new"' EXIT
+    cargo run --quiet -- man --out "$new"
+    rm -f man/*.1
+    cp "$new"/*.1 man/

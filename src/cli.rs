@@ -29,7 +29,7 @@ pub struct Cli {
 
 #[derive(Debug, Args)]
 pub struct Global {
-    /// The service catalog
+    /// The catalog; a folder means the `services.toml` in it
     #[arg(
         long,
         global = true,
@@ -50,21 +50,24 @@ pub struct Global {
     /// More detail on stderr (repeat for more)
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
-    /// Colors on stderr
+    /// Colors on stderr (progress, errors)
     #[arg(long, global = true, value_enum, default_value_t = Color::Auto)]
     pub color: Color,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Output {
+    /// Tables and text, as on a terminal
     Text,
+    /// JSON with stable keys (see the README for each command's keys)
     Json,
-    /// A Markdown table (dns-preview, for pull-request comments); other commands print text
+    /// Markdown for a pull-request comment (plan, dns-preview, dns-up); other commands print text
     Markdown,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Color {
+    /// On a terminal, unless NO_COLOR is set
     Auto,
     Always,
     Never,
@@ -98,8 +101,15 @@ pub enum Command {
     ContainerBuild(ContainerBuildArgs),
     /// Prove every backup is fresh and sound: archive age, paths, SQLite integrity
     BackupCheck(BackupCheckArgs),
+    /// Check what each stage of this catalog needs: local tools, secrets, hosts and their tools,
+    /// sudo lines, API tokens (read-only; exit 1 when a stage would fail)
+    Doctor(DoctorArgs),
     /// Print a shell completion script
     Completions(CompletionsArgs),
+    /// Print the catalog's JSON Schema, for editors that complete and check services.toml
+    Schema,
+    /// Print a manual page (roff), or write every page into a folder
+    Man(ManArgs),
 }
 
 impl Command {
@@ -108,7 +118,12 @@ impl Command {
     pub fn reaches_out(&self) -> bool {
         !matches!(
             self,
-            Self::Check(_) | Self::Render(_) | Self::Services | Self::Completions(_)
+            Self::Check(_)
+                | Self::Render(_)
+                | Self::Services
+                | Self::Completions(_)
+                | Self::Schema
+                | Self::Man(_)
         )
     }
 
@@ -128,7 +143,10 @@ impl Command {
             Self::EdgePush(_) => "edge-push",
             Self::ContainerBuild(_) => "container-build",
             Self::BackupCheck(_) => "backup-check",
+            Self::Doctor(_) => "doctor",
             Self::Completions(_) => "completions",
+            Self::Schema => "schema",
+            Self::Man(_) => "man",
         }
     }
 }
@@ -142,7 +160,7 @@ pub struct RunArgs {
     /// Every stage but these (comma-separated)
     #[arg(long, value_enum, value_delimiter = ',', value_name = "STAGE")]
     pub skip: Vec<StageName>,
-    /// DNS: take over declared names held by records boma does not own
+    /// DNS: take over declared names held by records no boma marks (never another owner's)
     #[arg(long)]
     pub adopt: bool,
     /// Images: build from uncommitted changes, tagged `...-dirty` (plan and up alike, so the
@@ -192,7 +210,8 @@ pub struct UpArgs {
     /// Apply only if the fresh plan has this checksum (from a reviewed `boma plan`)
     #[arg(long, value_name = "CHECKSUM")]
     pub checksum: Option<String>,
-    /// DNS: apply even when updates and deletes exceed `dns.max_change_percent`
+    /// DNS: apply even when updates plus deletes exceed `max_change_percent` of the records boma
+    /// owns
     #[arg(long)]
     pub force: bool,
     /// How long to wait when another push holds a host's lock
@@ -222,7 +241,7 @@ pub struct CaddyPushArgs {
     /// A host to push to (or list, or roll back), as a positional HOST does; repeatable
     #[arg(long = "host", value_name = "HOST")]
     pub host: Vec<String>,
-    /// Change nothing: report each host as `would change` or `unchanged`
+    /// Change nothing: report each host as `would change` or `unchanged`; exit 1 on drift
     #[arg(long)]
     pub check: bool,
     /// Show a unified diff of each live Caddyfile against the rendered one
@@ -271,7 +290,7 @@ impl CaddyPushArgs {
 
 #[derive(Debug, Args)]
 pub struct EdgePushArgs {
-    /// Change nothing: report the edge's host as `would change` or `unchanged`
+    /// Change nothing: report the edge's host as `would change` or `unchanged`; exit 1 on drift
     #[arg(long)]
     pub check: bool,
     /// Show a unified diff of each live file that differs from the rendered one
@@ -359,6 +378,18 @@ pub struct BackupCheckArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// How long each check may take: a host's probe, a secret, an API call
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = timeout)]
+    pub timeout: std::time::Duration,
+    /// Hosts checked at once
+    #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..))]
+    pub parallel: u16,
+    #[command(flatten)]
+    pub ssh: SshArgs,
+}
+
+#[derive(Debug, Args)]
 pub struct SshArgs {
     /// Trust host keys seen for the first time (keys that changed are still refused)
     #[arg(long)]
@@ -387,7 +418,8 @@ pub struct RenderArgs {
 
 #[derive(Debug, Args)]
 pub struct DnsOptions {
-    /// Take over declared names held by records boma does not own
+    /// Take over declared names held by records no boma marks (records of another owner are
+    /// never taken)
     #[arg(long)]
     pub adopt: bool,
     /// PowerDNS: create the zone when it does not exist
@@ -402,7 +434,7 @@ pub struct DnsOptions {
 pub struct DnsPreviewArgs {
     #[command(flatten)]
     pub options: DnsOptions,
-    /// Exit 1 when changes are pending (drift detection in cron and CI)
+    /// Exit 1 when changes or conflicts are pending (drift detection in cron and CI)
     #[arg(long)]
     pub exit_code: bool,
 }
@@ -422,15 +454,27 @@ pub struct DnsUpArgs {
     /// Apply only if the fresh plan has this checksum (from a reviewed dns-preview)
     #[arg(long, value_name = "CHECKSUM")]
     pub checksum: Option<String>,
-    /// Apply even when updates and deletes exceed `dns.max_change_percent`
+    /// Apply even when updates plus deletes exceed `max_change_percent` of the records boma owns
+    /// (in zones where it owns 10 or more)
     #[arg(long)]
     pub force: bool,
 }
 
 #[derive(Debug, Args)]
 pub struct CompletionsArgs {
+    /// The shell to complete in
     #[arg(value_enum)]
     pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// The command whose page to print, e.g. `dns-up` [default: boma's own page]
+    #[arg(value_name = "COMMAND")]
+    pub command: Option<String>,
+    /// Write every page (`boma.1`, `boma-COMMAND.1`) into DIR, each only when it changed
+    #[arg(long, value_name = "DIR", conflicts_with = "command")]
+    pub out: Option<PathBuf>,
 }
 
 /// A wait (`--lock-wait`): nothing up to `LONGEST_WAIT` (24 hours). Past it nothing is waited

@@ -18,6 +18,7 @@ fn hint_of(error: &(dyn StdError + 'static)) -> Option<String> {
     }
     hinted!(
         crate::hint::UnknownName,
+        crate::man::UnknownCommand,
         crate::catalog::LoadError,
         crate::catalog::SecretUnreadable,
         crate::secret::SecretError,

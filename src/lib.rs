@@ -7,15 +7,18 @@ pub mod chain;
 pub mod cli;
 mod commands;
 pub mod dns;
+pub mod doctor;
 pub mod edge;
 mod errors;
 mod files;
 pub mod hint;
 mod http;
 pub mod images;
+pub mod man;
 pub mod natural;
 pub mod position;
 mod provenance;
+pub mod rdata;
 mod remote;
 pub mod render;
 pub mod secret;
@@ -57,7 +60,10 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::FlyDeploy(args) => commands::fly_deploy::exec(&cli.global, args, &ui),
         Command::ContainerBuild(args) => commands::container_build::exec(&cli.global, args, &ui),
         Command::BackupCheck(args) => commands::backup_check::exec(&cli.global, args, &ui),
+        Command::Doctor(args) => commands::doctor::exec(&cli.global, args, &ui),
         Command::Completions(args) => commands::completions::exec(args, &ui),
+        Command::Schema => commands::schema::exec(&ui),
+        Command::Man(args) => commands::man::exec(args, &ui),
     };
     match result {
         Ok(Outcome::Done) => ExitCode::SUCCESS,

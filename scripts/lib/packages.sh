@@ -16,7 +16,7 @@ missing_packages() {
 # the services these packages would enable are disabled again: the scripts start their own copies
 # on loopback, so none is left running or enabled.
 install_packages() {
-  local -A units=([caddy]=caddy [nginx-light]=nginx [pdns-server]=pdns [fail2ban]=fail2ban [docker-registry]=docker-registry [openssh-server]=ssh)
+  local -A units=([caddy]=caddy [bind9]=named [nginx-light]=nginx [pdns-server]=pdns [fail2ban]=fail2ban [docker-registry]=docker-registry [openssh-server]=ssh)
   local own_policy=0 status=0 package unit
   echo "installing $*" >&2
   apt-get update -qq

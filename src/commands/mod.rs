@@ -7,10 +7,13 @@ pub mod check;
 pub mod completions;
 pub mod container_build;
 pub mod dns;
+pub mod doctor;
 pub mod edge_push;
 pub mod fly_deploy;
+pub mod man;
 pub mod render;
 pub mod run;
+pub mod schema;
 pub mod services;
 
 use crate::catalog::{self, Catalog};

@@ -3,8 +3,10 @@
 #![allow(dead_code)]
 
 pub mod backups;
+pub mod bind;
 pub mod edge_image;
 pub mod fly;
+pub mod forge;
 pub mod lab;
 pub mod powerdns;
 pub mod registry;
@@ -201,6 +203,26 @@ pub fn require(program: &str) -> Option<PathBuf> {
     }
 }
 
+/// `dig +short` against the DNS server on loopback `port` (`query`: `NAME TYPE`, or `-x ADDRESS`),
+/// the answers sorted; empty when dig is missing (and CI is not set).
+pub fn dig(port: u16, query: &[&str]) -> Vec<String> {
+    let Some(dig) = require("dig") else {
+        return Vec::new();
+    };
+    let output = Command::new(dig)
+        .args(["@127.0.0.1", "-p", &port.to_string()])
+        .args(["+short", "+norecurse", "+time=2", "+tries=1"])
+        .args(query)
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut lines: Vec<String> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect();
+    lines.sort();
+    lines
+}
+
 /// A free loopback port (bound then released; the tests use few enough for this to be safe).
 /// A port for a test server to listen on: below the kernel's ephemeral range (32768 and up), so
 /// no outgoing connection and no server bound to port 0 takes it between now and its `bind`,
@@ -254,6 +276,8 @@ const FILTERS: &[(&str, &str)] = &[
     (r#""duration_ms": \d+"#, r#""duration_ms": "[MS]""#),
     (r#""caddy": "[^"]*""#, r#""caddy": "[CADDY VERSION]""#),
     (r"127\.0\.0\.1:\d+", "127.0.0.1:[PORT]"),
+    // A tool's version as `boma doctor` reads it (`version 1.22.1`, `version 9.2p1`).
+    (r"\bversion \d+\.\d[^\s,;)]*", "version [VERSION]"),
 ];
 
 /// A whole-output snapshot in `tests/snapshots/`, named `name`, with `FILTERS` applied.
