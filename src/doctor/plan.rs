@@ -279,10 +279,19 @@ fn images(catalog: &Catalog, needs: &mut Needs) {
             beyond_path: false,
         });
     }
+    // The builders use this machine's choice (images::tool::for_builds); when it cannot be made
+    // here, this machine's row says why, and a builder is checked for podman.
+    let builds_here = images.iter().any(|image| image.builder.is_none());
+    let for_builders = crate::images::build_tool(catalog.defaults.build_tool, builds_here)
+        .ok()
+        .map(|tool| match tool {
+            crate::catalog::BuildTool::Podman => &PODMAN,
+            crate::catalog::BuildTool::Buildah => &BUILDAH,
+            crate::catalog::BuildTool::Docker => &DOCKER,
+        });
     for builder in images.iter().filter_map(|image| image.builder.as_deref()) {
         let host = needs.host(catalog, builder, stage);
-        // A builder without `build_tool` builds with podman (see images::plan).
-        host.tool(stage, chosen.unwrap_or(&PODMAN));
+        host.tool(stage, for_builders.or(chosen).unwrap_or(&PODMAN));
         host.tool(stage, &TAR);
     }
     for image in &images {

@@ -14,6 +14,7 @@ mod tool;
 
 pub use plan::{ImagesStage, Options, declared, login, reference};
 pub use registry::find_tag;
+pub use tool::for_builds as build_tool;
 
 use crate::hint::Hint;
 

@@ -100,11 +100,7 @@ impl ImagesStage {
             .any(|(_, container)| container.builder.is_none());
         // A builder host checks its own PATH; this machine's is checked now.
         // A missing tool stops the build, not the check that shows what would be built.
-        let kind = match (wanted, local) {
-            (_, true) => super::tool::choose(wanted),
-            (Some(tool), false) => Ok(tool),
-            (None, false) => Ok(BuildTool::Podman),
-        };
+        let kind = super::tool::for_builds(wanted, local);
         let storage = self.options.storage.clone();
         let tool = kind.map(|kind| Tool { kind, storage });
         let mut images = Vec::new();

@@ -29,6 +29,17 @@ pub struct Build<'a> {
 
 /// The tool to use: `--tool`, else the catalog's `defaults.build_tool`, else the first of
 /// podman, buildah, docker on PATH.
+/// The tool builds run with: `wanted` (checked on this machine when an image builds here), else
+/// the first found here when one builds here, else podman (a builder host checks its own PATH).
+/// The builder hosts use the same tool as this machine.
+pub fn for_builds(wanted: Option<BuildTool>, builds_here: bool) -> Result<BuildTool, BuildError> {
+    match (wanted, builds_here) {
+        (_, true) => choose(wanted),
+        (Some(tool), false) => Ok(tool),
+        (None, false) => Ok(BuildTool::Podman),
+    }
+}
+
 pub fn choose(wanted: Option<BuildTool>) -> Result<BuildTool, BuildError> {
     let on_path = |tool: BuildTool| which::which(tool.program()).is_ok();
     match wanted {
