@@ -17,8 +17,9 @@ use crate::catalog::{Answer, Catalog, DnsChallenge, Host};
 use crate::hint::Hint;
 use crate::render::{Artifact, CADDYFILE, RenderError, Renderer};
 
-/// The script that runs on each host, after the shared lock; see its header for the settings.
-const SCRIPT: &str = concat!(include_str!("../remote/lock.sh"), include_str!("push.sh"));
+/// The script that runs on each host, after what the push scripts share (`remote/push.sh`); see
+/// its header for the settings.
+const SCRIPT: &str = concat!(include_str!("../remote/push.sh"), include_str!("push.sh"));
 
 #[derive(Debug, thiserror::Error)]
 pub enum CaddyError {

@@ -25,20 +25,6 @@ state="" lock="" incoming=""
 locked=0 staged=0 installed=0 reloaded=0 backup="" installing=$expected
 
 
-# Privileged steps, each an exact command a sudoers entry can allow.
-priv() { if [ "$use_sudo" = 1 ]; then sudo -n -- "$@"; else "$@"; fi; }
-run_reload() {
-    if [ "$use_sudo" = 1 ]; then
-        set -f
-        # shellcheck disable=SC2086 # the command's words, as sudoers lists them
-        sudo -n -- $reload
-        status=$?
-        set +f
-        return $status
-    fi
-    sh -c "$reload"
-}
-
 # shellcheck disable=SC2317 # called by the EXIT trap
 cleanup() {
     trap - EXIT INT TERM HUP PIPE
@@ -200,7 +186,7 @@ install() {
 # be put back.
 reload_or_restore() {
     say "step reload"
-    if out=$(run_reload 2>&1); then
+    if out=$(run_reload "$reload" 2>&1); then
         reloaded=1
         return 0
     fi
@@ -208,7 +194,7 @@ reload_or_restore() {
     say "step $1"
     restore >/dev/null 2>&1 || return 3
     installed=0
-    if again=$(run_reload 2>&1); then
+    if again=$(run_reload "$reload" 2>&1); then
         reloaded=1
         return 1
     fi

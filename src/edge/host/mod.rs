@@ -18,9 +18,10 @@ use super::{EdgeError, guest_path};
 use crate::catalog::{Catalog, EdgeHost, Host};
 use crate::render::Renderer;
 
-/// The script run on the edge's host, after the shared lock; see its header for the settings.
+/// The script run on the edge's host, after what the push scripts share (`remote/push.sh`); see
+/// its header for the settings.
 const SCRIPT: &str = concat!(
-    include_str!("../../remote/lock.sh"),
+    include_str!("../../remote/push.sh"),
     include_str!("push.sh")
 );
 

@@ -1,6 +1,6 @@
 # shellcheck shell=sh disable=SC2154 # the settings come from the header boma writes
 # boma edge-push: the edge's nginx and fail2ban files on a host of the catalog, run there as the
-# SSH user, after the prelude, a header of settings and the shared lock:
+# SSH user, after the prelude, a header of settings and remote/push.sh (the lock, priv, run_reload):
 #   mode         plan (compare, change nothing) | push (the new files on stdin, `PATH BASE64` lines)
 #   prefix       where nginx runs from (`nginx -p PREFIX -c conf/nginx.conf`), ending in `/`
 #   manifest     the new files as `sha256sum` lists them (`SHA256  PATH`), sorted by path
@@ -28,20 +28,6 @@ nl='
 '
 now=$(date -u '+%s %Y-%m-%dT%H:%M:%SZ')
 epoch=${now% *} iso=${now#* }
-
-# The checks and reloads: exact commands a sudoers entry can allow.
-priv() { if [ "$use_sudo" = 1 ]; then sudo -n -- "$@"; else "$@"; fi; }
-run_reload() {
-    if [ "$use_sudo" = 1 ]; then
-        set -f
-        # shellcheck disable=SC2086 # the command's words, as sudoers lists them
-        sudo -n -- $1
-        status=$?
-        set +f
-        return $status
-    fi
-    sh -c "$1"
-}
 
 # shellcheck disable=SC2317 # called by the EXIT trap
 cleanup() {

@@ -1,8 +1,27 @@
 # shellcheck shell=sh disable=SC2154 # the settings come from the header boma writes
-# boma host scripts' lock, one a live file (or folder): a directory made with mkdir, holding
+# What the push scripts share (caddy-push, edge-push): each starts with this file.
+# The lock, one a live file (or folder): a directory made with mkdir, holding
 # `USER@MACHINE pid=PID since=EPOCH`. A lock whose holder is gone or older than `stale_after`
 # seconds is taken over. Needs: lock (the directory), holder, epoch, lock_wait, stale_after, and
-# the prelude's say and finish. Scripts that take it start with this file.
+# the prelude's say and finish.
+# The privileged steps: `priv CMD...` and `run_reload COMMAND` go through `sudo -n` when
+# use_sudo is 1, each an exact command a sudoers entry can allow (a reload as its plain words).
+
+# `priv CMD...`: CMD, through sudo -n on a sudo host.
+priv() { if [ "$use_sudo" = 1 ]; then sudo -n -- "$@"; else "$@"; fi; }
+
+# `run_reload COMMAND`: a reload command, as its words through sudo -n on a sudo host, else by sh.
+run_reload() {
+    if [ "$use_sudo" = 1 ]; then
+        set -f
+        # shellcheck disable=SC2086 # the command's words, as sudoers lists them
+        sudo -n -- $1
+        status=$?
+        set +f
+        return $status
+    fi
+    sh -c "$1"
+}
 
 # Whether the lock is held by a live, fresh holder; sets `info` (who) and `since`.
 held() {
