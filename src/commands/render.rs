@@ -1,24 +1,12 @@
 //! `boma render`: print the artifacts, or write them under `--out DIR` at stable paths.
 
-use std::path::Path;
-
-use anyhow::Context;
-use serde::Serialize;
-
+use super::{OutFile, write_out};
 use crate::Outcome;
 use crate::cli::{Global, RenderArgs};
-use crate::files::{WriteStatus, write_if_changed};
 use crate::hint::check_known;
 use crate::render::Artifact;
 use crate::ui::{Plain, Ui};
 use crate::{caddy, edge};
-
-#[derive(Serialize)]
-struct Written {
-    name: String,
-    path: String,
-    status: WriteStatus,
-}
 
 pub fn exec(global: &Global, args: &RenderArgs, ui: &Ui) -> anyhow::Result<Outcome> {
     let (catalog, renderer) = super::load(global)?;
@@ -27,7 +15,17 @@ pub fn exec(global: &Global, args: &RenderArgs, ui: &Ui) -> anyhow::Result<Outco
     all.extend(edge::artifacts(&catalog, &renderer)?);
     let selected = select(all, &args.artifacts)?;
     match &args.out {
-        Some(dir) => ui.report(&write_out(dir, selected, ui)?)?,
+        Some(dir) => {
+            let files = selected
+                .into_iter()
+                .map(|artifact| OutFile {
+                    name: Some(artifact.name),
+                    path: artifact.path,
+                    content: artifact.content,
+                })
+                .collect();
+            ui.report(&write_out(dir, files, ("rendered", "artifact"), ui)?)?;
+        }
         None => ui.report(&Plain {
             text: concatenate(&selected),
             value: selected,
@@ -35,40 +33,6 @@ pub fn exec(global: &Global, args: &RenderArgs, ui: &Ui) -> anyhow::Result<Outco
         })?,
     }
     Ok(Outcome::Done)
-}
-
-/// Writes each artifact under `dir` where it changed; the report lists every file.
-fn write_out(dir: &Path, selected: Vec<Artifact>, ui: &Ui) -> anyhow::Result<Plain<Vec<Written>>> {
-    let mut written = Vec::new();
-    for artifact in selected {
-        let path = dir.join(&artifact.path);
-        let status = write_if_changed(&path, artifact.content.as_bytes())
-            .with_context(|| format!("cannot write `{}`", path.display()))?;
-        if status == WriteStatus::Written {
-            ui.debug(&format!("wrote {}", path.display()));
-        }
-        let path = path.display().to_string();
-        written.push(Written {
-            name: artifact.name,
-            path,
-            status,
-        });
-    }
-    let changed = written
-        .iter()
-        .filter(|file| file.status == WriteStatus::Written)
-        .count();
-    let summary = format!(
-        "rendered {} into {}: {changed} written, {} unchanged",
-        crate::ui::counted(written.len(), "artifact"),
-        dir.display(),
-        written.len() - changed
-    );
-    Ok(Plain {
-        text: String::new(),
-        value: written,
-        summary: Some(summary),
-    })
 }
 
 /// Keeps the named artifacts (all when none are named); an unknown name is an error listing the

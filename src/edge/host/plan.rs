@@ -7,7 +7,7 @@ use base64::Engine;
 
 use super::{SCRIPT, Target};
 use crate::caddy::report::{HostReport, Status};
-use crate::remote::{self, HostScript};
+use crate::remote::{self, HostScript, Transcript};
 use crate::stage::{self, Context, Summary};
 
 /// What the edge's host runs now and what would change.
@@ -39,42 +39,23 @@ impl EdgeHostPlan {
 
 /// Compares the live files on the edge's host with the render.
 pub fn plan(cx: &Context<'_>, target: Target, diff: bool) -> anyhow::Result<EdgeHostPlan> {
-    let mut reports = cx.hosts()?.run(
-        cx.ui,
-        std::slice::from_ref(&target),
-        |target| &target.host,
-        async |target, connection, step| {
-            let started = Instant::now();
-            let script = settings(target, "plan").set("want_diff", u8::from(diff));
-            let (transcript, finished) = remote::converse(connection, &script, b"", step).await;
-            let mut report = HostReport::read(
-                &target.host.name,
-                &target.bundle.sha256,
-                &transcript,
-                finished,
-            );
-            report.duration = started.elapsed();
-            if diff && report.status == Status::WouldChange {
-                let present = transcript.facts_all("live-path");
-                let live: Vec<(String, Vec<u8>)> = transcript
-                    .facts_all("live-file")
-                    .into_iter()
-                    .filter_map(|fact| {
-                        let (path, content) = fact.split_once(' ')?;
-                        let content = base64::engine::general_purpose::STANDARD
-                            .decode(content)
-                            .ok()?;
-                        Some((path.to_string(), content))
-                    })
-                    .collect();
-                report.diff = Some(diffs(target, &present, &live));
-            }
-            report
-        },
-    )?;
-    let host = reports
-        .pop()
-        .ok_or_else(|| anyhow::anyhow!("the edge's host was not planned"))?;
+    let script = settings(&target, "plan").set("want_diff", u8::from(diff));
+    let (mut host, transcript) = run_once(cx, &target, &script, b"")?;
+    if diff && host.status == Status::WouldChange {
+        let present = transcript.facts_all("live-path");
+        let live: Vec<(String, Vec<u8>)> = transcript
+            .facts_all("live-file")
+            .into_iter()
+            .filter_map(|fact| {
+                let (path, content) = fact.split_once(' ')?;
+                let content = base64::engine::general_purpose::STANDARD
+                    .decode(content)
+                    .ok()?;
+                Some((path.to_string(), content))
+            })
+            .collect();
+        host.diff = Some(diffs(&target, &present, &live));
+    }
     let checksum = stage::digest([
         host.host.as_str(),
         host.status.as_str(),
@@ -86,6 +67,35 @@ pub fn plan(cx: &Context<'_>, target: Target, diff: bool) -> anyhow::Result<Edge
         host,
         checksum,
     })
+}
+
+/// One run of the host script on the edge's host with `input` on its stdin: how it ended (with
+/// its duration) and everything it said.
+pub(super) fn run_once(
+    cx: &Context<'_>,
+    target: &Target,
+    script: &HostScript,
+    input: &[u8],
+) -> anyhow::Result<(HostReport, Transcript)> {
+    let mut runs = cx.hosts()?.run(
+        cx.ui,
+        std::slice::from_ref(target),
+        |target| &target.host,
+        async |target, connection, step| {
+            let started = Instant::now();
+            let (transcript, finished) = remote::converse(connection, script, input, step).await;
+            let mut report = HostReport::read(
+                &target.host.name,
+                &target.bundle.sha256,
+                &transcript,
+                finished,
+            );
+            report.duration = started.elapsed();
+            (report, transcript)
+        },
+    )?;
+    runs.pop()
+        .ok_or_else(|| anyhow::anyhow!("the edge's host was not reached"))
 }
 
 /// The settings every run of the host script has.

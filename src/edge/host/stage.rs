@@ -2,14 +2,13 @@
 //! round trip (`push.sh` in `push` mode). A plan that found them unchanged or could not reach
 //! the host is reported as it is.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::plan::{self, EdgeHostPlan, settings};
 use super::report::EdgePushed;
 use crate::Outcome;
-use crate::caddy::report::{HostReport, Status};
+use crate::caddy::report::Status;
 use crate::provenance;
-use crate::remote;
 use crate::stage::{Context, Stage, Summary};
 
 pub struct EdgeHostStage {
@@ -68,31 +67,11 @@ impl Stage for EdgeHostStage {
                 )
             })
             .collect();
-        let mut reports = cx.hosts()?.run(
-            cx.ui,
-            std::slice::from_ref(target),
-            |target| &target.host,
-            async |target, connection, step| {
-                let started = Instant::now();
-                let (transcript, finished) =
-                    remote::converse(connection, &script, input.as_bytes(), step).await;
-                let mut report = HostReport::read(
-                    &target.host.name,
-                    &target.bundle.sha256,
-                    &transcript,
-                    finished,
-                );
-                report.duration = started.elapsed();
-                report.diff = planned
-                    .diff
-                    .clone()
-                    .filter(|_| report.status != Status::Unchanged);
-                report
-            },
-        )?;
-        let host = reports
-            .pop()
-            .ok_or_else(|| anyhow::anyhow!("the edge's host was not pushed to"))?;
+        let (mut host, _) = plan::run_once(cx, target, &script, input.as_bytes())?;
+        host.diff = planned
+            .diff
+            .clone()
+            .filter(|_| host.status != Status::Unchanged);
         Ok(EdgePushed { host })
     }
 
