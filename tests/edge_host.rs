@@ -171,6 +171,25 @@ fn boma(edge: &EdgeFolder, lab: &Lab, table: &str) -> Boma {
     Boma::new().catalog(&edge.catalog(lab, table))
 }
 
+/// A test host with an edge folder (the folder's daemons stop before the host's folder goes:
+/// bind it after the lab); `None` (skip) without nginx, fail2ban or curl.
+async fn edge_host() -> Option<(Lab, EdgeFolder)> {
+    if !tools() {
+        return None;
+    }
+    let lab = Lab::start(1).await?;
+    let edge = EdgeFolder::new(&lab);
+    Some((lab, edge))
+}
+
+/// `edge_host` with a first push made and nginx serving it.
+async fn serving_edge_host() -> Option<(Lab, EdgeFolder)> {
+    let (lab, edge) = edge_host().await?;
+    boma(&edge, &lab, "").run_with(["edge-push"]).success();
+    eventually("nginx serves", || edge.get("/").0 == 200);
+    Some((lab, edge))
+}
+
 fn status_of(run: &Run) -> String {
     let report: serde_json::Value = run.json();
     report["hosts"][0]["status"]
@@ -181,13 +200,9 @@ fn status_of(run: &Run) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn up_serves_public_names_through_the_hosts_caddy_and_nginx_then_changes_nothing() {
-    if !tools() {
-        return;
-    }
-    let Some(lab) = Lab::start(1).await else {
+    let Some((lab, edge)) = edge_host().await else {
         return;
     };
-    let edge = EdgeFolder::new(&lab);
     let boma = boma(&edge, &lab, "deny = [\"/admin/\"]");
     let up = boma.run_with(["up"]);
     up.success();
@@ -218,16 +233,9 @@ async fn up_serves_public_names_through_the_hosts_caddy_and_nginx_then_changes_n
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_change_is_planned_as_a_diff_pushed_and_the_bans_made_meanwhile_stay() {
-    if !tools() {
-        return;
-    }
-    let Some(lab) = Lab::start(1).await else {
+    let Some((lab, edge)) = serving_edge_host().await else {
         return;
     };
-    let edge = EdgeFolder::new(&lab);
-    let first = boma(&edge, &lab, "");
-    first.run_with(["edge-push"]).success();
-    eventually("nginx serves", || edge.get("/").0 == 200);
     // fail2ban banned someone since: the push keeps the ban map as it is.
     std::fs::write(edge.prefix.join("conf/bans/www.map"), "203.0.113.7 1;\n")
         .unwrap_or_else(|e| panic!("{e}"));
@@ -261,15 +269,9 @@ async fn a_change_is_planned_as_a_diff_pushed_and_the_bans_made_meanwhile_stay()
 
 #[tokio::test(flavor = "multi_thread")]
 async fn files_the_hosts_nginx_rejects_leave_the_live_ones_untouched() {
-    if !tools() {
-        return;
-    }
-    let Some(lab) = Lab::start(1).await else {
+    let Some((lab, edge)) = serving_edge_host().await else {
         return;
     };
-    let edge = EdgeFolder::new(&lab);
-    boma(&edge, &lab, "").run_with(["edge-push"]).success();
-    eventually("nginx serves", || edge.get("/").0 == 200);
     let before = edge.owned_files();
     // A template override with a directive this nginx lacks: only the host's `nginx -t` can
     // tell (an edge on a host is checked where it runs).
@@ -293,15 +295,9 @@ async fn files_the_hosts_nginx_rejects_leave_the_live_ones_untouched() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_failed_reload_puts_the_previous_files_back_and_reloads_them() {
-    if !tools() {
-        return;
-    }
-    let Some(lab) = Lab::start(1).await else {
+    let Some((lab, edge)) = serving_edge_host().await else {
         return;
     };
-    let edge = EdgeFolder::new(&lab);
-    boma(&edge, &lab, "").run_with(["edge-push"]).success();
-    eventually("nginx serves", || edge.get("/").0 == 200);
     let before = edge.owned_files();
     // fail2ban's reload fails once: nginx already took the new files, so both go back.
     let fail_once = edge.bin.join("fail-once");

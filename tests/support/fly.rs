@@ -134,23 +134,7 @@ impl FlyApi {
 
     /// `METHOD /path?query` of every request received, in order.
     pub async fn requests(&self) -> Vec<(String, Request)> {
-        self.server
-            .received_requests()
-            .await
-            .unwrap_or_default()
-            .into_iter()
-            .map(|request| {
-                let query = request
-                    .url
-                    .query()
-                    .map(|q| format!("?{q}"))
-                    .unwrap_or_default();
-                (
-                    format!("{} {}{query}", request.method, request.url.path()),
-                    request,
-                )
-            })
-            .collect()
+        super::requests(&self.server).await
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {

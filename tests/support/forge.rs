@@ -117,23 +117,7 @@ impl Forge {
 
     /// `METHOD /path?query` of every request received, in order, with the request.
     pub async fn requests(&self) -> Vec<(String, Request)> {
-        self.server
-            .received_requests()
-            .await
-            .unwrap_or_else(|| panic!("the stand-in does not record requests"))
-            .into_iter()
-            .map(|request| {
-                let query = request
-                    .url
-                    .query()
-                    .map(|q| format!("?{q}"))
-                    .unwrap_or_default();
-                (
-                    format!("{} {}{query}", request.method, request.url.path()),
-                    request,
-                )
-            })
-            .collect()
+        super::requests(&self.server).await
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {

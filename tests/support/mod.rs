@@ -174,6 +174,28 @@ upstream = "http://127.0.0.1:8000"
 names = ["app.example.org"]
 "#;
 
+/// `METHOD /path?query` of every request a stand-in received, in order, with the request; a
+/// stand-in that does not record requests fails the test.
+pub async fn requests(server: &wiremock::MockServer) -> Vec<(String, wiremock::Request)> {
+    server
+        .received_requests()
+        .await
+        .unwrap_or_else(|| panic!("the stand-in does not record requests"))
+        .into_iter()
+        .map(|request| {
+            let query = request
+                .url
+                .query()
+                .map(|q| format!("?{q}"))
+                .unwrap_or_default();
+            (
+                format!("{} {}{query}", request.method, request.url.path()),
+                request,
+            )
+        })
+        .collect()
+}
+
 /// The catalogs shipped in the repository.
 pub const SHIPPED: [&str; 6] = [
     "services.toml",
